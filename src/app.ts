@@ -1,0 +1,53 @@
+/**
+ * The worker's HTTP surface: one Hono sub-app per resource, mounted here.
+ * Authentication and validation happen in the worker; each device's live
+ * state is owned by its Durable Object (src/live).
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { Scalar } from "@scalar/hono-api-reference";
+import { cors } from "hono/cors";
+import type { AppEnv } from "./env";
+import { onError, onNotFound } from "./http/errors";
+import { RANGE_HEADER } from "./http/range";
+import { defaultHook } from "./http/validation";
+import { apiKeyRoutes } from "./routes/apiKeys";
+import { deviceClassRoutes } from "./routes/deviceClasses";
+import { projectRoutes } from "./routes/projects";
+
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ defaultHook });
+
+  app.use(
+    "*",
+    cors({
+      origin: "*",
+      allowHeaders: ["Authorization", "Content-Type"],
+      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+      exposeHeaders: [RANGE_HEADER],
+    }),
+  );
+
+  app.route("/", projectRoutes());
+  app.route("/", apiKeyRoutes());
+  app.route("/", deviceClassRoutes());
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
+    type: "apiKey",
+    in: "header",
+    name: "Authorization",
+    description: "`ModeCloud <key>`: the operator token, a project API key, a user session token or a device key.",
+  });
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "Edge device cloud",
+      version: "0.1.0",
+      description: "The MODE Cloud Devices API, served at the edge. Errors are `{reason, data}`.",
+    },
+  });
+  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edge device cloud API" }));
+
+  app.onError(onError);
+  app.notFound(onNotFound);
+  return app;
+}

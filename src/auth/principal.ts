@@ -1,0 +1,90 @@
+/**
+ * Who is calling. `Authorization: ModeCloud <key>` (or `?authToken=` on a
+ * WebSocket upgrade, and only there) resolves to one principal. The key's
+ * prefix names the table; the lookup is by SHA-256 digest and the match is
+ * confirmed in constant time. The operator token is compared the same way.
+ */
+import { eq } from "drizzle-orm";
+import type { Context } from "hono";
+import { db } from "../db/client";
+import { devices, projectApiKeys, userSessions, users } from "../db/schema";
+import type { AppEnv } from "../env";
+import { unauthorized } from "../http/errors";
+import { digest, kindOf, timingSafeEqual } from "./keys";
+
+export type ProjectRole = "viewer" | "editor" | "admin";
+
+export type Principal =
+  | { kind: "operator" }
+  | { kind: "project"; projectId: number; keyId: number; admin: boolean }
+  | { kind: "user"; userId: number; projectId: number; projectRole: ProjectRole | null; sessionDigest: string }
+  | { kind: "device"; deviceId: number; projectId: number };
+
+const SCHEME = /^ModeCloud\s+(\S+)\s*$/i;
+
+/** The key the request presents, if any. */
+export function presentedKey(req: Request): string | undefined {
+  const header = req.headers.get("authorization");
+  if (header) return SCHEME.exec(header)?.[1];
+  if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    return new URL(req.url).searchParams.get("authToken") ?? undefined;
+  }
+  return undefined;
+}
+
+export async function resolveKey(env: Env, key: string): Promise<Principal | null> {
+  const keyDigest = await digest(key);
+  if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await digest(env.OPERATOR_TOKEN))) return { kind: "operator" };
+  const d = db(env);
+  switch (kindOf(key)) {
+    case "project": {
+      const row = await d.query.projectApiKeys.findFirst({ where: eq(projectApiKeys.keyDigest, keyDigest) });
+      if (!row || !timingSafeEqual(row.keyDigest, keyDigest)) return null;
+      return { kind: "project", projectId: row.projectId, keyId: row.id, admin: row.admin };
+    }
+    case "session": {
+      const [row] = await d
+        .select({ digest: userSessions.tokenDigest, userId: users.id, projectId: users.projectId, projectRole: users.projectRole })
+        .from(userSessions)
+        .innerJoin(users, eq(users.id, userSessions.userId))
+        .where(eq(userSessions.tokenDigest, keyDigest))
+        .limit(1);
+      if (!row || !timingSafeEqual(row.digest, keyDigest)) return null;
+      return { kind: "user", userId: row.userId, projectId: row.projectId, projectRole: row.projectRole, sessionDigest: row.digest };
+    }
+    case "device": {
+      const [row] = await d
+        .select({ digest: devices.apiKeyDigest, id: devices.id, projectId: devices.projectId })
+        .from(devices)
+        .where(eq(devices.apiKeyDigest, keyDigest))
+        .limit(1);
+      if (!row || !timingSafeEqual(row.digest, keyDigest)) return null;
+      return { kind: "device", deviceId: row.id, projectId: row.projectId };
+    }
+    default:
+      return null;
+  }
+}
+
+/** The caller, or null when no key was presented. An unknown key is 401. Cached per request. */
+export async function maybePrincipal(c: Context<AppEnv>): Promise<Principal | null> {
+  const cached = c.get("principal");
+  if (cached !== undefined) return cached;
+  const key = presentedKey(c.req.raw);
+  let principal: Principal | null = null;
+  if (key !== undefined) {
+    principal = await resolveKey(c.env, key);
+    if (!principal) throw unauthorized();
+  } else if (c.req.header("authorization")) {
+    throw unauthorized(); // a header in another scheme is not a key we know
+  }
+  c.set("principal", principal);
+  return principal;
+}
+
+/** The caller; 401 AUTHORIZATION_REQUIRED without a valid key. */
+export async function principalOf(c: Context<AppEnv>): Promise<Principal> {
+  const principal = await maybePrincipal(c);
+  if (!principal) throw unauthorized();
+  return principal;
+}

@@ -1,0 +1,161 @@
+/**
+ * The registry, as drizzle tables. This file is the single source of truth for
+ * D1: `npm run db:generate` (drizzle-kit) writes `migrations/` from it, and
+ * wrangler applies them.
+ *
+ * Times are stored as RFC 3339 strings with milliseconds (the wire format), so
+ * rows serialise without conversion and sort lexically in time order.
+ * Secrets: project keys and session tokens are stored only as SHA-256 digests;
+ * device keys and claim codes are stored as digest (for lookup) plus AES-GCM
+ * ciphertext (so privileged callers can read them back).
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const projects = sqliteTable("projects", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  provisioning: text("provisioning", { enum: ["preProvisioned", "onDemand"] }).notNull(),
+  creationTime: text("creation_time").notNull(),
+});
+
+export const projectApiKeys = sqliteTable(
+  "project_api_keys",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    admin: integer("admin", { mode: "boolean" }).notNull(),
+    keyDigest: text("key_digest").notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [uniqueIndex("project_api_keys_digest").on(t.keyDigest), index("project_api_keys_project").on(t.projectId)],
+);
+
+export const deviceClasses = sqliteTable(
+  "device_classes",
+  {
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    id: text("id").notNull(),
+    name: text("name").notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.id] })],
+);
+
+export const users = sqliteTable(
+  "users",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    email: text("email").notNull(),
+    /** PBKDF2-SHA256 as `pbkdf2$<iterations>$<salt b64>$<hash b64>`. */
+    passwordHash: text("password_hash").notNull(),
+    verified: integer("verified", { mode: "boolean" }).notNull().default(false),
+    /** null (none), viewer, editor or admin: what the user may do with all project devices. */
+    projectRole: text("project_role", { enum: ["viewer", "editor", "admin"] }),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [uniqueIndex("users_project_email").on(t.projectId, t.email)],
+);
+
+export const userSessions = sqliteTable(
+  "user_sessions",
+  {
+    tokenDigest: text("token_digest").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [index("user_sessions_user").on(t.userId)],
+);
+
+export const homes = sqliteTable(
+  "homes",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [index("homes_project").on(t.projectId, t.id)],
+);
+
+export const homeMembers = sqliteTable(
+  "home_members",
+  {
+    homeId: integer("home_id")
+      .notNull()
+      .references(() => homes.id, { onDelete: "cascade" }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    role: text("role", { enum: ["owner", "member"] }).notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.homeId, t.userId] }), index("home_members_user").on(t.userId)],
+);
+
+export const devices = sqliteTable(
+  "devices",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    deviceClass: text("device_class").notNull(),
+    name: text("name").notNull().default(""),
+    tag: text("tag").notNull().default(""),
+    homeId: integer("home_id").references(() => homes.id, { onDelete: "set null" }),
+    apiKeyDigest: text("api_key_digest").notNull(),
+    apiKeyCipher: text("api_key_cipher").notNull(),
+    claimCodeDigest: text("claim_code_digest").notNull(),
+    claimCodeCipher: text("claim_code_cipher").notNull(),
+    claimTime: text("claim_time"),
+    claimExpirationTime: text("claim_expiration_time"),
+    channel: text("channel"),
+    bundleInstalled: text("bundle_installed"),
+    bundleInstallTime: text("bundle_install_time"),
+    // Presence, written by the device's Durable Object on connect/disconnect.
+    isConnected: integer("is_connected", { mode: "boolean" }).notNull().default(false),
+    lastConnectTime: text("last_connect_time"),
+    lastDisconnectTime: text("last_disconnect_time"),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [
+    uniqueIndex("devices_api_key_digest").on(t.apiKeyDigest),
+    uniqueIndex("devices_claim_code_digest").on(t.claimCodeDigest),
+    index("devices_project").on(t.projectId, t.id),
+    index("devices_project_class").on(t.projectId, t.deviceClass, t.id),
+    index("devices_home").on(t.homeId, t.id),
+  ],
+);
+
+/** On-demand provisioning tokens: single use, expiring, stored as digests. */
+export const provisioningTokens = sqliteTable(
+  "provisioning_tokens",
+  {
+    tokenDigest: text("token_digest").primaryKey(),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    homeId: integer("home_id")
+      .notNull()
+      .references(() => homes.id, { onDelete: "cascade" }),
+    deviceClass: text("device_class").notNull(),
+    deviceTag: text("device_tag").notNull().default(""),
+    expirationTime: text("expiration_time").notNull(),
+    usedTime: text("used_time"),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [index("provisioning_tokens_home").on(t.homeId)],
+);

@@ -1,0 +1,13 @@
+/**
+ * The Hono environment of every route. Bindings come from the file generated
+ * by `wrangler types` (worker-configuration.d.ts): never typed by hand.
+ */
+import type { Principal } from "./auth/principal";
+
+export type AppEnv = {
+  Bindings: Env;
+  Variables: {
+    /** Set once per request by `principalOf`; undefined until asked for. */
+    principal?: Principal | null;
+  };
+};

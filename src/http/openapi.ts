@@ -1,0 +1,51 @@
+/**
+ * Small builders for route declarations, so each route file states only what
+ * is particular to it. Every route declares its inputs and outputs with zod;
+ * the same schemas validate requests and produce /openapi.json.
+ */
+import { z } from "@hono/zod-openapi";
+import { errorSchema } from "./validation";
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "Invalid input (`INVALID_INPUT`, `data.errors` names each bad field).",
+  401: "Authorization is required (`AUTHORIZATION_REQUIRED`).",
+  403: "The key is valid but not allowed (`PERMISSION_DENIED` or a more specific reason).",
+  404: "Does not exist or is not visible to the caller.",
+  409: "Conflicts with the current state.",
+  413: "Body too large.",
+  502: "Upstream failed.",
+  503: "Temporarily unavailable (e.g. `DEVICE_OFFLINE`).",
+  504: "Upstream timed out.",
+};
+
+/** Error responses for the given status codes, all in the `{reason, data}` shape. */
+export function errors(...codes: number[]) {
+  return Object.fromEntries(
+    codes.map((code) => [code, { description: ERROR_TEXT[code] ?? "Error", content: { "application/json": { schema: errorSchema } } }]),
+  );
+}
+
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return { required: true, description, content: { "application/json": { schema } } } as const;
+}
+
+/** A body that may arrive as JSON or as a urlencoded form (converted by `formAsJson`). */
+export function jsonOrFormBody<T extends z.ZodType>(schema: T) {
+  return {
+    required: true,
+    content: { "application/json": { schema } },
+    description: "JSON, or `application/x-www-form-urlencoded` with the same fields.",
+  } as const;
+}
+
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } } as const;
+}
+
+export const noContent = { 204: { description: "Done; no body." } } as const;
+
+export const security = [{ ModeCloud: [] }];
+
+export const rangeHeader = z.object({
+  "vnd.tinkermode.range": z.string().openapi({ example: "0-24/130", description: "`<first>-<last>/<total>`, `*/0` when empty" }),
+});

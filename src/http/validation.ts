@@ -1,0 +1,70 @@
+/**
+ * Validation: every route's params, query and body are zod schemas declared on
+ * the route (so the same schemas produce /openapi.json). A failure becomes
+ * 400 `{reason: "INVALID_INPUT", data: {errors: {<field>: <message>}}}`.
+ */
+import type { Hook } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { invalidInput } from "./errors";
+
+/** Flattens zod issues into `{field: message}`; unknown keys are named one by one. */
+export function issuesToErrors(issues: readonly z.core.$ZodIssue[]): Record<string, string> {
+  const errors: Record<string, string> = {};
+  for (const issue of issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) errors[[...issue.path, key].join(".")] = "unknown field";
+      continue;
+    }
+    const field = issue.path.length ? issue.path.join(".") : "body";
+    errors[field] ??= issue.message;
+  }
+  return errors;
+}
+
+// biome-ignore lint: the hook is shared by every route, whatever its env type.
+export const defaultHook: Hook<any, any, any, any> = (result) => {
+  if (!result.success) throw invalidInput(issuesToErrors(result.error.issues));
+};
+
+/**
+ * `POST /devices`, `POST /auth/user` and `POST /deviceRegistration` also take
+ * `application/x-www-form-urlencoded` (the reference's own sample). This route
+ * middleware turns such a body into JSON before validation, so one JSON
+ * schema validates both; schemas coerce numeric strings where a form sends them.
+ */
+export const formAsJson: MiddlewareHandler = async (c, next) => {
+  const type = c.req.header("content-type") ?? "";
+  if (/^application\/x-www-form-urlencoded/i.test(type)) {
+    const form = new URLSearchParams(await c.req.raw.text());
+    const body: Record<string, string> = {};
+    for (const [k, v] of form) body[k] = v;
+    const headers = new Headers(c.req.raw.headers);
+    headers.set("content-type", "application/json");
+    c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers, body: JSON.stringify(body) });
+  }
+  await next();
+};
+
+// ---- reusable field schemas ----
+
+/** A positive integer id; accepts its decimal string form (form bodies, paths, queries). */
+export const idSchema = z.preprocess(
+  (v) => (typeof v === "string" && /^\d{1,15}$/.test(v) ? Number(v) : v),
+  z.number({ error: "must be a positive integer" }).int().positive().max(Number.MAX_SAFE_INTEGER),
+);
+
+/** A boolean that also accepts "true"/"false" (query strings, form bodies). */
+export const boolSchema = z.preprocess(
+  (v) => (v === "true" ? true : v === "false" ? false : v),
+  z.boolean({ error: "must be true or false" }),
+);
+
+export const nameSchema = (max = 256) => z.string().max(max, `at most ${max} characters`);
+
+/** RFC 3339 timestamp as the wire carries it. */
+export const timeSchema = z.string().openapi({ format: "date-time", example: "2019-09-18T22:31:20.678Z" });
+
+export const errorSchema = z
+  .object({ reason: z.string().openapi({ example: "INVALID_INPUT" }), data: z.record(z.string(), z.unknown()).optional() })
+  .openapi("Error");

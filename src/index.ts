@@ -1,0 +1,7 @@
+/** Worker entry: the HTTP app plus the Durable Object classes wrangler binds. */
+import { createApp } from "./app";
+
+export { DeviceObject } from "./live/DeviceObject";
+export { HomeHub } from "./live/HomeHub";
+
+export default createApp() satisfies ExportedHandler<Env>;

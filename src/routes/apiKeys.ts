@@ -1,0 +1,103 @@
+/** Project API keys: made by the operator or an admin key of the project; the key is shown once. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { digest, newKey } from "../auth/keys";
+import { principalOf } from "../auth/principal";
+import { db } from "../db/client";
+import { projectApiKeys } from "../db/schema";
+import type { AppEnv } from "../env";
+import { notFound } from "../http/errors";
+import { errors, json, jsonBody, security } from "../http/openapi";
+import { now } from "../http/time";
+import { boolSchema, idSchema, nameSchema, timeSchema } from "../http/validation";
+import { loadProject, requireProjectAdmin } from "./projects";
+
+const apiKeySchema = z
+  .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), admin: z.boolean(), creationTime: timeSchema })
+  .openapi("ProjectApiKey");
+
+const newApiKeySchema = apiKeySchema
+  .extend({ key: z.string().openapi({ description: "The key itself. Shown only in this response; store it." }) })
+  .openapi("NewProjectApiKey");
+
+const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
+const keyParams = params.extend({ keyId: idSchema.openapi({ param: { name: "keyId", in: "path" }, type: "integer" }) });
+
+const createKey = createRoute({
+  method: "post",
+  path: "/projects/{projectId}/apiKeys",
+  tags: ["Projects"],
+  summary: "Create a project API key",
+  security,
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema().min(1), admin: boolSchema.default(false) })) },
+  responses: { 201: json(newApiKeySchema, "The key, shown once."), ...errors(400, 401, 403, 404) },
+});
+
+const listKeys = createRoute({
+  method: "get",
+  path: "/projects/{projectId}/apiKeys",
+  tags: ["Projects"],
+  summary: "List a project's API keys (never the keys themselves)",
+  security,
+  request: { params },
+  responses: { 200: json(z.array(apiKeySchema), "The keys' metadata."), ...errors(400, 401, 403, 404) },
+});
+
+const deleteKey = createRoute({
+  method: "delete",
+  path: "/projects/{projectId}/apiKeys/{keyId}",
+  tags: ["Projects"],
+  summary: "Revoke a project API key",
+  security,
+  request: { params: keyParams },
+  responses: { 204: { description: "Revoked." }, ...errors(400, 401, 403, 404) },
+});
+
+const columns = {
+  id: projectApiKeys.id,
+  projectId: projectApiKeys.projectId,
+  name: projectApiKeys.name,
+  admin: projectApiKeys.admin,
+  creationTime: projectApiKeys.creationTime,
+};
+
+export function apiKeyRoutes() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(createKey, async (c) => {
+    const who = await principalOf(c);
+    const { projectId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    requireProjectAdmin(who, projectId);
+    const key = newKey("project");
+    const [row] = await db(c.env)
+      .insert(projectApiKeys)
+      .values({ projectId, ...c.req.valid("json"), keyDigest: await digest(key), creationTime: now() })
+      .returning(columns);
+    return c.json({ ...row!, key }, 201);
+  });
+
+  app.openapi(listKeys, async (c) => {
+    const who = await principalOf(c);
+    const { projectId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    requireProjectAdmin(who, projectId);
+    const rows = await db(c.env).select(columns).from(projectApiKeys).where(eq(projectApiKeys.projectId, projectId)).orderBy(projectApiKeys.id);
+    return c.json(rows, 200);
+  });
+
+  app.openapi(deleteKey, async (c) => {
+    const who = await principalOf(c);
+    const { projectId, keyId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    requireProjectAdmin(who, projectId);
+    const gone = await db(c.env)
+      .delete(projectApiKeys)
+      .where(and(eq(projectApiKeys.projectId, projectId), eq(projectApiKeys.id, keyId)))
+      .returning({ id: projectApiKeys.id });
+    if (gone.length === 0) throw notFound("API_KEY_NOT_FOUND");
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,70 @@
+/** Device classes of a project: defined by an admin key, read by anyone of the project. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { principalOf } from "../auth/principal";
+import { db } from "../db/client";
+import { deviceClasses } from "../db/schema";
+import type { AppEnv } from "../env";
+import { conflict } from "../http/errors";
+import { errors, json, jsonBody, security } from "../http/openapi";
+import { now } from "../http/time";
+import { idSchema, nameSchema, timeSchema } from "../http/validation";
+import { loadProject, requireProjectAdmin } from "./projects";
+
+/** Device class ids as MODE uses them (`smart_light`): a letter, then letters, digits, `_` or `-`. */
+export const deviceClassIdSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "must start with a letter; letters, digits, _ and -; at most 64 characters");
+
+const deviceClassSchema = z
+  .object({ id: z.string(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })
+  .openapi("DeviceClass");
+
+const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
+
+const createClass = createRoute({
+  method: "post",
+  path: "/projects/{projectId}/deviceClasses",
+  tags: ["Projects"],
+  summary: "Define a device class",
+  security,
+  request: { params, body: jsonBody(z.strictObject({ id: deviceClassIdSchema, name: nameSchema().min(1) })) },
+  responses: { 201: json(deviceClassSchema, "The new class."), ...errors(400, 401, 403, 404, 409) },
+});
+
+const listClasses = createRoute({
+  method: "get",
+  path: "/projects/{projectId}/deviceClasses",
+  tags: ["Projects"],
+  summary: "List a project's device classes",
+  security,
+  request: { params },
+  responses: { 200: json(z.array(deviceClassSchema), "The classes."), ...errors(400, 401, 404) },
+});
+
+export function deviceClassRoutes() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(createClass, async (c) => {
+    const who = await principalOf(c);
+    const { projectId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    requireProjectAdmin(who, projectId);
+    const [row] = await db(c.env)
+      .insert(deviceClasses)
+      .values({ projectId, ...c.req.valid("json"), creationTime: now() })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw conflict("DEVICE_CLASS_EXISTS");
+    return c.json(row, 201);
+  });
+
+  app.openapi(listClasses, async (c) => {
+    const who = await principalOf(c);
+    const { projectId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    return c.json(await db(c.env).select().from(deviceClasses).where(eq(deviceClasses.projectId, projectId)).orderBy(deviceClasses.id), 200);
+  });
+
+  return app;
+}

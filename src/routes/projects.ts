@@ -1,0 +1,113 @@
+/** Projects: created by the operator; read by the project's keys and users; renamed by an admin key. */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { principalOf, type Principal } from "../auth/principal";
+import { projectAuthority } from "../auth/policy";
+import { db } from "../db/client";
+import { projects } from "../db/schema";
+import type { AppEnv } from "../env";
+import { forbidden, notFound } from "../http/errors";
+import { errors, json, jsonBody, security } from "../http/openapi";
+import { now } from "../http/time";
+import { idSchema, nameSchema, timeSchema } from "../http/validation";
+
+export const projectSchema = z
+  .object({
+    id: z.number().int(),
+    name: z.string(),
+    provisioning: z.enum(["preProvisioned", "onDemand"]),
+    creationTime: timeSchema,
+  })
+  .openapi("Project");
+
+export type ProjectRow = typeof projects.$inferSelect;
+
+/** The project if the caller belongs to it (operator, its keys, its users); else 404. */
+export async function loadProject(env: Env, who: Principal, projectId: number): Promise<ProjectRow> {
+  const visible = who.kind === "operator" || ("projectId" in who && who.projectId === projectId);
+  const row = visible ? await db(env).query.projects.findFirst({ where: eq(projects.id, projectId) }) : undefined;
+  if (!row) throw notFound("PROJECT_NOT_FOUND");
+  return row;
+}
+
+/** 403 unless the caller administers the project (operator or admin project key). */
+export function requireProjectAdmin(who: Principal, projectId: number): void {
+  if (!projectAuthority(who, projectId, "admin", true) || who.kind === "user") throw forbidden();
+}
+
+const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
+
+const createProject = createRoute({
+  method: "post",
+  path: "/projects",
+  tags: ["Projects"],
+  summary: "Create a project (operator)",
+  security,
+  request: {
+    body: jsonBody(z.strictObject({ name: nameSchema().min(1), provisioning: z.enum(["preProvisioned", "onDemand"]) })),
+  },
+  responses: { 201: json(projectSchema, "The new project."), ...errors(400, 401, 403) },
+});
+
+const listProjects = createRoute({
+  method: "get",
+  path: "/projects",
+  tags: ["Projects"],
+  summary: "List projects (operator)",
+  security,
+  responses: { 200: json(z.array(projectSchema), "All projects."), ...errors(401, 403) },
+});
+
+const getProject = createRoute({
+  method: "get",
+  path: "/projects/{projectId}",
+  tags: ["Projects"],
+  summary: "Get a project",
+  security,
+  request: { params },
+  responses: { 200: json(projectSchema, "The project."), ...errors(400, 401, 404) },
+});
+
+const patchProject = createRoute({
+  method: "patch",
+  path: "/projects/{projectId}",
+  tags: ["Projects"],
+  summary: "Rename a project (operator or admin project key)",
+  security,
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema().min(1) })) },
+  responses: { 204: { description: "Updated." }, ...errors(400, 401, 403, 404) },
+});
+
+export function projectRoutes() {
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(createProject, async (c) => {
+    const who = await principalOf(c);
+    if (who.kind !== "operator") throw forbidden();
+    const body = c.req.valid("json");
+    const [row] = await db(c.env).insert(projects).values({ ...body, creationTime: now() }).returning();
+    return c.json(row!, 201);
+  });
+
+  app.openapi(listProjects, async (c) => {
+    const who = await principalOf(c);
+    if (who.kind !== "operator") throw forbidden();
+    return c.json(await db(c.env).select().from(projects).orderBy(projects.id), 200);
+  });
+
+  app.openapi(getProject, async (c) => {
+    const who = await principalOf(c);
+    return c.json(await loadProject(c.env, who, c.req.valid("param").projectId), 200);
+  });
+
+  app.openapi(patchProject, async (c) => {
+    const who = await principalOf(c);
+    const { projectId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    requireProjectAdmin(who, projectId);
+    await db(c.env).update(projects).set(c.req.valid("json")).where(eq(projects.id, projectId));
+    return c.body(null, 204);
+  });
+
+  return app;
+}
