@@ -11,8 +11,19 @@ import { onError, onNotFound } from "./http/errors";
 import { RANGE_HEADER } from "./http/range";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
+import { appProxyRoutes } from "./routes/appProxy";
+import { appSocketRoutes } from "./routes/appSocket";
 import { deviceClassRoutes } from "./routes/deviceClasses";
+import { deviceLiveRoutes } from "./routes/deviceLive";
+import { deviceProvisioningRoutes } from "./routes/deviceProvisioning";
+import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
+import { devicesRoutes } from "./routes/devices";
+import { firmwareRoutes } from "./routes/firmware";
+import { homesRoutes } from "./routes/homes";
+import { membersRoutes } from "./routes/members";
 import { projectRoutes } from "./routes/projects";
+import { sessionRoutes } from "./routes/session";
+import { usersRoutes } from "./routes/users";
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
@@ -30,6 +41,17 @@ export function createApp() {
   app.route("/", projectRoutes());
   app.route("/", apiKeyRoutes());
   app.route("/", deviceClassRoutes());
+  app.route("/", usersRoutes());
+  app.route("/", sessionRoutes());
+  app.route("/", homesRoutes());
+  app.route("/", membersRoutes());
+  app.route("/", deviceRegistrationRoutes());
+  app.route("/", deviceProvisioningRoutes());
+  app.route("/", devicesRoutes());
+  app.route("/", deviceLiveRoutes());
+  app.route("/", appSocketRoutes());
+  app.route("/", firmwareRoutes());
+  app.route("/", appProxyRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

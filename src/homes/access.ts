@@ -1,0 +1,33 @@
+/**
+ * Loading a home for a caller: the row and the caller's role in it in one
+ * query; a home the caller may not see is 404.
+ */
+import { and, eq } from "drizzle-orm";
+import { homeRights } from "../auth/policy";
+import type { Principal } from "../auth/principal";
+import { db } from "../db/client";
+import { homeMembers, homes } from "../db/schema";
+import { notFound } from "../http/errors";
+
+export type HomeRow = typeof homes.$inferSelect;
+export type HomeRights = ReturnType<typeof homeRights>;
+
+/** The home and what the caller may do with it, or undefined when it does not exist or is not visible. */
+export async function findHome(env: Env, who: Principal, homeId: number): Promise<{ home: HomeRow; rights: HomeRights } | undefined> {
+  const userId = who.kind === "user" ? who.userId : -1;
+  const [row] = await db(env)
+    .select({ home: homes, role: homeMembers.role })
+    .from(homes)
+    .leftJoin(homeMembers, and(eq(homeMembers.homeId, homes.id), eq(homeMembers.userId, userId)))
+    .where(eq(homes.id, homeId))
+    .limit(1);
+  if (!row) return undefined;
+  const rights = homeRights(who, { projectId: row.home.projectId, role: row.role });
+  return rights.see ? { home: row.home, rights } : undefined;
+}
+
+export async function loadHome(env: Env, who: Principal, homeId: number): Promise<{ home: HomeRow; rights: HomeRights }> {
+  const found = await findHome(env, who, homeId);
+  if (!found) throw notFound("HOME_NOT_FOUND");
+  return found;
+}

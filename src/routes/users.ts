@@ -1,0 +1,7 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+
+// Placeholder sub-app: its routes are being written.
+export function usersRoutes() {
+  return new OpenAPIHono<AppEnv>();
+}
