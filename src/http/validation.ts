@@ -36,7 +36,8 @@ export const defaultHook: Hook<any, any, any, any> = (result) => {
 export const formAsJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
   if (/^application\/x-www-form-urlencoded/i.test(type)) {
-    const form = new URLSearchParams(await c.req.raw.text());
+    // Read as bytes: workerd warns when .text() is called on a non-text content type.
+    const form = new URLSearchParams(new TextDecoder().decode(await c.req.raw.arrayBuffer()));
     const body: Record<string, string> = {};
     for (const [k, v] of form) body[k] = v;
     const headers = new Headers(c.req.raw.headers);

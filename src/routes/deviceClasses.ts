@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
+import { deviceClassIdSchema } from "../devices/fields";
 import { deviceClasses } from "../db/schema";
 import type { AppEnv } from "../env";
 import { conflict } from "../http/errors";
@@ -10,11 +11,6 @@ import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { loadProject, requireProjectAdmin } from "./projects";
-
-/** Device class ids as MODE uses them (`smart_light`): a letter, then letters, digits, `_` or `-`. */
-export const deviceClassIdSchema = z
-  .string()
-  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "must start with a letter; letters, digits, _ and -; at most 64 characters");
 
 const deviceClassSchema = z
   .object({ id: z.string(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })

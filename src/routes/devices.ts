@@ -1,7 +1,14 @@
+/** The reference's five device endpoints. */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { addCreateDevice } from "./devices/create";
+import { addDeviceItem } from "./devices/item";
+import { addListDevices } from "./devices/list";
 
-// Placeholder sub-app: its routes are being written.
 export function devicesRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
+  addListDevices(app);
+  addCreateDevice(app);
+  addDeviceItem(app);
+  return app;
 }

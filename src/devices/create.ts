@@ -1,0 +1,112 @@
+/**
+ * The three ways `POST /devices` adds a device (reference, "Add device to a home"):
+ * create a pre-provisioned instance, claim one into a home, or complete
+ * on-demand provisioning with a token.
+ */
+import { and, eq, gt, isNull } from "drizzle-orm";
+import { digest } from "../auth/keys";
+import type { Principal } from "../auth/principal";
+import { projectAuthority } from "../auth/policy";
+import { db } from "../db/client";
+import { devices, provisioningTokens } from "../db/schema";
+import { findHome, loadHome } from "../homes/access";
+import { ApiError, forbidden, invalidInput } from "../http/errors";
+import { now } from "../http/time";
+import { afterDeviceHomeChanged } from "../live/hooks";
+import { loadProject } from "../routes/projects";
+import { requireDeviceClass } from "./classes";
+import type { DeviceRow } from "./present";
+import { newDeviceSecrets, secretColumns } from "./secrets";
+
+export interface InstanceFields {
+  projectId: number;
+  deviceClass: string;
+  homeId?: number;
+  name?: string;
+  tag?: string;
+  channel?: string;
+  bundleInstalled?: string;
+}
+
+/** A new device with fresh secrets; returns the row and its plaintext secrets (shown once to the creator). */
+async function insertDevice(env: Env, values: Omit<typeof devices.$inferInsert, keyof ReturnType<typeof secretColumns> | "creationTime">) {
+  // A claim code is 64 random bits: a collision with the unique index is
+  // improbable but possible, so try again with new secrets rather than fail.
+  for (let attempt = 0; ; attempt++) {
+    const secrets = await newDeviceSecrets(env);
+    try {
+      const [row] = await db(env)
+        .insert(devices)
+        .values({ ...values, ...secretColumns(secrets), creationTime: now() })
+        .returning();
+      return { row: row!, apiKey: secrets.apiKey.plain, claimCode: secrets.claimCode.plain };
+    } catch (err) {
+      if (attempt < 2 && /UNIQUE/.test(String(err))) continue;
+      throw err;
+    }
+  }
+}
+
+/** Flow 3: a project-side caller creates a device instance, optionally straight into a home. */
+export async function createInstance(env: Env, who: Principal, f: InstanceFields) {
+  await loadProject(env, who, f.projectId);
+  if (!projectAuthority(who, f.projectId, "editor")) throw forbidden();
+  await requireDeviceClass(env, f.projectId, f.deviceClass);
+  const time = now();
+  if (f.homeId !== undefined) {
+    const home = await findHome(env, who, f.homeId);
+    if (!home || home.home.projectId !== f.projectId) throw invalidInput({ homeId: "no such home in this project" });
+    if (!home.rights.addDevices) throw forbidden();
+  }
+  const created = await insertDevice(env, { ...f, claimTime: f.homeId !== undefined ? time : undefined, bundleInstallTime: f.bundleInstalled ? time : undefined });
+  if (f.homeId !== undefined) await afterDeviceHomeChanged(env, created.row.id, null, f.homeId);
+  return created;
+}
+
+/** Flow 1: a user (or project key) claims a device that is in claim mode into a home. */
+export async function claimDevice(env: Env, who: Principal, homeId: number, claimCode: string): Promise<DeviceRow> {
+  const { home, rights } = await loadHome(env, who, homeId);
+  if (!rights.addDevices) throw forbidden();
+  const d = db(env);
+  const device = await d.query.devices.findFirst({ where: eq(devices.claimCodeDigest, await digest(claimCode)) });
+  // An unknown code answers like a closed claim window: nothing about other devices is revealed.
+  if (!device || device.projectId !== home.projectId) throw forbidden("DEVICE_NOT_CLAIMABLE");
+  if (device.homeId !== null) throw forbidden("DEVICE_ALREADY_IN_HOME");
+  const time = now();
+  // Conditional on the state just read, so two homes racing for one device cannot both win.
+  const [claimed] = await d
+    .update(devices)
+    .set({ homeId, claimTime: time, claimExpirationTime: time })
+    .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
+    .returning();
+  if (!claimed) throw forbidden("DEVICE_NOT_CLAIMABLE");
+  await afterDeviceHomeChanged(env, claimed.id, null, homeId);
+  return claimed;
+}
+
+/** Flow 2: the device hardware presents a provisioning token (no Authorization) and receives its identity. */
+export async function completeProvisioning(env: Env, token: string, deviceClassOverride?: string) {
+  const d = db(env);
+  const tokenDigest = await digest(token);
+  const time = now();
+  const pending = await d.query.provisioningTokens.findFirst({ where: eq(provisioningTokens.tokenDigest, tokenDigest) });
+  if (!pending || pending.usedTime !== null || pending.expirationTime <= time) throw new ApiError(403, "INVALID_TOKEN");
+  const deviceClass = deviceClassOverride ?? pending.deviceClass;
+  if (deviceClassOverride) await requireDeviceClass(env, pending.projectId, deviceClassOverride);
+  // Spend the token atomically: of two devices presenting it at once, one wins.
+  const [spent] = await d
+    .update(provisioningTokens)
+    .set({ usedTime: time })
+    .where(and(eq(provisioningTokens.tokenDigest, tokenDigest), isNull(provisioningTokens.usedTime)))
+    .returning();
+  if (!spent) throw new ApiError(403, "INVALID_TOKEN");
+  const created = await insertDevice(env, {
+    projectId: spent.projectId,
+    deviceClass,
+    tag: spent.deviceTag,
+    homeId: spent.homeId,
+    claimTime: time,
+  });
+  await afterDeviceHomeChanged(env, created.row.id, null, spent.homeId);
+  return created;
+}

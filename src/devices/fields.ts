@@ -1,0 +1,20 @@
+/** Field schemas of a device shared by the create and update routes. */
+import { z } from "@hono/zod-openapi";
+import { nameSchema } from "../http/validation";
+
+/** Device class ids as MODE uses them (`smart_light`): a letter, then letters, digits, `_` or `-`. */
+export const deviceClassIdSchema = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, "must start with a letter; letters, digits, _ and -; at most 64 characters");
+
+export const deviceFields = {
+  deviceClass: deviceClassIdSchema,
+  name: nameSchema(),
+  tag: nameSchema(),
+  channel: nameSchema(64),
+  bundleInstalled: z
+    .string()
+    .max(256)
+    .regex(/^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/, "letters and digits, separated by single - _ or ."),
+  claimCode: z.string().min(1).max(64),
+};

@@ -1,0 +1,34 @@
+/**
+ * `DELETE /devices/{id}`. In a pre-provisioned project the device only leaves
+ * its home (id and key stay valid; it can be claimed again once it re-enables
+ * claim mode) unless `hardDelete` is asked by an admin. In an on-demand project
+ * the device is erased and its key stops working.
+ */
+import { eq } from "drizzle-orm";
+import { db } from "../db/client";
+import { devices, projects } from "../db/schema";
+import { conflict, forbidden } from "../http/errors";
+import { afterDeviceErased, afterDeviceHomeChanged } from "../live/hooks";
+import type { DeviceRights } from "./access";
+import type { DeviceRow } from "./present";
+
+export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRights, hardDelete: boolean): Promise<void> {
+  if (!rights.remove) throw forbidden();
+  if (hardDelete && !rights.hardDelete) throw forbidden();
+  const d = db(env);
+  const project = await d.query.projects.findFirst({ columns: { provisioning: true }, where: eq(projects.id, device.projectId) });
+
+  if (!hardDelete && project?.provisioning === "preProvisioned") {
+    await d.update(devices).set({ homeId: null, claimTime: null, claimExpirationTime: null }).where(eq(devices.id, device.id));
+    if (device.homeId !== null) await afterDeviceHomeChanged(env, device.id, device.homeId, null);
+    return;
+  }
+  try {
+    await d.delete(devices).where(eq(devices.id, device.id));
+  } catch (err) {
+    // Rows that must outlive the device (restricting foreign keys) make it not erasable yet.
+    if (/FOREIGN KEY/i.test(String(err))) throw conflict("DEVICE_IN_USE");
+    throw err;
+  }
+  await afterDeviceErased(env, device.id);
+}

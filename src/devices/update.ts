@@ -1,0 +1,62 @@
+/**
+ * `PATCH /devices/{id}`: `name` for whoever may update the device; `tag`,
+ * `homeId`, `channel` and `claimCode` only for a project-devices updater or an
+ * admin project key. Moving `homeId` with a user key also needs delete rights
+ * on the old home and add rights on the new one.
+ */
+import { eq } from "drizzle-orm";
+import type { Principal } from "../auth/principal";
+import { db } from "../db/client";
+import { devices } from "../db/schema";
+import { findHome } from "../homes/access";
+import { conflict, forbidden, invalidInput } from "../http/errors";
+import { now } from "../http/time";
+import { afterDeviceHomeChanged } from "../live/hooks";
+import type { DeviceRights } from "./access";
+import type { DeviceRow } from "./present";
+import { sealSecret } from "./secrets";
+
+export interface DevicePatch {
+  name?: string;
+  tag?: string;
+  channel?: string;
+  homeId?: number | null;
+  claimCode?: string;
+}
+
+async function checkHomeMove(env: Env, who: Principal, device: DeviceRow, newHomeId: number | null): Promise<void> {
+  if (newHomeId !== null) {
+    const target = await findHome(env, who, newHomeId);
+    if (!target || target.home.projectId !== device.projectId) throw invalidInput({ homeId: "no such home in the device's project" });
+    if (who.kind === "user" && !target.rights.addDevices) throw forbidden();
+  }
+  if (who.kind === "user" && device.homeId !== null) {
+    const current = await findHome(env, who, device.homeId);
+    if (!current?.rights.removeDevices) throw forbidden();
+  }
+}
+
+export async function updateDevice(env: Env, who: Principal, device: DeviceRow, rights: DeviceRights, patch: DevicePatch): Promise<void> {
+  const projectFields = patch.tag !== undefined || patch.channel !== undefined || patch.homeId !== undefined || patch.claimCode !== undefined;
+  if (projectFields ? !rights.updateProjectFields : !rights.updateName) throw forbidden();
+
+  const homeChanges = patch.homeId !== undefined && patch.homeId !== device.homeId;
+  if (homeChanges) await checkHomeMove(env, who, device, patch.homeId!);
+
+  const { claimCode, ...set } = patch;
+  const values: Partial<typeof devices.$inferInsert> = { ...set };
+  if (homeChanges) values.claimTime = patch.homeId === null ? null : now();
+  if (claimCode !== undefined) {
+    const sealed = await sealSecret(env, claimCode);
+    values.claimCodeDigest = sealed.digest;
+    values.claimCodeCipher = sealed.cipher;
+  }
+  if (Object.keys(values).length === 0) return;
+  try {
+    await db(env).update(devices).set(values).where(eq(devices.id, device.id));
+  } catch (err) {
+    if (claimCode !== undefined && /UNIQUE/.test(String(err))) throw conflict("CLAIM_CODE_IN_USE");
+    throw err;
+  }
+  if (homeChanges) await afterDeviceHomeChanged(env, device.id, device.homeId, patch.homeId!);
+}

@@ -1,0 +1,69 @@
+/** `GET /devices?projectId=|homeId=`: a page of a project's or a home's devices. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { and, asc, count, eq, type SQL } from "drizzle-orm";
+import { principalOf } from "../../auth/principal";
+import { projectAuthority } from "../../auth/policy";
+import { db } from "../../db/client";
+import { devices } from "../../db/schema";
+import { deviceFields } from "../../devices/fields";
+import { deviceSchema, presentDevice } from "../../devices/present";
+import { findHome } from "../../homes/access";
+import type { AppEnv } from "../../env";
+import { forbidden, invalidInput } from "../../http/errors";
+import { errors, rangeHeader, security } from "../../http/openapi";
+import { pageQuery, setRange } from "../../http/range";
+import { idSchema } from "../../http/validation";
+
+const query = z.object({
+  projectId: idSchema.optional().openapi({ type: "integer", description: "Devices of this project." }),
+  homeId: idSchema.optional().openapi({ type: "integer", description: "Devices of this home." }),
+  deviceClass: deviceFields.deviceClass.optional(),
+  ...pageQuery,
+});
+
+const route = createRoute({
+  method: "get",
+  path: "/devices",
+  tags: ["Devices"],
+  summary: "List the devices of a project or of a home",
+  security,
+  request: { query },
+  responses: {
+    200: { description: "A page of devices.", headers: rangeHeader, content: { "application/json": { schema: z.array(deviceSchema) } } },
+    ...errors(400, 401, 403),
+  },
+});
+
+export function addListDevices(app: OpenAPIHono<AppEnv>) {
+  app.openapi(route, async (c) => {
+    const who = await principalOf(c);
+    const q = c.req.valid("query");
+    if (q.projectId === undefined && q.homeId === undefined) throw invalidInput({ projectId: "projectId or homeId is required" });
+
+    const where: SQL[] = [];
+    if (q.homeId !== undefined) {
+      // Not seeing the home and the home not existing look the same: 403.
+      const home = await findHome(c.env, who, q.homeId);
+      if (!home) throw forbidden();
+      where.push(eq(devices.homeId, q.homeId));
+    }
+    if (q.projectId !== undefined) {
+      if (q.homeId === undefined && !projectAuthority(who, q.projectId, "viewer")) throw forbidden();
+      where.push(eq(devices.projectId, q.projectId));
+    }
+    if (q.deviceClass !== undefined) where.push(eq(devices.deviceClass, q.deviceClass));
+
+    const skip = q.skip ?? 0;
+    const limit = q.limit ?? 25;
+    const d = db(c.env);
+    const filter = and(...where);
+    // Page and total in one round trip.
+    const [rows, [total]] = await d.batch([
+      d.select().from(devices).where(filter).orderBy(asc(devices.id)).limit(limit).offset(skip),
+      d.select({ n: count() }).from(devices).where(filter),
+    ]);
+    setRange(c, skip, rows.length, total?.n ?? 0);
+    return c.json(rows.map(presentDevice), 200);
+  });
+}
