@@ -1,7 +1,108 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * User sessions: log in with email and password for a session token (the
+ * "user key"), read the session, log out. Tokens are stored as digests only.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq } from "drizzle-orm";
+import { digest, newKey } from "../auth/keys";
+import { hashPassword, verifyPassword } from "../auth/password";
+import { principalOf } from "../auth/principal";
+import { db } from "../db/client";
+import { userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
+import { ApiError, forbidden, notFound, unauthorized } from "../http/errors";
+import { errors, json, jsonOrFormBody, noContent, security } from "../http/openapi";
+import { now } from "../http/time";
+import { formAsJson, idSchema, timeSchema } from "../http/validation";
+import { afterSessionEnded } from "../live/hooks";
+import { emailSchema } from "./users";
 
-// Placeholder sub-app: its routes are being written.
+const loginBody = z.strictObject({
+  projectId: idSchema,
+  email: emailSchema,
+  // No minimum here: a too-short password is simply incorrect, and says nothing about the account.
+  password: z.string().max(256, "at most 256 characters"),
+});
+
+const login = createRoute({
+  method: "post",
+  path: "/auth/user",
+  tags: ["Users"],
+  summary: "Log a user in (JSON or form body)",
+  middleware: [formAsJson] as const,
+  request: { body: jsonOrFormBody(loginBody) },
+  responses: {
+    200: json(
+      z.object({ userId: z.number().int(), token: z.string().openapi({ description: "The user key. Shown only here." }) }).openapi("Login"),
+      "A new session.",
+    ),
+    ...errors(400, 401, 404),
+  },
+});
+
+const sessionSchema = z.object({ userId: z.number().int(), projectId: z.number().int(), creationTime: timeSchema }).openapi("UserSession");
+
+const getSession = createRoute({
+  method: "get",
+  path: "/userSession",
+  tags: ["Users"],
+  summary: "The session of the calling user key",
+  security,
+  responses: { 200: json(sessionSchema, "The session."), ...errors(401, 403) },
+});
+
+const endSession = createRoute({
+  method: "delete",
+  path: "/userSession",
+  tags: ["Users"],
+  summary: "Log out: the calling user key stops working at once",
+  security,
+  responses: { ...noContent, ...errors(401, 403) },
+});
+
+// Unknown emails are checked against this hash too, so both failures cost one PBKDF2
+// and response time does not tell which addresses have accounts. Made on first use:
+// the Workers runtime allows no crypto at global scope.
+let dummyHash: Promise<string> | undefined;
+
 export function sessionRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(login, async (c) => {
+    const { projectId, email, password } = c.req.valid("json");
+    const d = db(c.env);
+    const user = await d.query.users.findFirst({
+      where: and(eq(users.projectId, projectId), eq(users.email, email)),
+      columns: { id: true, passwordHash: true },
+    });
+    dummyHash ??= hashPassword("not a password of anyone");
+    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
+    if (!user) throw notFound("UNKNOWN_EMAIL");
+    if (!ok) throw new ApiError(401, "INCORRECT_PASSWORD");
+    const token = newKey("session");
+    await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, creationTime: now() });
+    return c.json({ userId: user.id, token }, 200);
+  });
+
+  app.openapi(getSession, async (c) => {
+    const who = await principalOf(c);
+    if (who.kind !== "user") throw forbidden();
+    const row = await db(c.env).query.userSessions.findFirst({
+      where: eq(userSessions.tokenDigest, who.sessionDigest),
+      columns: { creationTime: true },
+    });
+    // The principal was resolved from this very row; it can only be gone if a logout raced us.
+    if (!row) throw unauthorized();
+    return c.json({ userId: who.userId, projectId: who.projectId, creationTime: row.creationTime }, 200);
+  });
+
+  app.openapi(endSession, async (c) => {
+    const who = await principalOf(c);
+    if (who.kind !== "user") throw forbidden();
+    await db(c.env).delete(userSessions).where(eq(userSessions.tokenDigest, who.sessionDigest));
+    await afterSessionEnded(c.env, who.userId, who.sessionDigest);
+    return c.body(null, 204);
+  });
+
+  return app;
 }

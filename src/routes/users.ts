@@ -1,7 +1,215 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * Users of a project: signed up by an app (no key needed, as with MODE) or by
+ * the project's keys; read and renamed by themselves and the project's keys;
+ * given a project role by the operator or an admin project key.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, ne } from "drizzle-orm";
+import { hashPassword, verifyPassword } from "../auth/password";
+import { maybePrincipal, principalOf, type Principal } from "../auth/principal";
+import { db } from "../db/client";
+import { projects, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
+import { conflict, forbidden, notFound } from "../http/errors";
+import { errors, json, jsonBody, noContent, security } from "../http/openapi";
+import { now } from "../http/time";
+import { idSchema, nameSchema, timeSchema } from "../http/validation";
+import { afterSessionEnded } from "../live/hooks";
+import { loadProject, requireProjectAdmin } from "./projects";
 
-// Placeholder sub-app: its routes are being written.
+/** Emails are compared trimmed and lower-cased: one account per address per project, however it is typed. */
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(320, "at most 320 characters")
+  .email("must be an email address")
+  .openapi({ type: "string", format: "email", example: "ada@example.com" });
+
+const passwordSchema = z.string().min(8, "at least 8 characters").max(256, "at most 256 characters");
+
+const projectRoleSchema = z.enum(["viewer", "editor", "admin"]);
+
+export const userSchema = z
+  .object({
+    id: z.number().int(),
+    projectId: z.number().int(),
+    name: z.string(),
+    email: z.string(),
+    creationTime: timeSchema,
+    verified: z.boolean(),
+    projectRole: projectRoleSchema.nullable().optional().openapi({
+      description: "What the user may do with all project devices; shown to the user and the project's keys.",
+    }),
+  })
+  .openapi("User");
+
+export type UserRow = typeof users.$inferSelect;
+
+/** The wire form of a user: never the password hash; the project role only for callers entitled to it. */
+export function presentUser(row: UserRow, showRole: boolean): z.infer<typeof userSchema> {
+  const { id, projectId, name, email, creationTime, verified, projectRole } = row;
+  return showRole ? { id, projectId, name, email, creationTime, verified, projectRole } : { id, projectId, name, email, creationTime, verified };
+}
+
+/**
+ * The user if the caller may read them (the user, the operator, their
+ * project's keys); otherwise 404, so other projects cannot probe for users.
+ */
+async function loadUser(env: Env, who: Principal, userId: number): Promise<UserRow> {
+  const row = await db(env).query.users.findFirst({ where: eq(users.id, userId) });
+  const visible =
+    row !== undefined &&
+    ((who.kind === "user" && who.userId === row.id) ||
+      who.kind === "operator" ||
+      (who.kind === "project" && who.projectId === row.projectId));
+  if (!visible) throw notFound("USER_NOT_FOUND");
+  return row;
+}
+
+const userParams = z.object({ userId: idSchema.openapi({ param: { name: "userId", in: "path" }, type: "integer" }) });
+const idParams = z.object({ id: idSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) });
+const projectUserParams = userParams.extend({
+  projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }),
+});
+
+const createUser = createRoute({
+  method: "post",
+  path: "/users",
+  tags: ["Users"],
+  summary: "Sign a user up (no key needed; a project key may call it for its own project)",
+  security: [{}, ...security],
+  request: {
+    body: jsonBody(z.strictObject({ projectId: idSchema, name: nameSchema().min(1), email: emailSchema, password: passwordSchema })),
+  },
+  responses: { 201: json(userSchema, "The new user, who can log in at once."), ...errors(400, 401, 403, 404, 409) },
+});
+
+const getUser = createRoute({
+  method: "get",
+  path: "/users/{id}",
+  tags: ["Users"],
+  summary: "Get a user (the user, the operator, the project's keys)",
+  security,
+  request: { params: idParams },
+  responses: { 200: json(userSchema, "The user."), ...errors(400, 401, 404) },
+});
+
+const patchUserBody = z
+  .strictObject({
+    name: nameSchema().min(1).optional(),
+    password: passwordSchema.optional(),
+    currentPassword: z.string().max(256, "at most 256 characters").optional(),
+  })
+  .superRefine((body, ctx) => {
+    // A stolen session token alone must not be enough to take the account over.
+    if (body.password !== undefined && body.currentPassword === undefined) {
+      ctx.addIssue({ code: "custom", path: ["currentPassword"], message: "required to change the password" });
+    }
+    if (body.currentPassword !== undefined && body.password === undefined) {
+      ctx.addIssue({ code: "custom", path: ["currentPassword"], message: "only with password" });
+    }
+  });
+
+const patchUser = createRoute({
+  method: "patch",
+  path: "/users/{id}",
+  tags: ["Users"],
+  summary: "Rename a user or change their password (the password only by the user)",
+  security,
+  request: { params: idParams, body: jsonBody(patchUserBody) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404) },
+});
+
+const setProjectRole = createRoute({
+  method: "patch",
+  path: "/projects/{projectId}/users/{userId}",
+  tags: ["Users"],
+  summary: "Set a user's project role (operator or admin project key)",
+  security,
+  request: { params: projectUserParams, body: jsonBody(z.strictObject({ projectRole: projectRoleSchema.nullable() })) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404) },
+});
+
 export function usersRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(createUser, async (c) => {
+    // Anonymous sign-up is allowed; a key that is presented must be valid and of this project.
+    const who = await maybePrincipal(c);
+    const body = c.req.valid("json");
+    if (who && who.kind !== "operator" && who.projectId !== body.projectId) throw forbidden();
+    const d = db(c.env);
+    const project = await d.query.projects.findFirst({ where: eq(projects.id, body.projectId), columns: { id: true } });
+    if (!project) throw notFound("PROJECT_NOT_FOUND");
+    // Checked before hashing so a duplicate costs no PBKDF2; the unique index still decides races.
+    const taken = await d.query.users.findFirst({
+      where: and(eq(users.projectId, body.projectId), eq(users.email, body.email)),
+      columns: { id: true },
+    });
+    if (taken) throw conflict("EMAIL_IN_USE");
+    const [row] = await d
+      .insert(users)
+      .values({
+        projectId: body.projectId,
+        name: body.name,
+        email: body.email,
+        passwordHash: await hashPassword(body.password),
+        creationTime: now(),
+      })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw conflict("EMAIL_IN_USE");
+    // A new user has no project role; showing `null` reveals nothing.
+    return c.json(presentUser(row, true), 201);
+  });
+
+  app.openapi(getUser, async (c) => {
+    const who = await principalOf(c);
+    // Everyone who may see a user at all is entitled to their project role.
+    return c.json(presentUser(await loadUser(c.env, who, c.req.valid("param").id), true), 200);
+  });
+
+  app.openapi(patchUser, async (c) => {
+    const who = await principalOf(c);
+    const row = await loadUser(c.env, who, c.req.valid("param").id);
+    const body = c.req.valid("json");
+    const changes: Partial<typeof users.$inferInsert> = {};
+    if (body.name !== undefined) changes.name = body.name;
+    if (body.password !== undefined) {
+      // Keys may rename users but never set their password: only the user, who knows the current one.
+      if (who.kind !== "user") throw forbidden();
+      if (!(await verifyPassword(body.currentPassword ?? "", row.passwordHash))) throw forbidden("INCORRECT_PASSWORD");
+      changes.passwordHash = await hashPassword(body.password);
+    }
+    if (Object.keys(changes).length === 0) return c.body(null, 204);
+    const d = db(c.env);
+    await d.update(users).set(changes).where(eq(users.id, row.id));
+    if (changes.passwordHash !== undefined && who.kind === "user") {
+      // A new password ends every other session: whoever else held one loses it.
+      const ended = await d
+        .delete(userSessions)
+        .where(and(eq(userSessions.userId, row.id), ne(userSessions.tokenDigest, who.sessionDigest)))
+        .returning({ digest: userSessions.tokenDigest });
+      for (const s of ended) await afterSessionEnded(c.env, row.id, s.digest);
+    }
+    return c.body(null, 204);
+  });
+
+  app.openapi(setProjectRole, async (c) => {
+    const who = await principalOf(c);
+    const { projectId, userId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId);
+    // Users never grant roles, not even project admins: only the operator and admin keys.
+    requireProjectAdmin(who, projectId);
+    const updated = await db(c.env)
+      .update(users)
+      .set({ projectRole: c.req.valid("json").projectRole })
+      .where(and(eq(users.id, userId), eq(users.projectId, projectId)))
+      .returning({ id: users.id });
+    if (updated.length === 0) throw notFound("USER_NOT_FOUND");
+    return c.body(null, 204);
+  });
+
+  return app;
 }
