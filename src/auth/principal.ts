@@ -32,9 +32,17 @@ export function presentedKey(req: Request): string | undefined {
   return undefined;
 }
 
+// The operator token's digest, computed once per isolate (the secret does not change while it lives).
+let operatorDigest: { token: string; digest: Promise<string> } | undefined;
+
+function operatorTokenDigest(token: string): Promise<string> {
+  if (operatorDigest?.token !== token) operatorDigest = { token, digest: digest(token) };
+  return operatorDigest.digest;
+}
+
 export async function resolveKey(env: Env, key: string): Promise<Principal | null> {
   const keyDigest = await digest(key);
-  if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await digest(env.OPERATOR_TOKEN))) return { kind: "operator" };
+  if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await operatorTokenDigest(env.OPERATOR_TOKEN))) return { kind: "operator" };
   const d = db(env);
   switch (kindOf(key)) {
     case "project": {
