@@ -1,7 +1,201 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * Homes: made by a user (who becomes its owner) or by a project key/operator
+ * for a project; listed per user or per project; renamed and deleted under the
+ * home rights of src/auth/policy.ts. A home still holding devices is never
+ * deleted (its devices would silently lose their home).
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, count, eq, notExists, sql } from "drizzle-orm";
+import { projectAuthority } from "../auth/policy";
+import { principalOf, type Principal } from "../auth/principal";
+import { db } from "../db/client";
+import { devices, homeMembers, homes, projects, users } from "../db/schema";
 import type { AppEnv } from "../env";
+import { conflict, forbidden, invalidInput, notFound } from "../http/errors";
+import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
+import { pageQuery, setRange } from "../http/range";
+import { now } from "../http/time";
+import { idSchema, nameSchema, timeSchema } from "../http/validation";
+import { afterMembershipChanged } from "../live/hooks";
+import { loadHome } from "../homes/access";
 
-// Placeholder sub-app: its routes are being written.
+export const homeSchema = z
+  .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })
+  .openapi("Home");
+
+const DEFAULT_LIMIT = 25;
+
+export const homeParams = z.object({ homeId: idSchema.openapi({ param: { name: "homeId", in: "path" }, type: "integer" }) });
+
+const createHome = createRoute({
+  method: "post",
+  path: "/homes",
+  tags: ["Homes"],
+  summary: "Create a home (a user key: the user becomes its owner; a project key or the operator: with projectId)",
+  security,
+  request: {
+    body: jsonBody(
+      z.strictObject({
+        name: nameSchema().min(1),
+        projectId: idSchema.optional().openapi({ type: "integer", description: "Required for project keys and the operator." }),
+      }),
+    ),
+  },
+  responses: { 201: json(homeSchema, "The new home."), ...errors(400, 401, 403, 404) },
+});
+
+const listHomes = createRoute({
+  method: "get",
+  path: "/homes",
+  tags: ["Homes"],
+  summary: "List the homes of a user or of a project (exactly one of userId, projectId)",
+  security,
+  request: {
+    query: z.object({
+      userId: idSchema.optional().openapi({ type: "integer", description: "Homes this user is a member of." }),
+      projectId: idSchema.optional().openapi({ type: "integer", description: "All homes of this project." }),
+      ...pageQuery,
+    }),
+  },
+  responses: { 200: { ...json(z.array(homeSchema), "The homes, by id."), headers: rangeHeader }, ...errors(400, 401, 403, 404) },
+});
+
+const getHome = createRoute({
+  method: "get",
+  path: "/homes/{homeId}",
+  tags: ["Homes"],
+  summary: "Get a home",
+  security,
+  request: { params: homeParams },
+  responses: { 200: json(homeSchema, "The home."), ...errors(400, 401, 404) },
+});
+
+const patchHome = createRoute({
+  method: "patch",
+  path: "/homes/{homeId}",
+  tags: ["Homes"],
+  summary: "Rename a home (owners, project editors, project keys)",
+  security,
+  request: { params: homeParams, body: jsonBody(z.strictObject({ name: nameSchema().min(1) })) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404) },
+});
+
+const deleteHome = createRoute({
+  method: "delete",
+  path: "/homes/{homeId}",
+  tags: ["Homes"],
+  summary: "Delete a home that holds no devices (owners, project admins, project keys)",
+  security,
+  request: { params: homeParams },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+});
+
+/** The project a new home goes into, and whether the caller may put it there. */
+async function projectForNewHome(env: Env, who: Principal, requested: number | undefined): Promise<number> {
+  if (who.kind === "user") {
+    if (requested !== undefined && requested !== who.projectId) throw forbidden();
+    return who.projectId;
+  }
+  if (who.kind !== "operator" && who.kind !== "project") throw forbidden();
+  if (requested === undefined) throw invalidInput({ projectId: "required unless the caller is a user" });
+  if (who.kind === "project" && who.projectId !== requested) throw forbidden();
+  const project = await db(env).query.projects.findFirst({ where: eq(projects.id, requested), columns: { id: true } });
+  if (!project) throw notFound("PROJECT_NOT_FOUND");
+  return requested;
+}
+
 export function homesRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(createHome, async (c) => {
+    const who = await principalOf(c);
+    const body = c.req.valid("json");
+    const projectId = await projectForNewHome(c.env, who, body.projectId);
+    const d = db(c.env);
+    const values = { projectId, name: body.name, creationTime: now() };
+    if (who.kind !== "user") {
+      const [row] = await d.insert(homes).values(values).returning();
+      return c.json(row!, 201);
+    }
+    // One batch (one transaction): a home never exists without its owner.
+    const [[row]] = await d.batch([
+      d.insert(homes).values(values).returning(),
+      d.insert(homeMembers).values({ homeId: sql`last_insert_rowid()`, userId: who.userId, role: "owner", creationTime: values.creationTime }),
+    ]);
+    await afterMembershipChanged(c.env, who.userId);
+    return c.json(row!, 201);
+  });
+
+  app.openapi(listHomes, async (c) => {
+    const who = await principalOf(c);
+    const { userId, projectId, skip = 0, limit = DEFAULT_LIMIT } = c.req.valid("query");
+    if ((userId === undefined) === (projectId === undefined)) {
+      const message = "give exactly one of userId and projectId";
+      throw invalidInput({ userId: message, projectId: message });
+    }
+    const d = db(c.env);
+    let filter;
+    if (userId !== undefined) {
+      if (!(who.kind === "user" && who.userId === userId)) {
+        const target = await d.query.users.findFirst({ where: eq(users.id, userId), columns: { projectId: true } });
+        if (!target && who.kind === "operator") throw notFound("USER_NOT_FOUND");
+        // Others learn nothing about users outside their project: the same 403 whether or not the user exists.
+        if (!target || !projectAuthority(who, target.projectId, "viewer")) throw forbidden();
+      }
+      filter = sql`exists (select 1 from ${homeMembers} where ${homeMembers.homeId} = ${homes.id} and ${homeMembers.userId} = ${userId})`;
+    } else {
+      if (!projectAuthority(who, projectId!, "viewer")) throw forbidden();
+      if (who.kind === "operator") {
+        const project = await d.query.projects.findFirst({ where: eq(projects.id, projectId!), columns: { id: true } });
+        if (!project) throw notFound("PROJECT_NOT_FOUND");
+      }
+      filter = eq(homes.projectId, projectId!);
+    }
+    const [rows, [total]] = await d.batch([
+      d.select().from(homes).where(filter).orderBy(homes.id).limit(limit).offset(skip),
+      d.select({ n: count() }).from(homes).where(filter),
+    ]);
+    setRange(c, skip, rows.length, total?.n ?? 0);
+    return c.json(rows, 200);
+  });
+
+  app.openapi(getHome, async (c) => {
+    const who = await principalOf(c);
+    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId);
+    return c.json(home, 200);
+  });
+
+  app.openapi(patchHome, async (c) => {
+    const who = await principalOf(c);
+    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
+    if (!rights.update) throw forbidden();
+    await db(c.env).update(homes).set(c.req.valid("json")).where(eq(homes.id, home.id));
+    return c.body(null, 204);
+  });
+
+  app.openapi(deleteHome, async (c) => {
+    const who = await principalOf(c);
+    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
+    if (!rights.remove) throw forbidden();
+    const d = db(c.env);
+    const holdsDevices = d.select({ one: sql`1` }).from(devices).where(eq(devices.homeId, home.id));
+    // The emptiness check is part of the DELETE itself, so a device claimed meanwhile
+    // cannot be orphaned; the members are read in the same transaction to be told afterwards.
+    const [members, deleted] = await d.batch([
+      d.select({ userId: homeMembers.userId }).from(homeMembers).where(eq(homeMembers.homeId, home.id)),
+      d
+        .delete(homes)
+        .where(and(eq(homes.id, home.id), notExists(holdsDevices)))
+        .returning({ id: homes.id }),
+    ]);
+    if (deleted.length === 0) {
+      const [still] = await d.select({ n: count() }).from(devices).where(eq(devices.homeId, home.id));
+      if (still && still.n > 0) throw conflict("HOME_NOT_EMPTY", { devices: still.n });
+      throw notFound("HOME_NOT_FOUND");
+    }
+    for (const m of members) await afterMembershipChanged(c.env, m.userId);
+    return c.body(null, 204);
+  });
+
+  return app;
 }

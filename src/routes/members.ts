@@ -1,7 +1,185 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * Home members: listed by anyone who can see the home; added, re-roled and
+ * removed by those who manage its members (a user may always leave). A home
+ * never loses its last owner: the guard is part of each UPDATE/DELETE, so two
+ * owners demoting each other at once cannot both succeed.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, count, eq, or, sql } from "drizzle-orm";
+import { principalOf } from "../auth/principal";
+import { db } from "../db/client";
+import { homeMembers, users } from "../db/schema";
 import type { AppEnv } from "../env";
+import { conflict, forbidden, notFound } from "../http/errors";
+import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
+import { pageQuery, setRange } from "../http/range";
+import { now } from "../http/time";
+import { idSchema, timeSchema } from "../http/validation";
+import { loadHome } from "../homes/access";
+import { afterMembershipChanged } from "../live/hooks";
+import { homeParams } from "./homes";
+import { emailSchema } from "./users";
 
-// Placeholder sub-app: its routes are being written.
+const roleSchema = z.enum(["owner", "member"]);
+
+const memberSchema = z
+  .object({
+    userId: z.number().int(),
+    homeId: z.number().int(),
+    name: z.string(),
+    email: z.string(),
+    role: roleSchema,
+    creationTime: timeSchema.openapi({ description: "When the user joined the home." }),
+  })
+  .openapi("HomeMember");
+
+const memberParams = homeParams.extend({ userId: idSchema.openapi({ param: { name: "userId", in: "path" }, type: "integer" }) });
+
+const DEFAULT_LIMIT = 25;
+
+const listMembers = createRoute({
+  method: "get",
+  path: "/homes/{homeId}/members",
+  tags: ["Homes"],
+  summary: "List a home's members",
+  security,
+  request: { params: homeParams, query: z.object(pageQuery) },
+  responses: { 200: { ...json(z.array(memberSchema), "The members, by user id."), headers: rangeHeader }, ...errors(400, 401, 404) },
+});
+
+const addMember = createRoute({
+  method: "post",
+  path: "/homes/{homeId}/members",
+  tags: ["Homes"],
+  summary: "Add a user of the home's project, by email",
+  security,
+  request: { params: homeParams, body: jsonBody(z.strictObject({ email: emailSchema, role: roleSchema.default("member") })) },
+  responses: { 201: json(memberSchema, "The new member."), ...errors(400, 401, 403, 404, 409) },
+});
+
+const patchMember = createRoute({
+  method: "patch",
+  path: "/homes/{homeId}/members/{userId}",
+  tags: ["Homes"],
+  summary: "Change a member's role (never demoting the last owner)",
+  security,
+  request: { params: memberParams, body: jsonBody(z.strictObject({ role: roleSchema })) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+});
+
+const removeMember = createRoute({
+  method: "delete",
+  path: "/homes/{homeId}/members/{userId}",
+  tags: ["Homes"],
+  summary: "Remove a member, or leave a home (never the last owner)",
+  security,
+  request: { params: memberParams },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+});
+
+const memberColumns = {
+  userId: homeMembers.userId,
+  homeId: homeMembers.homeId,
+  name: users.name,
+  email: users.email,
+  role: homeMembers.role,
+  creationTime: homeMembers.creationTime,
+};
+
+/** True (in SQL) when the home has an owner other than `userId`. */
+const anotherOwner = (homeId: number, userId: number) =>
+  sql`exists (select 1 from ${homeMembers} as o where o.home_id = ${homeId} and o.role = 'owner' and o.user_id <> ${userId})`;
+
 export function membersRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(listMembers, async (c) => {
+    const who = await principalOf(c);
+    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId);
+    const { skip = 0, limit = DEFAULT_LIMIT } = c.req.valid("query");
+    const d = db(c.env);
+    const [rows, [total]] = await d.batch([
+      d
+        .select(memberColumns)
+        .from(homeMembers)
+        .innerJoin(users, eq(users.id, homeMembers.userId))
+        .where(eq(homeMembers.homeId, home.id))
+        .orderBy(homeMembers.userId)
+        .limit(limit)
+        .offset(skip),
+      d.select({ n: count() }).from(homeMembers).where(eq(homeMembers.homeId, home.id)),
+    ]);
+    setRange(c, skip, rows.length, total?.n ?? 0);
+    return c.json(rows, 200);
+  });
+
+  app.openapi(addMember, async (c) => {
+    const who = await principalOf(c);
+    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
+    if (!rights.manageMembers) throw forbidden();
+    const { email, role } = c.req.valid("json");
+    const d = db(c.env);
+    // Only users of the home's own project can join it.
+    const user = await d.query.users.findFirst({ where: and(eq(users.projectId, home.projectId), eq(users.email, email)) });
+    if (!user) throw notFound("UNKNOWN_EMAIL");
+    const [row] = await d
+      .insert(homeMembers)
+      .values({ homeId: home.id, userId: user.id, role, creationTime: now() })
+      .onConflictDoNothing()
+      .returning();
+    if (!row) throw conflict("USER_EXISTS");
+    await afterMembershipChanged(c.env, user.id);
+    return c.json({ userId: user.id, homeId: home.id, name: user.name, email: user.email, role: row.role, creationTime: row.creationTime }, 201);
+  });
+
+  app.openapi(patchMember, async (c) => {
+    const who = await principalOf(c);
+    const { homeId, userId } = c.req.valid("param");
+    const { home, rights } = await loadHome(c.env, who, homeId);
+    if (!rights.manageMembers) throw forbidden();
+    const { role } = c.req.valid("json");
+    const d = db(c.env);
+    const where = and(eq(homeMembers.homeId, home.id), eq(homeMembers.userId, userId));
+    const updated = await d
+      .update(homeMembers)
+      .set({ role })
+      .where(role === "owner" ? where : and(where, or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId))))
+      .returning({ userId: homeMembers.userId });
+    if (updated.length === 0) throw await whyNot(d, home.id, userId);
+    await afterMembershipChanged(c.env, userId);
+    return c.body(null, 204);
+  });
+
+  app.openapi(removeMember, async (c) => {
+    const who = await principalOf(c);
+    const { homeId, userId } = c.req.valid("param");
+    const { home, rights } = await loadHome(c.env, who, homeId);
+    const leaving = who.kind === "user" && who.userId === userId;
+    if (!rights.manageMembers && !leaving) throw forbidden();
+    const d = db(c.env);
+    const deleted = await d
+      .delete(homeMembers)
+      .where(
+        and(
+          eq(homeMembers.homeId, home.id),
+          eq(homeMembers.userId, userId),
+          or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId)),
+        ),
+      )
+      .returning({ userId: homeMembers.userId });
+    if (deleted.length === 0) throw await whyNot(d, home.id, userId);
+    await afterMembershipChanged(c.env, userId);
+    return c.body(null, 204);
+  });
+
+  return app;
+}
+
+/** Why a guarded change matched no row: the user is no member (404), or is the last owner (409). */
+async function whyNot(d: ReturnType<typeof db>, homeId: number, userId: number) {
+  const member = await d.query.homeMembers.findFirst({
+    where: and(eq(homeMembers.homeId, homeId), eq(homeMembers.userId, userId)),
+    columns: { role: true },
+  });
+  return member ? conflict("LAST_OWNER") : notFound("MEMBER_NOT_FOUND");
 }
