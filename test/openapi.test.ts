@@ -1,0 +1,54 @@
+/** The generated OpenAPI document is complete: every public route is in it, with its error shape. */
+import { describe, expect, it } from "vitest";
+import { call, get } from "./helpers/api";
+
+const EXPECTED: Record<string, string[]> = {
+  "/projects": ["get", "post"],
+  "/projects/{projectId}": ["get", "patch"],
+  "/projects/{projectId}/apiKeys": ["get", "post"],
+  "/projects/{projectId}/apiKeys/{keyId}": ["delete"],
+  "/projects/{projectId}/deviceClasses": ["get", "post"],
+  "/projects/{projectId}/users/{userId}": ["patch"],
+  "/users": ["post"],
+  "/users/{id}": ["get", "patch"],
+  "/auth/user": ["post"],
+  "/userSession": ["delete", "get"],
+  "/homes": ["get", "post"],
+  "/homes/{homeId}": ["delete", "get", "patch"],
+  "/homes/{homeId}/members": ["get", "post"],
+  "/homes/{homeId}/members/{userId}": ["delete", "patch"],
+  "/homes/{homeId}/deviceProvisioning": ["post"],
+  "/deviceRegistration": ["post"],
+  "/devices": ["get", "post"],
+  "/devices/{deviceId}": ["delete", "get", "patch"],
+};
+
+describe("OpenAPI document", () => {
+  it("is served at /openapi.json and lists every route", async () => {
+    const res = await get("/openapi.json");
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    for (const [path, methods] of Object.entries(EXPECTED)) {
+      expect(res.body.paths, `missing ${path}`).toHaveProperty([path]);
+      for (const m of methods) expect(res.body.paths[path], `missing ${m.toUpperCase()} ${path}`).toHaveProperty([m]);
+    }
+    expect(res.body.components.schemas).toHaveProperty("Device");
+    expect(res.body.components.schemas).toHaveProperty("Error");
+    expect(res.body.components.securitySchemes).toHaveProperty("ModeCloud");
+    // Every operation documents its errors in the {reason, data} shape.
+    const get401 = res.body.paths["/devices/{deviceId}"].get.responses["401"];
+    expect(get401.content["application/json"].schema.$ref).toBe("#/components/schemas/Error");
+  });
+
+  it("has a human-readable reference page at /docs", async () => {
+    const res = await call("GET", "/docs");
+    expect(res.status).toBe(200);
+    expect(String(res.body)).toContain("/openapi.json");
+  });
+
+  it("answers an unknown path with 404 in the error shape", async () => {
+    const res = await get("/nope");
+    expect(res.status).toBe(404);
+    expect(res.body.reason).toBe("NOT_FOUND");
+  });
+});
