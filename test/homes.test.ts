@@ -1,7 +1,11 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { call, del, get, OPERATOR, patch, post } from "./helpers/api";
 import { addMember, newHome, newProject, newUser, setProjectRole } from "./helpers/fixtures";
+
+// Every sign-up and login runs PBKDF2 (100,000 rounds); on a shared, busy machine a test
+// making several users can pass the default 5 s without anything being wrong.
+vi.setConfig({ testTimeout: 30_000 });
 
 const TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
