@@ -3,5 +3,6 @@ import { createApp } from "./app";
 
 export { DeviceObject } from "./live/DeviceObject";
 export { HomeHub } from "./live/HomeHub";
+export { UserHub } from "./live/UserHub";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -1,4 +1,269 @@
+/**
+ * One object per device (named by its decimal id): its hibernating sockets,
+ * command delivery and history, key-value store, and presence. The worker
+ * authenticates and validates, then calls the typed RPC methods below (or
+ * forwards the raw request, only for the two WebSocket upgrades).
+ *
+ * Everything that must survive is in the object's SQLite; what is in memory
+ * is a cache of it. Storage calls are synchronous, so no request needs
+ * `blockConcurrencyWhile`; the only awaits are D1 (presence) and RPC to the
+ * home's hub (fan-out), after the object's own state has been written.
+ */
 import { DurableObject } from "cloudflare:workers";
+import { broadcast } from "./broadcast";
+import { appEvent, SYSTEM_EVENTS } from "./events";
+import { publishToHome } from "./fanout";
+import { deleteFrame, errorFrame, type KvItem, parseKvRequest, reloadFrame } from "./frames";
+import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
+import { migrate } from "./sql";
+import { type CommandRecord, type CommandResult, Commands } from "./device/commands";
+import { type KvChange, KvStore } from "./device/kv";
+import { Presence } from "./device/presence";
+import { DEVICE_SCHEMA } from "./device/schema";
+import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
+import { DeviceState } from "./device/state";
 
-/** One object per device: its sockets, commands, key-values and presence. (Being built: issue 3.) */
-export class DeviceObject extends DurableObject<Env> {}
+/** Header on a forwarded upgrade naming the socket kind. */
+export const SOCKET_KIND_HEADER = "x-live-socket";
+
+/** While connected, the object re-checks its sockets this often (repairs presence if the runtime dropped them silently). */
+export const PRESENCE_AUDIT_MS = 15 * 60 * 1000;
+
+export interface PresenceInfo {
+  connected: boolean;
+  commandSockets: number;
+  kvSockets: number;
+  lastConnectTime: string | null;
+  lastDisconnectTime: string | null;
+  /** Whether D1 already shows this presence. */
+  synced: boolean;
+}
+
+const now = () => new Date().toISOString();
+
+export class DeviceObject extends DurableObject<Env> {
+  private readonly state: DeviceState;
+  private readonly kv: KvStore;
+  private readonly commands: Commands;
+  private readonly presence: Presence;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const sql = ctx.storage.sql;
+    migrate(sql, DEVICE_SCHEMA);
+    this.state = new DeviceState(sql);
+    this.kv = new KvStore(sql, this.state);
+    this.commands = new Commands(ctx, sql);
+    this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at));
+    // Marked connected but holding no socket: the sockets went away while no
+    // instance was running (e.g. a restart). The alarm settles it.
+    if (this.presence.connected && openSockets(ctx).length === 0) void this.armAlarm(Date.now());
+  }
+
+  // ---- upgrades (the only raw requests) ----
+
+  override async fetch(req: Request): Promise<Response> {
+    const identity = JSON.parse(req.headers.get(IDENTITY_HEADER) ?? "null") as DeviceIdentity | null;
+    const kind = req.headers.get(SOCKET_KIND_HEADER) as SocketKind | null;
+    if (!identity || (kind !== "command" && kind !== "kv") || req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("device object: upgrades only", { status: 400 });
+    }
+    this.state.setIdentity(identity);
+    const time = now();
+    const info: SocketInfo = { kind, ip: req.headers.get(CLIENT_IP_HEADER) ?? "", connectTime: time };
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [kind]);
+    server.serializeAttachment(info);
+    // The dump goes first on this socket, so every later set/delete it sees is above its rev.
+    if (kind === "kv") server.send(reloadFrame(this.kv.rev, this.kv.list()));
+    if (this.presence.opened(time)) await this.wentOnline(info.ip);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  // ---- hibernation handlers ----
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const info = infoOf(ws);
+    // The command socket carries nothing from the device; anything sent there
+    // is ignored (an error frame would reach the Node library's command callback).
+    if (info?.kind !== "kv") return;
+    const parsed = parseKvRequest(message);
+    if (!parsed.ok) {
+      ws.send(parsed.error);
+      return;
+    }
+    const { request } = parsed;
+    const change = request.action === "set" ? await this.applySet(request.key, request.json, info.ip) : await this.applyDelete(request.key, info.ip);
+    if (!change.ok) ws.send(errorFrame(change.reason, change.data));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    try {
+      // Complete the closing handshake (harmless where the runtime already replied).
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+    await this.socketGone(ws);
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    await this.socketGone(ws);
+  }
+
+  override async alarm(): Promise<void> {
+    // Idempotent: settles presence from the sockets actually open, then makes D1 agree.
+    if (this.presence.closed(now())) await this.wentOffline("");
+    else await this.syncPresence();
+    if (this.presence.connected) await this.armAlarm(Date.now() + PRESENCE_AUDIT_MS);
+  }
+
+  // ---- RPC: commands ----
+
+  /** Sends a command frame to every open command socket. `delivered: 0` means offline (nothing was sent). */
+  sendCommand(identity: DeviceIdentity, action: string, parameters: Record<string, unknown>): CommandResult {
+    this.state.setIdentity(identity);
+    return this.commands.send(action, parameters);
+  }
+
+  /** Recent commands, newest first. */
+  commandHistory(limit?: number): CommandRecord[] {
+    return this.commands.history(limit);
+  }
+
+  // ---- RPC: key-values ----
+
+  kvList(identity: DeviceIdentity, prefix?: string): KvItem[] {
+    this.state.setIdentity(identity);
+    return this.kv.list(prefix);
+  }
+
+  kvGet(identity: DeviceIdentity, key: string): KvItem | null {
+    this.state.setIdentity(identity);
+    return this.kv.get(key);
+  }
+
+  /** `json` is the value already serialised and checked against the caps (src/live/kvRules.ts). */
+  async kvSet(identity: DeviceIdentity, key: string, json: string, ip: string | null): Promise<KvChange> {
+    this.state.setIdentity(identity);
+    return this.applySet(key, json, ip ?? "");
+  }
+
+  async kvDelete(identity: DeviceIdentity, key: string, ip: string | null): Promise<KvChange> {
+    this.state.setIdentity(identity);
+    return this.applyDelete(key, ip ?? "");
+  }
+
+  /** The store's current revision. */
+  kvRevision(): number {
+    return this.kv.rev;
+  }
+
+  // ---- RPC: events, presence, registry hooks ----
+
+  /** Relays a device event to the app listeners of the device's home. Returns the number of sockets reached. */
+  async publishEvent(identity: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<number> {
+    this.state.setIdentity(identity);
+    const event = appEvent(identity, eventType, eventData, ip);
+    return event ? publishToHome(this.env, event) : 0;
+  }
+
+  presenceInfo(): PresenceInfo {
+    const p = this.state.presence;
+    return {
+      connected: p.connected,
+      commandSockets: openSockets(this.ctx, "command").length,
+      kvSockets: openSockets(this.ctx, "kv").length,
+      lastConnectTime: p.lastConnectTime,
+      lastDisconnectTime: p.lastDisconnectTime,
+      synced: p.version === p.synced,
+    };
+  }
+
+  /** The device moved to another home (or out of any): later events go there. */
+  setHome(homeId: number | null): void {
+    this.state.setHome(homeId);
+  }
+
+  /** The device was erased: close its sockets and forget everything. */
+  async erase(): Promise<void> {
+    for (const ws of this.ctx.getWebSockets()) {
+      try {
+        ws.close(4004, "device deleted");
+      } catch {
+        // already closed
+      }
+    }
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    // A fresh, empty object: no identity, so late close events touch neither D1 nor listeners.
+    migrate(this.ctx.storage.sql, DEVICE_SCHEMA);
+    this.state.reload();
+    this.kv.reset();
+  }
+
+  // ---- internals ----
+
+  private async applySet(key: string, json: string, ip: string): Promise<KvChange> {
+    const change = this.kv.set(key, json, now());
+    if (!change.ok) return change;
+    // The frame embeds the stored JSON as is; no second serialisation per socket.
+    broadcast(openSockets(this.ctx, "kv"), `{"action":"set","rev":${change.rev},"key":${JSON.stringify(key)},"value":${json}}`);
+    await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
+    return change;
+  }
+
+  private async applyDelete(key: string, ip: string): Promise<KvChange> {
+    const change = this.kv.delete(key);
+    if (!change.ok) return change;
+    broadcast(openSockets(this.ctx, "kv"), deleteFrame(change.rev, key));
+    await this.emit(SYSTEM_EVENTS.kvDeleted, { key, rev: change.rev }, ip);
+    return change;
+  }
+
+  private async socketGone(ws: WebSocket): Promise<void> {
+    const info = infoOf(ws);
+    if (this.presence.closed(now(), ws)) await this.wentOffline(info?.ip ?? "");
+  }
+
+  private async wentOnline(ip: string): Promise<void> {
+    await this.syncPresence();
+    await this.emit(SYSTEM_EVENTS.connected, {}, ip);
+    await this.armAlarm(Date.now() + PRESENCE_AUDIT_MS);
+  }
+
+  private async wentOffline(ip: string): Promise<void> {
+    await this.syncPresence();
+    await this.emit(SYSTEM_EVENTS.disconnected, {}, ip);
+  }
+
+  /** D1 presence write; a failure is retried by the alarm, never surfaced to the device. */
+  private async syncPresence(): Promise<void> {
+    try {
+      await this.presence.sync();
+    } catch (err) {
+      console.error("presence write to D1 failed; retrying from the alarm", err);
+    }
+  }
+
+  /**
+   * System events to the home's listeners. The change they report is already
+   * stored, so a failed fan-out is logged rather than failing the change.
+   */
+  private async emit(eventType: string, eventData: Record<string, unknown>, ip: string): Promise<void> {
+    const identity = this.state.identity;
+    const event = identity && appEvent(identity, eventType, eventData, ip);
+    if (!event) return;
+    try {
+      await publishToHome(this.env, event);
+    } catch (err) {
+      console.error(`fan-out of ${eventType} failed`, err);
+    }
+  }
+
+  /** Arms the alarm for `at` unless it is already due sooner; the handler works out what is due. */
+  private async armAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+}

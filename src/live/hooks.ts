@@ -2,16 +2,36 @@
  * What the registry tells the live layer (Durable Objects) after it changes
  * something they depend on. Registry routes call these after their D1 write
  * has committed; the live layer decides what to close, forget or refresh.
+ *
+ * Each is one awaited RPC, tried twice; a second failure is thrown so the
+ * caller's error handling sees it (never silently lost).
  */
 
+async function twice(what: string, call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    console.error(`${what} failed once; retrying`, err);
+    await call();
+  }
+}
+
 /** A device was erased (hard delete, or delete in an on-demand project): close its sockets, drop its state. */
-export async function afterDeviceErased(_env: Env, _deviceId: number): Promise<void> {}
+export async function afterDeviceErased(env: Env, deviceId: number): Promise<void> {
+  await twice("afterDeviceErased", () => env.DEVICE.getByName(String(deviceId)).erase());
+}
 
 /** A device left a home or moved to another: its events now go to other listeners. */
-export async function afterDeviceHomeChanged(_env: Env, _deviceId: number, _oldHomeId: number | null, _newHomeId: number | null): Promise<void> {}
+export async function afterDeviceHomeChanged(env: Env, deviceId: number, _oldHomeId: number | null, newHomeId: number | null): Promise<void> {
+  await twice("afterDeviceHomeChanged", () => env.DEVICE.getByName(String(deviceId)).setHome(newHomeId));
+}
 
 /** A user's home memberships changed (added, removed, role changed, home deleted). */
-export async function afterMembershipChanged(_env: Env, _userId: number): Promise<void> {}
+export async function afterMembershipChanged(env: Env, userId: number): Promise<void> {
+  await twice("afterMembershipChanged", () => env.USER.getByName(String(userId)).refreshHomes(userId));
+}
 
 /** A user session ended (logout): close the app sockets opened with it. */
-export async function afterSessionEnded(_env: Env, _userId: number, _sessionDigest: string): Promise<void> {}
+export async function afterSessionEnded(env: Env, userId: number, sessionDigest: string): Promise<void> {
+  await twice("afterSessionEnded", () => env.USER.getByName(String(userId)).closeSession(sessionDigest));
+}

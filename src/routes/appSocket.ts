@@ -1,7 +1,43 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * `GET /userSession/websocket?authToken=<user key>`: an app's event socket.
+ * The worker authenticates the user's session, then hands the upgrade to the
+ * user's hub (src/live/UserHub.ts), which follows the user's homes.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
+import { forbidden } from "../http/errors";
+import { errors, security } from "../http/openapi";
+import { defaultHook } from "../http/validation";
+import { SESSION_HEADER, USER_HEADER } from "../live/UserHub";
+import { live, requireUpgrade } from "./deviceLive/shared";
 
-// Placeholder sub-app: its routes are being written.
+const appSocket = createRoute({
+  method: "get",
+  path: "/userSession/websocket",
+  tags: ["Device live"],
+  summary: "Receive the events of every device in the user's homes (WebSocket; user key)",
+  description:
+    "One JSON text frame per event: `{eventType, eventData, timestamp, homeId, originDeviceId, originDeviceClass, originDeviceIp}`, including `_deviceConnected_`, `_deviceDisconnected_`, `_deviceKVSaved_` and `_deviceKVDeleted_`. The socket closes with code 4001 when the session ends.",
+  security,
+  request: { query: z.object({ authToken: z.string().optional().openapi({ description: "The user key (browsers cannot set headers on a WebSocket)." }) }) },
+  responses: { 101: { description: "Switching to the WebSocket protocol." }, ...errors(401, 403), 426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." } },
+});
+
 export function appSocketRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook });
+  app.openapi(appSocket, async (c) => {
+    const who = await principalOf(c);
+    if (who.kind !== "user") throw forbidden("PERMISSION_DENIED", { message: "a user key is required" });
+    requireUpgrade(c.req.raw);
+    const url = new URL(c.req.url);
+    url.searchParams.delete("authToken");
+    const headers = new Headers(c.req.raw.headers);
+    headers.delete("authorization");
+    headers.set(USER_HEADER, String(who.userId));
+    headers.set(SESSION_HEADER, who.sessionDigest);
+    const hub = c.env.USER.getByName(String(who.userId));
+    return live(() => hub.fetch(new Request(url, { method: "GET", headers })));
+  });
+  return app;
 }

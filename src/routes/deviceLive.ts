@@ -1,7 +1,20 @@
+/**
+ * The live device surface: command socket and commands, the Device Data
+ * Proxy (key-values, REST and socket), device events and firmware info.
+ * Handlers authenticate and validate, then call the device's Durable Object
+ * (src/live/DeviceObject.ts) through typed RPC.
+ */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { defaultHook } from "../http/validation";
+import { addCommandRoutes } from "./deviceLive/commands";
+import { addEventRoutes } from "./deviceLive/events";
+import { addKvRoutes } from "./deviceLive/kv";
 
-// Placeholder sub-app: its routes are being written.
 export function deviceLiveRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook });
+  addCommandRoutes(app);
+  addKvRoutes(app);
+  addEventRoutes(app);
+  return app;
 }

@@ -1,0 +1,124 @@
+/**
+ * One object per user (named by the decimal user id): the user's app sockets
+ * (`GET /userSession/websocket`). A user's socket carries the events of every
+ * home they belong to, and a socket lives in exactly one object, so the
+ * per-user object is where it must live; per-home `HomeHub`s know which users
+ * to call (see fanout.ts).
+ *
+ * The user's homes are read from D1 when a socket opens and whenever the
+ * registry reports a membership change, kept in SQLite, and checked on every
+ * delivery: an event of a home the user has left is never written to their
+ * sockets, even if that home's hub has not yet heard of the change.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { db } from "../db/client";
+import { homeMembers } from "../db/schema";
+import { broadcast } from "./broadcast";
+import { migrate } from "./sql";
+
+/** Headers of a forwarded app-socket upgrade (set by the worker after authentication). */
+export const USER_HEADER = "x-live-user";
+export const SESSION_HEADER = "x-live-session";
+
+const APP_TAG = "app";
+const sessionTag = (digest: string) => `session:${digest}`;
+
+/** Close code for sockets whose session ended (logout, user deleted). */
+export const SESSION_ENDED_CLOSE = 4001;
+
+const SCHEMA = [`CREATE TABLE homes (home_id INTEGER PRIMARY KEY)`] as const;
+
+export class UserHub extends DurableObject<Env> {
+  private homes: Set<number>;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    migrate(ctx.storage.sql, SCHEMA);
+    this.homes = new Set(ctx.storage.sql.exec<{ home_id: number }>("SELECT home_id FROM homes").toArray().map((r) => r.home_id));
+  }
+
+  override async fetch(req: Request): Promise<Response> {
+    const userId = Number(req.headers.get(USER_HEADER));
+    const session = req.headers.get(SESSION_HEADER);
+    if (!Number.isSafeInteger(userId) || userId <= 0 || !session || req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("user hub: upgrades only", { status: 400 });
+    }
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [APP_TAG, sessionTag(session)]);
+    server.serializeAttachment({ session, openTime: new Date().toISOString() });
+    // Subscribed before the 101 goes out, so nothing published after the
+    // client sees the socket open is missed.
+    await this.syncHomes(userId);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Writes one serialised event of `homeId` to every app socket. Returns the sockets reached (0: drop me). */
+  deliver(homeId: number, eventJson: string): number {
+    if (!this.homes.has(homeId)) return 0;
+    return broadcast(this.appSockets(), eventJson);
+  }
+
+  /** The registry changed the user's memberships: re-read them, follow the homes joined, leave the others. */
+  async refreshHomes(userId: number): Promise<void> {
+    await this.syncHomes(userId);
+  }
+
+  /** Closes the sockets opened with a session that has ended. Returns how many. */
+  closeSession(sessionDigest: string): number {
+    const sockets = this.ctx.getWebSockets(sessionTag(sessionDigest));
+    for (const ws of sockets) {
+      try {
+        ws.close(SESSION_ENDED_CLOSE, "session ended");
+      } catch {
+        // already closed
+      }
+    }
+    return sockets.length;
+  }
+
+  /** Homes whose events this user's sockets receive (for tests and diagnostics). */
+  listeningTo(): { homes: number[]; sockets: number } {
+    return { homes: [...this.homes].sort((a, b) => a - b), sockets: this.appSockets().length };
+  }
+
+  // App sockets only listen; anything they send is ignored.
+  override webSocketMessage(): void {}
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // already closed
+    }
+    // Nothing else: home hubs drop this user when a delivery finds no socket.
+  }
+
+  private appSockets(): WebSocket[] {
+    return this.ctx.getWebSockets(APP_TAG).filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  /** Serialised, so an older D1 read can never be applied after a newer one. */
+  private syncHomes(userId: number): Promise<void> {
+    const run = this.chain.then(() => this.readAndFollow(userId));
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private async readAndFollow(userId: number): Promise<void> {
+    const rows = await db(this.env).select({ homeId: homeMembers.homeId }).from(homeMembers).where(eq(homeMembers.userId, userId));
+    const current = new Set(rows.map((r) => r.homeId));
+    const left = [...this.homes].filter((h) => !current.has(h));
+    const sql = this.ctx.storage.sql;
+    for (const h of left) sql.exec("DELETE FROM homes WHERE home_id = ?", h);
+    for (const h of current) if (!this.homes.has(h)) sql.exec("INSERT INTO homes (home_id) VALUES (?)", h);
+    this.homes = current;
+    const listening = this.appSockets().length > 0;
+    await Promise.all([
+      // Re-subscribing is idempotent, and repairs a hub that dropped us while we had no socket.
+      ...(listening ? [...current].map((h) => this.env.HOME.getByName(String(h)).subscribe(userId)) : []),
+      ...left.map((h) => this.env.HOME.getByName(String(h)).unsubscribe(userId)),
+    ]);
+  }
+}

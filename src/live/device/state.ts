@@ -1,0 +1,110 @@
+/**
+ * The device object's one-row state (identity, presence, key-value revision),
+ * read once per instance and written through on every change. Reads on the
+ * hot paths (command delivery, fan-out) therefore touch no storage at all.
+ */
+import { type DeviceIdentity, sameIdentity } from "../identity";
+
+type Row = {
+  id: number | null;
+  project_id: number | null;
+  home_id: number | null;
+  device_class: string | null;
+  connected: number;
+  last_connect_time: string | null;
+  last_disconnect_time: string | null;
+  presence_version: number;
+  presence_synced: number;
+  kv_rev: number;
+};
+
+export interface PresenceSnapshot {
+  connected: boolean;
+  lastConnectTime: string | null;
+  lastDisconnectTime: string | null;
+  /** Bumped on every presence transition; D1 is current when `synced` equals it. */
+  version: number;
+  synced: number;
+}
+
+export class DeviceState {
+  private row: Row;
+
+  constructor(private readonly sql: SqlStorage) {
+    this.row = this.load();
+  }
+
+  private load(): Row {
+    return this.sql.exec<Row>("SELECT * FROM device WHERE singleton = 1").one();
+  }
+
+  /** After `deleteAll` and a fresh schema. */
+  reload(): void {
+    this.row = this.load();
+  }
+
+  get identity(): DeviceIdentity | null {
+    const r = this.row;
+    if (r.id === null || r.project_id === null || r.device_class === null) return null;
+    return { id: r.id, projectId: r.project_id, homeId: r.home_id, deviceClass: r.device_class };
+  }
+
+  /** Keeps what the worker just read from D1; writes only when something changed. */
+  setIdentity(identity: DeviceIdentity): void {
+    if (sameIdentity(this.identity, identity)) return;
+    this.sql.exec(
+      "UPDATE device SET id = ?, project_id = ?, home_id = ?, device_class = ? WHERE singleton = 1",
+      identity.id,
+      identity.projectId,
+      identity.homeId,
+      identity.deviceClass,
+    );
+    this.row = { ...this.row, id: identity.id, project_id: identity.projectId, home_id: identity.homeId, device_class: identity.deviceClass };
+  }
+
+  setHome(homeId: number | null): void {
+    if (this.row.id === null || this.row.home_id === homeId) return;
+    this.sql.exec("UPDATE device SET home_id = ? WHERE singleton = 1", homeId);
+    this.row = { ...this.row, home_id: homeId };
+  }
+
+  get presence(): PresenceSnapshot {
+    const r = this.row;
+    return {
+      connected: r.connected === 1,
+      lastConnectTime: r.last_connect_time,
+      lastDisconnectTime: r.last_disconnect_time,
+      version: r.presence_version,
+      synced: r.presence_synced,
+    };
+  }
+
+  setConnected(connected: boolean, time: string): void {
+    const version = this.row.presence_version + 1;
+    if (connected) {
+      this.sql.exec("UPDATE device SET connected = 1, last_connect_time = ?, presence_version = ? WHERE singleton = 1", time, version);
+      this.row = { ...this.row, connected: 1, last_connect_time: time, presence_version: version };
+    } else {
+      this.sql.exec("UPDATE device SET connected = 0, last_disconnect_time = ?, presence_version = ? WHERE singleton = 1", time, version);
+      this.row = { ...this.row, connected: 0, last_disconnect_time: time, presence_version: version };
+    }
+  }
+
+  markPresenceSynced(version: number): void {
+    if (version <= this.row.presence_synced) return;
+    this.sql.exec("UPDATE device SET presence_synced = ? WHERE singleton = 1", version);
+    this.row = { ...this.row, presence_synced: version };
+  }
+
+  get kvRev(): number {
+    return this.row.kv_rev;
+  }
+
+  /** The next revision, stored. Call in the same synchronous block as the change it numbers. */
+  nextKvRev(): number {
+    const rev = this.row.kv_rev + 1;
+    this.sql.exec("UPDATE device SET kv_rev = ? WHERE singleton = 1", rev);
+    this.row = { ...this.row, kv_rev: rev };
+    return rev;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * The app event: what an app listener (`/userSession/websocket`) receives, one
+ * JSON text frame per event, exactly as CONTRACT.md shapes it. Device events
+ * are relayed with their `eventType`/`eventData` unchanged; the system adds its
+ * own event types for presence and key-value changes.
+ */
+import type { DeviceIdentity } from "./identity";
+
+export const SYSTEM_EVENTS = {
+  connected: "_deviceConnected_",
+  disconnected: "_deviceDisconnected_",
+  kvSaved: "_deviceKVSaved_",
+  kvDeleted: "_deviceKVDeleted_",
+} as const;
+
+export interface AppEvent {
+  eventType: string;
+  eventData: Record<string, unknown>;
+  /** RFC 3339 with milliseconds. */
+  timestamp: string;
+  homeId: number;
+  originDeviceId: number;
+  originDeviceClass: string;
+  /** The address of the connection that caused the event; "" when unknown. */
+  originDeviceIp: string;
+}
+
+/** Device event types: a letter, then letters/digits, with single `-`/`_` between alphanumeric runs. */
+export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9]*([-_][A-Za-z0-9]+)*$/;
+
+/** Firmware bundle ids reported through `PUT /devices/{id}/firmwareInfo`. */
+export const BUNDLE_ID_PATTERN = /^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/;
+
+/** The event of a device in a home; undefined for a device in no home (no app listens to it). */
+export function appEvent(device: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): AppEvent | undefined {
+  if (device.homeId === null) return undefined;
+  return {
+    eventType,
+    eventData,
+    timestamp: new Date().toISOString(),
+    homeId: device.homeId,
+    originDeviceId: device.id,
+    originDeviceClass: device.deviceClass,
+    originDeviceIp: ip ?? "",
+  };
+}

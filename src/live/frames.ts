@@ -1,0 +1,69 @@
+/**
+ * Frames on the device sockets, as CONTRACT.md ("Real-time") fixes them, plus
+ * the one frame of our own: the error frame.
+ *
+ * Command socket, server → device: `{"action", "parameters"}`, nothing else
+ * (the Go SDK and the Node library parse exactly that).
+ * Key-value socket, server → device: `reload` once right after the upgrade,
+ * then `set`/`delete` with a `rev` one above the previous change.
+ * Key-value socket, device → server: `{"action":"set","key","value"}` or
+ * `{"action":"delete","key"}`.
+ * Error frame, server → the one socket that sent something wrong:
+ * `{"action":"error","reason":"UPPER_SNAKE","data":{…}}` — the REST error
+ * shape with `action` added, so SDKs that switch on `action` skip it as an
+ * unknown action (the Go SDK logs and ignores it). The socket stays open.
+ */
+import { encodeValue, keyProblem } from "./kvRules";
+import { byteLength, LIMITS } from "./limits";
+
+export interface KvItem {
+  key: string;
+  value: unknown;
+  modificationTime: string;
+}
+
+export const commandFrame = (action: string, parameters: Record<string, unknown>): string => JSON.stringify({ action, parameters });
+
+export const reloadFrame = (rev: number, items: KvItem[]): string =>
+  JSON.stringify({ action: "reload", rev, numItems: items.length, items });
+
+export const setFrame = (rev: number, key: string, value: unknown): string => JSON.stringify({ action: "set", rev, key, value });
+
+export const deleteFrame = (rev: number, key: string): string => JSON.stringify({ action: "delete", rev, key });
+
+export const errorFrame = (reason: string, data?: Record<string, unknown>): string =>
+  JSON.stringify(data === undefined ? { action: "error", reason } : { action: "error", reason, data });
+
+/** A change a device asks for on its key-value socket. */
+export type KvRequest = { action: "set"; key: string; json: string } | { action: "delete"; key: string };
+
+/** Parses a device's key-value frame; on failure, the error frame to answer with. */
+export function parseKvRequest(message: string | ArrayBuffer): { ok: true; request: KvRequest } | { ok: false; error: string } {
+  if (typeof message !== "string") return { ok: false, error: errorFrame("INVALID_INPUT", { errors: { frame: "must be a JSON text frame" } }) };
+  if (byteLength(message) > LIMITS.kvFrameBytes) {
+    return { ok: false, error: errorFrame("REQUEST_TOO_LARGE", { maxBytes: LIMITS.kvFrameBytes }) };
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(message);
+  } catch {
+    return { ok: false, error: errorFrame("INVALID_INPUT", { errors: { frame: "not valid JSON" } }) };
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { ok: false, error: errorFrame("INVALID_INPUT", { errors: { frame: "must be a JSON object" } }) };
+  }
+  const frame = body as Record<string, unknown>;
+  const errors: Record<string, string> = {};
+  if (frame.action !== "set" && frame.action !== "delete") errors.action = 'must be "set" or "delete"';
+  const kp = keyProblem(frame.key);
+  if (kp) errors.key = kp;
+  let json = "";
+  if (frame.action === "set") {
+    const v = encodeValue(frame.value);
+    if ("problem" in v) errors.value = v.problem;
+    else json = v.json;
+  }
+  if (Object.keys(errors).length > 0) return { ok: false, error: errorFrame("INVALID_INPUT", { errors }) };
+  const key = frame.key as string;
+  return { ok: true, request: frame.action === "set" ? { action: "set", key, json } : { action: "delete", key } };
+}

@@ -1,0 +1,32 @@
+/**
+ * What a key-value key and value may be, shared by the REST routes (worker)
+ * and the device's socket (object), so both refuse the same things with the
+ * same words.
+ */
+import { byteLength, LIMITS } from "./limits";
+
+// Control characters would make keys unprintable in logs and unusable in paths.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Why a key is refused, or undefined when it is fine. */
+export function keyProblem(key: unknown): string | undefined {
+  if (typeof key !== "string") return "must be a string";
+  if (key.length === 0) return "must not be empty";
+  if (key.length > LIMITS.kvKeyChars) return `at most ${LIMITS.kvKeyChars} characters`;
+  if (CONTROL.test(key)) return "must not contain control characters";
+  return undefined;
+}
+
+/** The value serialised, or why it is refused. Any JSON is a value, `null` included. */
+export function encodeValue(value: unknown): { json: string } | { problem: string } {
+  if (value === undefined) return { problem: "required" };
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    return { problem: "must be JSON" };
+  }
+  if (json === undefined) return { problem: "must be JSON" };
+  if (byteLength(json) > LIMITS.kvValueBytes) return { problem: `at most ${LIMITS.kvValueBytes} bytes as JSON` };
+  return { json };
+}

@@ -1,0 +1,38 @@
+/**
+ * Caps on what devices and callers may send, in one place so the REST routes,
+ * the sockets and the docs (docs/live.md) agree. Sizes are UTF-8 bytes of the
+ * JSON as stored or sent.
+ *
+ * The key-value caps keep the whole store small enough that the `reload` frame
+ * sent on connect stays well under the 1 MiB WebSocket message limit.
+ */
+export const LIMITS = {
+  /** `action` of a command. */
+  commandActionChars: 256,
+  /** A whole command frame (`{action, parameters}`) as sent to the device. */
+  commandBytes: 64 * 1024,
+  /** Commands kept per device in the object's history (the future queue's backlog). */
+  commandHistory: 100,
+
+  /** `eventType` of a device event. */
+  eventTypeChars: 128,
+  /** A device event's `eventData`, serialised. */
+  eventDataBytes: 64 * 1024,
+
+  /** A key-value key. */
+  kvKeyChars: 256,
+  /** One value, serialised. */
+  kvValueBytes: 32 * 1024,
+  /** Items in one device's store. */
+  kvItems: 1000,
+  /** Keys plus values of one device's store, serialised. */
+  kvTotalBytes: 768 * 1024,
+
+  /** A frame a device may send on its key-value socket. */
+  kvFrameBytes: 40 * 1024,
+
+  /** Request bodies of the live REST routes (checked before parsing). */
+  requestBytes: 80 * 1024,
+} as const;
+
+export const byteLength = (s: string): number => new TextEncoder().encode(s).byteLength;

@@ -1,0 +1,85 @@
+/** `PUT /devices/{id}/event` and `PUT /devices/{id}/firmwareInfo`: what a device reports about itself. */
+import { createRoute, z } from "@hono/zod-openapi";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { eq } from "drizzle-orm";
+import { principalOf } from "../../auth/principal";
+import { db } from "../../db/client";
+import { devices } from "../../db/schema";
+import { loadDevice } from "../../devices/access";
+import type { AppEnv } from "../../env";
+import { invalidInput } from "../../http/errors";
+import { errors, jsonBody, noContent, security } from "../../http/openapi";
+import { now } from "../../http/time";
+import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
+import { clientIp, identityOf } from "../../live/identity";
+import { byteLength, LIMITS } from "../../live/limits";
+import { capBody, deviceObject, deviceParams, live, requireSelf } from "./shared";
+
+const eventBody = z
+  .object({
+    eventType: z
+      .string({ error: "required, a string" })
+      .max(LIMITS.eventTypeChars, `at most ${LIMITS.eventTypeChars} characters`)
+      .regex(EVENT_TYPE_PATTERN, "a letter, then letters and digits; '-' or '_' only between them")
+      .openapi({ example: "sprinkler-status" }),
+    eventData: z.record(z.string(), z.unknown(), { error: "required, a JSON object (not an array)" }).openapi({ example: { zone: 2 } }),
+  })
+  .openapi("DeviceEvent");
+
+const firmwareBody = z
+  .object({
+    bundleId: z
+      .string({ error: "required, a string" })
+      .max(128, "at most 128 characters")
+      .regex(BUNDLE_ID_PATTERN, "alphanumeric runs joined by single '-', '_' or '.'")
+      .openapi({ example: "5e0e93edf8379d390de5417d" }),
+  })
+  .openapi("FirmwareInfo");
+
+const sendEvent = createRoute({
+  method: "put",
+  path: "/devices/{deviceId}/event",
+  tags: ["Device live"],
+  summary: "Send a device event (the device itself)",
+  description: "Relayed to the app listeners of the device's home (`/userSession/websocket`).",
+  security,
+  middleware: [capBody] as const,
+  request: { params: deviceParams, body: jsonBody(eventBody) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 413, 503) },
+});
+
+const recordFirmware = createRoute({
+  method: "put",
+  path: "/devices/{deviceId}/firmwareInfo",
+  tags: ["Device live"],
+  summary: "Record the firmware bundle installed (the device itself)",
+  security,
+  middleware: [capBody] as const,
+  request: { params: deviceParams, body: jsonBody(firmwareBody) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 413) },
+});
+
+export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
+  app.openapi(sendEvent, async (c) => {
+    const who = await principalOf(c);
+    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
+    requireSelf(who, device);
+    const { eventType, eventData } = c.req.valid("json");
+    if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) {
+      throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
+    }
+    await live(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, clientIp(c.req.raw)));
+    return c.body(null, 204);
+  });
+
+  app.openapi(recordFirmware, async (c) => {
+    const who = await principalOf(c);
+    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
+    requireSelf(who, device);
+    await db(c.env)
+      .update(devices)
+      .set({ bundleInstalled: c.req.valid("json").bundleId, bundleInstallTime: now() })
+      .where(eq(devices.id, device.id));
+    return c.body(null, 204);
+  });
+}

@@ -1,0 +1,72 @@
+/**
+ * What the live device routes share: the device's object, the device-only
+ * check, the forwarded upgrade, body caps, and turning an unreachable object
+ * into a 503 instead of a stack trace.
+ */
+import { z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { Principal } from "../../auth/principal";
+import type { DeviceRow } from "../../devices/present";
+import type { AppEnv } from "../../env";
+import { ApiError, forbidden } from "../../http/errors";
+import { idSchema } from "../../http/validation";
+import { SOCKET_KIND_HEADER } from "../../live/DeviceObject";
+import type { SocketKind } from "../../live/device/sockets";
+import { CLIENT_IP_HEADER, clientIp, identityOf, IDENTITY_HEADER } from "../../live/identity";
+import { LIMITS } from "../../live/limits";
+
+export const deviceParams = z.object({
+  deviceId: idSchema.openapi({ param: { name: "deviceId", in: "path" }, type: "integer", example: 34328 }),
+});
+
+export const deviceObject = (env: Env, deviceId: number) => env.DEVICE.getByName(String(deviceId));
+
+export const isSelf = (who: Principal, device: DeviceRow): boolean => who.kind === "device" && who.deviceId === device.id;
+
+/** Calls that only the device itself may make ("Only the corresponding device itself can make this call"). */
+export function requireSelf(who: Principal, device: DeviceRow): void {
+  if (!isSelf(who, device)) throw forbidden("PERMISSION_DENIED", { message: "only the device itself may do this" });
+}
+
+export const isUpgrade = (req: Request): boolean => req.headers.get("upgrade")?.toLowerCase() === "websocket";
+
+/** 426 for a plain request to a socket-only endpoint. */
+export function requireUpgrade(req: Request): void {
+  if (!isUpgrade(req)) throw new ApiError(426, "WEBSOCKET_REQUIRED", { message: "this endpoint only accepts a WebSocket upgrade" });
+}
+
+/**
+ * Hands an authenticated upgrade to the device's object: the only place a raw
+ * request reaches a Durable Object. The key is not passed on; the identity
+ * the worker just read, the socket kind and the caller's address are.
+ */
+export function forwardUpgrade(c: Context<AppEnv>, device: DeviceRow, kind: SocketKind): Promise<Response> {
+  const url = new URL(c.req.url);
+  url.searchParams.delete("authToken");
+  const headers = new Headers(c.req.raw.headers);
+  headers.delete("authorization");
+  headers.set(IDENTITY_HEADER, JSON.stringify(identityOf(device)));
+  headers.set(SOCKET_KIND_HEADER, kind);
+  headers.set(CLIENT_IP_HEADER, clientIp(c.req.raw) ?? "");
+  return live(() => deviceObject(c.env, device.id).fetch(new Request(url, { method: "GET", headers })));
+}
+
+/** An object that cannot be reached is a temporary failure (503), never a 500. */
+export async function live<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    if (err instanceof ApiError) throw err;
+    console.error("live layer call failed", err);
+    throw new ApiError(503, "SERVICE_UNAVAILABLE");
+  }
+}
+
+/** Refuses bodies over the live routes' cap before they are parsed. */
+export const capBody: MiddlewareHandler = bodyLimit({
+  maxSize: LIMITS.requestBytes,
+  onError: () => {
+    throw new ApiError(413, "REQUEST_TOO_LARGE", { maxBytes: LIMITS.requestBytes });
+  },
+});
