@@ -17,12 +17,16 @@ export default defineConfig(async () => {
             OPERATOR_TOKEN: "test-operator-token",
             // 32 bytes of 0x2a in base64: a fixed key for tests only.
             KEY_ENCRYPTION_KEY: "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+            // Short, so the App Proxy timeout test (504) does not wait 10 s.
+            APP_PROXY_TIMEOUT_MS: "1500",
           },
         },
       }),
     ],
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
+      // A real HTTP server (in Node) for the App Proxy tests to forward to.
+      globalSetup: ["./test/setup/app-target.ts"],
       include: ["test/**/*.test.ts"],
     },
   };

@@ -4,6 +4,7 @@
 interface __BaseEnv_Env {
 	LOGS: R2Bucket;
 	DB: D1Database;
+	APP_PROXY_TIMEOUT_MS: "10000";
 	OPERATOR_TOKEN: string;
 	KEY_ENCRYPTION_KEY: string;
 	DEVICE: DurableObjectNamespace<import("./src/index").DeviceObject>;
@@ -22,7 +23,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "OPERATOR_TOKEN" | "KEY_ENCRYPTION_KEY">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "APP_PROXY_TIMEOUT_MS" | "OPERATOR_TOKEN" | "KEY_ENCRYPTION_KEY">> {}
 }
 declare module "*.txt" {
 	const value: string;

@@ -9,7 +9,7 @@
  * device keys and claim codes are stored as digest (for lookup) plus AES-GCM
  * ciphertext (so privileged callers can read them back).
  */
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { foreignKey, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const projects = sqliteTable("projects", {
   id: integer("id").primaryKey({ autoIncrement: true }),
@@ -159,3 +159,83 @@ export const provisioningTokens = sqliteTable(
   },
   (t) => [index("provisioning_tokens_home").on(t.homeId)],
 );
+
+// ---- firmware (project-side registration) ----
+
+/** A firmware component version and the configuration schema its devices accept (JSON text). */
+export const firmwareComponentVersions = sqliteTable(
+  "firmware_component_versions",
+  {
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    componentName: text("component_name").notNull(),
+    componentVersionName: text("component_version_name").notNull(),
+    deviceConfigSchema: text("device_config_schema").notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.componentName, t.componentVersionName] }),
+    index("firmware_component_versions_list").on(t.projectId, t.componentName, t.creationTime),
+  ],
+);
+
+/** A bundle, identified by the `bundleId` devices report through `PUT /devices/{id}/firmwareInfo`. */
+export const firmwareBundles = sqliteTable(
+  "firmware_bundles",
+  {
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    bundleId: text("bundle_id").notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.bundleId] }), index("firmware_bundles_list").on(t.projectId, t.creationTime)],
+);
+
+/** The component versions of a bundle (one per component), in the order they were given. */
+export const firmwareBundleComponents = sqliteTable(
+  "firmware_bundle_components",
+  {
+    projectId: integer("project_id").notNull(),
+    bundleId: text("bundle_id").notNull(),
+    position: integer("position").notNull(),
+    componentName: text("component_name").notNull(),
+    componentVersionName: text("component_version_name").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.projectId, t.bundleId, t.componentName] }),
+    foreignKey({ columns: [t.projectId, t.bundleId], foreignColumns: [firmwareBundles.projectId, firmwareBundles.bundleId] }).onDelete("cascade"),
+    // A component version in a bundle cannot disappear from under it (NO ACTION is checked at the
+    // end of the statement, so deleting the whole project still cascades through both parents).
+    foreignKey({
+      columns: [t.projectId, t.componentName, t.componentVersionName],
+      foreignColumns: [firmwareComponentVersions.projectId, firmwareComponentVersions.componentName, firmwareComponentVersions.componentVersionName],
+    }),
+    index("firmware_bundle_components_version").on(t.projectId, t.componentName, t.componentVersionName),
+  ],
+);
+
+// ---- App Proxy ----
+
+/** A project's device App Proxy routes: requests under `srcPath` go to `targetUrl`. */
+export const appProxyRoutes = sqliteTable(
+  "app_proxy_routes",
+  {
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    srcPath: text("src_path").notNull(),
+    targetUrl: text("target_url").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.srcPath] })],
+);
+
+/** The project's App Proxy signing secret, AES-GCM sealed with KEY_ENCRYPTION_KEY (see auth/secretbox). */
+export const appProxySecrets = sqliteTable("app_proxy_secrets", {
+  projectId: integer("project_id")
+    .primaryKey()
+    .references(() => projects.id, { onDelete: "cascade" }),
+  secretCipher: text("secret_cipher").notNull(),
+  creationTime: text("creation_time").notNull(),
+});

@@ -1,7 +1,191 @@
-import { OpenAPIHono } from "@hono/zod-openapi";
+/**
+ * App Proxy. A project routes `/devices/{id}/appProxy/{srcPath}` to its own
+ * app servers: the longest configured `srcPath` prefix picks the target, and
+ * the request goes on with its method, remaining path, query and body, plus
+ * signed `X-Mode-*` headers naming the device, project and caller (see
+ * src/appproxy/sign.ts and docs/app-proxy.md). The caller's key stays here.
+ *
+ * Configuration: read by the operator and any key of the project; written by
+ * the operator or an admin key. Proxying: user and project keys (and the
+ * operator) that may operate the device; device keys are refused.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { principalOf, type Principal } from "../auth/principal";
+import { listRoutes, proxyConfig, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
+import { forward, timeoutOf } from "../appproxy/forward";
+import { matchRoute } from "../appproxy/match";
+import { principalLabel } from "../appproxy/sign";
+import { loadDevice } from "../devices/access";
 import type { AppEnv } from "../env";
+import { bodyCap } from "../http/bodyCap";
+import { ApiError, forbidden, invalidInput, notFound } from "../http/errors";
+import { errors, json, jsonBody, security } from "../http/openapi";
+import { errorSchema, idSchema, timeSchema } from "../http/validation";
+import { loadProject, requireProjectAdmin } from "./projects";
 
-// Placeholder sub-app: its routes are being written.
+const tags = ["App Proxy"];
+const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
+const routesSchema = z.object({ routes: z.array(routeSchema) }).openapi("AppProxyRoutes");
+
+const getRoutes = createRoute({
+  method: "get",
+  path: "/projects/{projectId}/appProxy/routes",
+  tags,
+  summary: "Get the project's device App Proxy routes",
+  security,
+  request: { params },
+  responses: { 200: json(routesSchema, "The routes, by srcPath."), ...errors(400, 401, 403, 404) },
+});
+
+const putRoutes = createRoute({
+  method: "put",
+  path: "/projects/{projectId}/appProxy/routes",
+  tags,
+  summary: "Replace the project's device App Proxy routes (admin key)",
+  description:
+    "`srcPath` is a path prefix matched on whole segments (`api` matches `api` and `api/x`, not `apix`; the longest match wins). `targetUrl` is an http(s) base URL without credentials, query or fragment; the rest of the path is appended to it.",
+  security,
+  middleware: [bodyCap(256 * 1024)] as const,
+  request: { params, body: jsonBody(routesBody) },
+  responses: { 200: json(routesSchema, "The routes now in force."), ...errors(400, 401, 403, 404, 413) },
+});
+
+const secretSchema = z
+  .object({
+    secret: z.string().openapi({ description: "HMAC-SHA256 key of the X-Mode-Signature header (its UTF-8 bytes). Shown only here." }),
+    creationTime: timeSchema,
+  })
+  .openapi("AppProxySecret");
+
+const rotate = createRoute({
+  method: "post",
+  path: "/projects/{projectId}/appProxy/secret",
+  tags,
+  summary: "Create or rotate the App Proxy signing secret (admin key)",
+  description: "Returns the new secret once; the previous one stops signing at once. Proxying is refused (503) until a secret exists.",
+  security,
+  request: { params },
+  responses: { 201: json(secretSchema, "The new secret, shown once."), ...errors(400, 401, 403, 404) },
+});
+
+const getSecret = createRoute({
+  method: "get",
+  path: "/projects/{projectId}/appProxy/secret",
+  tags,
+  summary: "When the App Proxy secret was made (never the secret)",
+  security,
+  request: { params },
+  responses: { 200: json(z.object({ creationTime: timeSchema }), "The secret exists."), ...errors(400, 401, 403, 404) },
+});
+
+const PROXY_METHODS = ["get", "post", "put", "patch", "delete"] as const;
+
+/** Documentation only: the proxy takes any body, so it is served by a plain handler below. */
+function documentProxy(app: OpenAPIHono<AppEnv>) {
+  for (const method of PROXY_METHODS) {
+    app.openAPIRegistry.registerPath({
+      method,
+      path: "/devices/{deviceId}/appProxy/{srcPath}",
+      tags,
+      summary: `Proxy a ${method.toUpperCase()} request to an app server`,
+      description:
+        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query and body (at most 1 MiB) go on; the caller's Authorization and Cookie headers do not. The target receives signed `X-Mode-Device-Id`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
+      security,
+      request: {
+        params: z.object({
+          deviceId: z.number().int().openapi({ param: { name: "deviceId", in: "path" } }),
+          srcPath: z.string().openapi({ param: { name: "srcPath", in: "path" }, description: "A path under one of the project's srcPaths; may contain `/`." }),
+        }),
+      },
+      responses: {
+        200: { description: "Whatever the app server answered (any status)." },
+        ...errors(400, 401, 403, 404, 413),
+        502: { description: "`APP_PROXY_UNREACHABLE` or `APP_PROXY_RESPONSE_TOO_LARGE`.", content: { "application/json": { schema: errorSchema } } },
+        503: { description: "`APP_PROXY_NOT_CONFIGURED`: the project has no signing secret yet.", content: { "application/json": { schema: errorSchema } } },
+        504: { description: "`APP_PROXY_TIMEOUT`: the app server did not answer in time.", content: { "application/json": { schema: errorSchema } } },
+      },
+    });
+  }
+}
+
+async function readerOf(env: Env, who: Principal, projectId: number): Promise<void> {
+  await loadProject(env, who, projectId);
+  if (who.kind !== "operator" && who.kind !== "project") throw forbidden();
+}
+
+async function writerOf(env: Env, who: Principal, projectId: number): Promise<void> {
+  await loadProject(env, who, projectId);
+  requireProjectAdmin(who, projectId);
+}
+
+const PROXY_PATH = /^\/devices\/([^/]*)\/appProxy\/(.*)$/;
+
+async function proxy(c: Context<AppEnv>): Promise<Response> {
+  const who = await principalOf(c);
+  if (who.kind === "device") throw forbidden("PERMISSION_DENIED", { message: "the App Proxy takes a user or project API key" });
+
+  // The raw (still percent-encoded) path, so what follows srcPath is forwarded exactly as sent.
+  const url = new URL(c.req.url);
+  const [, rawId = "", path = ""] = PROXY_PATH.exec(url.pathname) ?? [];
+  const id = idSchema.safeParse(rawId);
+  if (!id.success) throw invalidInput({ deviceId: "must be a positive integer" });
+
+  const { device, rights } = await loadDevice(c.env, who, id.data);
+  if (!rights.operate) throw forbidden();
+
+  const { routes, secret } = await proxyConfig(c.env, device.projectId);
+  const match = matchRoute(routes, path);
+  if (!match) throw new ApiError(404, "APP_PROXY_ROUTE_NOT_FOUND", { srcPath: path });
+  if (!secret) throw new ApiError(503, "APP_PROXY_NOT_CONFIGURED", { message: "the project has no App Proxy secret yet" });
+
+  return forward({
+    request: c.req.raw,
+    targetUrl: new URL(match.route.targetUrl + match.rest + url.search),
+    secret,
+    deviceId: device.id,
+    projectId: device.projectId,
+    principal: principalLabel(who),
+    timeoutMs: timeoutOf(c.env),
+  });
+}
+
 export function appProxyRoutes() {
-  return new OpenAPIHono<AppEnv>();
+  const app = new OpenAPIHono<AppEnv>();
+
+  app.openapi(getRoutes, async (c) => {
+    const { projectId } = c.req.valid("param");
+    await readerOf(c.env, await principalOf(c), projectId);
+    return c.json({ routes: await listRoutes(c.env, projectId) }, 200);
+  });
+
+  app.openapi(putRoutes, async (c) => {
+    const { projectId } = c.req.valid("param");
+    await writerOf(c.env, await principalOf(c), projectId);
+    await replaceRoutes(c.env, projectId, c.req.valid("json").routes);
+    return c.json({ routes: await listRoutes(c.env, projectId) }, 200);
+  });
+
+  app.openapi(rotate, async (c) => {
+    const { projectId } = c.req.valid("param");
+    await writerOf(c.env, await principalOf(c), projectId);
+    return c.json(await rotateSecret(c.env, projectId), 201);
+  });
+
+  app.openapi(getSecret, async (c) => {
+    const { projectId } = c.req.valid("param");
+    await readerOf(c.env, await principalOf(c), projectId);
+    const info = await secretInfo(c.env, projectId);
+    if (!info) throw notFound("APP_PROXY_SECRET_NOT_SET");
+    return c.json(info, 200);
+  });
+
+  documentProxy(app);
+  app.on(
+    PROXY_METHODS.map((m) => m.toUpperCase()),
+    "/devices/:deviceId/appProxy/*",
+    proxy,
+  );
+
+  return app;
 }

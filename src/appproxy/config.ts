@@ -1,0 +1,127 @@
+/**
+ * A project's device App Proxy configuration: routes (`srcPath` prefix →
+ * `targetUrl` base) and the secret that signs what the proxy tells a target.
+ * The secret is shown once when rotated and kept sealed with KEY_ENCRYPTION_KEY.
+ */
+import { z } from "@hono/zod-openapi";
+import { asc, eq } from "drizzle-orm";
+import { base64url, randomBytes } from "../auth/keys";
+import { open, seal } from "../auth/secretbox";
+import { db } from "../db/client";
+import { appProxyRoutes, appProxySecrets } from "../db/schema";
+import { now } from "../http/time";
+
+export const MAX_ROUTES = 100;
+
+const SEGMENT = "[A-Za-z0-9_~-]+(?:\\.[A-Za-z0-9_~-]+)*";
+const SRC_PATH = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`);
+
+/** `api/v1`: path segments of unreserved characters; one leading or trailing `/` is dropped. */
+export const srcPathSchema = z
+  .string()
+  .max(256, "at most 256 characters")
+  .transform((s) => s.replace(/^\/|\/$/g, ""))
+  .pipe(z.string().regex(SRC_PATH, "path segments of letters, digits, - _ ~ and inner dots, separated by /"))
+  .openapi({ type: "string", example: "reports/v1" });
+
+/** An absolute http(s) base URL, without credentials, query or fragment; stored without a trailing `/`. */
+export const targetUrlSchema = z
+  .string()
+  .max(2048, "at most 2048 characters")
+  .transform((s, ctx) => {
+    let url: URL;
+    try {
+      url = new URL(s);
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be an absolute URL" });
+      return z.NEVER;
+    }
+    const problem =
+      url.protocol !== "https:" && url.protocol !== "http:"
+        ? "must be an http or https URL"
+        : url.username || url.password
+          ? "must not carry credentials (verify the signed X-Mode-* headers instead)"
+          : url.search || s.includes("?")
+            ? "must not have a query"
+            : url.hash || s.includes("#")
+              ? "must not have a fragment"
+              : null;
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return z.NEVER;
+    }
+    return url.origin + url.pathname.replace(/\/+$/, "");
+  })
+  .openapi({ type: "string", format: "uri", example: "https://reports.example.com/devices" });
+
+export const routeSchema = z.strictObject({ srcPath: srcPathSchema, targetUrl: targetUrlSchema }).openapi("AppProxyRoute");
+
+export const routesBody = z
+  .strictObject({ routes: z.array(routeSchema).max(MAX_ROUTES, `at most ${MAX_ROUTES} routes`) })
+  .superRefine((b, ctx) => {
+    const seen = new Set<string>();
+    b.routes.forEach((r, i) => {
+      if (seen.has(r.srcPath)) ctx.addIssue({ code: "custom", path: ["routes", i, "srcPath"], message: "another route has this srcPath" });
+      seen.add(r.srcPath);
+    });
+  });
+
+export interface ProxyRoute {
+  srcPath: string;
+  targetUrl: string;
+}
+
+export async function listRoutes(env: Env, projectId: number): Promise<ProxyRoute[]> {
+  return db(env)
+    .select({ srcPath: appProxyRoutes.srcPath, targetUrl: appProxyRoutes.targetUrl })
+    .from(appProxyRoutes)
+    .where(eq(appProxyRoutes.projectId, projectId))
+    .orderBy(asc(appProxyRoutes.srcPath));
+}
+
+/** Replaces the project's routes in one transaction. */
+export async function replaceRoutes(env: Env, projectId: number, routes: ProxyRoute[]): Promise<void> {
+  const d = db(env);
+  const inserts = [];
+  // D1 binds at most 100 parameters per statement: 3 per row.
+  for (let i = 0; i < routes.length; i += 30) {
+    inserts.push(d.insert(appProxyRoutes).values(routes.slice(i, i + 30).map((r) => ({ projectId, ...r }))));
+  }
+  await d.batch([d.delete(appProxyRoutes).where(eq(appProxyRoutes.projectId, projectId)), ...inserts]);
+}
+
+/** A fresh signing secret for the project (replacing any other); returned in clear only here. */
+export async function rotateSecret(env: Env, projectId: number): Promise<{ secret: string; creationTime: string }> {
+  const secret = `mcap_${base64url(randomBytes(32))}`;
+  const creationTime = now();
+  const secretCipher = await seal(env.KEY_ENCRYPTION_KEY, secret);
+  await db(env)
+    .insert(appProxySecrets)
+    .values({ projectId, secretCipher, creationTime })
+    .onConflictDoUpdate({ target: appProxySecrets.projectId, set: { secretCipher, creationTime } });
+  return { secret, creationTime };
+}
+
+/** What the proxy needs for one request: the routes and the secret, in one round trip. */
+export async function proxyConfig(env: Env, projectId: number): Promise<{ routes: ProxyRoute[]; secret: string | null }> {
+  const d = db(env);
+  const [routes, secrets] = await d.batch([
+    d
+      .select({ srcPath: appProxyRoutes.srcPath, targetUrl: appProxyRoutes.targetUrl })
+      .from(appProxyRoutes)
+      .where(eq(appProxyRoutes.projectId, projectId)),
+    d.select({ secretCipher: appProxySecrets.secretCipher }).from(appProxySecrets).where(eq(appProxySecrets.projectId, projectId)).limit(1),
+  ]);
+  const sealed = secrets[0]?.secretCipher;
+  return { routes, secret: sealed ? await open(env.KEY_ENCRYPTION_KEY, sealed) : null };
+}
+
+/** Whether the project has a signing secret, and since when (never the secret itself). */
+export async function secretInfo(env: Env, projectId: number): Promise<{ creationTime: string } | null> {
+  const [row] = await db(env)
+    .select({ creationTime: appProxySecrets.creationTime })
+    .from(appProxySecrets)
+    .where(eq(appProxySecrets.projectId, projectId))
+    .limit(1);
+  return row ?? null;
+}

@@ -1,0 +1,44 @@
+/**
+ * Request body caps. A body over the cap is refused with
+ * 413 `{reason: "REQUEST_TOO_LARGE", data: {maxBytes}}` before it is parsed.
+ */
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { ApiError } from "./errors";
+
+export const tooLarge = (maxBytes: number) => new ApiError(413, "REQUEST_TOO_LARGE", { maxBytes });
+
+/** Route middleware: refuses bodies over `maxBytes` (by Content-Length, or while reading a chunked body). */
+export function bodyCap(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw tooLarge(maxBytes);
+    },
+  });
+}
+
+/** Reads a body stream whole, or returns null as soon as it exceeds `maxBytes`. */
+export async function readCapped(body: ReadableStream<Uint8Array> | null, maxBytes: number): Promise<Uint8Array | null> {
+  if (!body) return new Uint8Array(0);
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
