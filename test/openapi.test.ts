@@ -21,6 +21,18 @@ const EXPECTED: Record<string, string[]> = {
   "/deviceRegistration": ["post"],
   "/devices": ["get", "post"],
   "/devices/{deviceId}": ["delete", "get", "patch"],
+  "/devices/{deviceId}/command": ["get", "put"],
+  "/devices/{deviceId}/event": ["put"],
+  "/devices/{deviceId}/firmwareInfo": ["put"],
+  "/devices/{deviceId}/kv": ["get"],
+  "/devices/{deviceId}/kv/{key}": ["delete", "get", "put"],
+  "/userSession/websocket": ["get"],
+  "/devices/{deviceId}/configSchemas": ["get"],
+  "/devices/{deviceId}/appProxy/{srcPath}": ["delete", "get", "patch", "post", "put"],
+  "/projects/{projectId}/firmware/components/{componentName}/versions": ["get", "post"],
+  "/projects/{projectId}/firmware/bundles": ["get", "post"],
+  "/projects/{projectId}/appProxy/routes": ["get", "put"],
+  "/projects/{projectId}/appProxy/secret": ["get", "post"],
 };
 
 describe("OpenAPI document", () => {
