@@ -1,0 +1,179 @@
+// The Node MODE device library's protocol, as that library speaks it, against
+// the worker served by `wrangler dev` (workerd, local D1) over real TCP.
+// Protocol-level ping/pong cannot be produced from inside workerd (its
+// WebSocket API has no ping), so this one test runs in Node with `ws`, the
+// library's own WebSocket client:
+//   - command socket opened with the header `Authorization: ModeCloud <key>`
+//   - `ws.ping("ts=<ms>")` answered by a pong echoing the payload
+//   - each command arrives as one JSON text frame `{action, parameters}`
+//   - `PUT /devices/{id}/event` with Content-Type, Content-Length and the
+//     same header answers 204 (the only status the library counts as success)
+//
+// Run: npx node --test test/node/  (starts and stops its own wrangler dev).
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+
+const root = path.resolve(import.meta.dirname, "../..");
+// Run wrangler with the Node running this test (the project's Node 22: `npx node --test test/node/`).
+const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
+const OPERATOR = `op_${randomBytes(24).toString("base64url")}`;
+const secrets = { OPERATOR_TOKEN: OPERATOR, KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64") };
+const persist = mkdtempSync(path.join(tmpdir(), "mode-device-"));
+let server;
+let base;
+let port;
+
+const freePort = () =>
+  new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+
+async function api(method, url, key, body) {
+  const res = await fetch(base + url, {
+    method,
+    headers: { authorization: `ModeCloud ${key}`, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+before(async () => {
+  const env = { ...process.env, ...secrets, CI: "true", WRANGLER_SEND_METRICS: "false" };
+  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, env, encoding: "utf8" });
+  assert.equal(migrate.status, 0, migrate.stderr + migrate.stdout);
+  port = await freePort();
+  const inspectorPort = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let log = "";
+  server.stdout.on("data", (d) => (log += d));
+  server.stderr.on("data", (d) => (log += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/projects`)).status === 401) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || server.exitCode !== null) throw new Error(`wrangler dev did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+});
+
+after(() => {
+  if (server && server.exitCode === null) process.kill(-server.pid, "SIGTERM");
+  rmSync(persist, { recursive: true, force: true });
+});
+
+/** Opens the command socket exactly as the library does (header auth, no query token). */
+function listenCommands(deviceId, token) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/devices/${deviceId}/command`, { headers: { Authorization: `ModeCloud ${token}` } });
+  const messages = [];
+  const waiting = [];
+  ws.on("message", (data, isBinary) => {
+    assert.equal(isBinary, false, "commands are text frames");
+    const command = JSON.parse(data.toString()); // the library's commandHandler does exactly this
+    const w = waiting.shift();
+    if (w) w(command);
+    else messages.push(command);
+  });
+  const nextCommand = () =>
+    messages.length
+      ? Promise.resolve(messages.shift())
+      : new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error("no command within 5 s")), 5000);
+          waiting.push((c) => {
+            clearTimeout(t);
+            resolve(c);
+          });
+        });
+  const opened = new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+  return { ws, opened, nextCommand };
+}
+
+const pingPong = (ws, payload) =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("no pong within 5 s")), 5000);
+    ws.once("pong", (data) => {
+      clearTimeout(t);
+      resolve(data.toString());
+    });
+    ws.ping(payload);
+  });
+
+/** The library's triggerEvent: an https.request with these headers; here over plain http. */
+const triggerEvent = (deviceId, token, eventType, eventData) =>
+  new Promise((resolve, reject) => {
+    const jsonData = JSON.stringify({ eventType, eventData });
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port,
+        path: `/devices/${deviceId}/event`,
+        method: "PUT",
+        headers: { "Content-Type": "application/json", "Content-Length": jsonData.length, Authorization: `ModeCloud ${token}` },
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode));
+      },
+    );
+    req.on("error", reject);
+    req.write(jsonData);
+    req.end();
+  });
+
+test("the Node MODE device library's protocol works unchanged", { timeout: 120_000 }, async () => {
+  const project = await api("POST", "/projects", OPERATOR, { name: "node-lib", provisioning: "preProvisioned" });
+  assert.equal(project.status, 201);
+  const key = await api("POST", `/projects/${project.body.id}/apiKeys`, OPERATOR, { name: "server", admin: true });
+  assert.equal((await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: "sprinkler", name: "Sprinkler" })).status, 201);
+  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass: "sprinkler" });
+  assert.equal(device.status, 201);
+  const { id, apiKey } = device.body;
+
+  const first = listenCommands(id, apiKey);
+  await first.opened;
+
+  // ping ts=<ms> → pong with the same payload
+  const payload = `ts=${Date.now()}`;
+  assert.equal(await pingPong(first.ws, payload), payload);
+
+  const sent = await api("PUT", `/devices/${id}/command`, key.body.key, { action: "sprinkler-on", parameters: { zone: 2, duration: 120 } });
+  assert.equal(sent.status, 204);
+  assert.deepEqual(await first.nextCommand(), { action: "sprinkler-on", parameters: { zone: 2, duration: 120 } });
+
+  assert.equal(await triggerEvent(id, apiKey, "first_event", { eventItem: 1 }), 204);
+
+  // The library reconnects after a close: the new socket gets the next command.
+  first.ws.close();
+  const second = listenCommands(id, apiKey);
+  await second.opened;
+  const again = `ts=${Date.now()}`;
+  assert.equal(await pingPong(second.ws, again), again);
+  assert.equal((await api("PUT", `/devices/${id}/command`, key.body.key, { action: "sprinkler-off" })).status, 204);
+  assert.deepEqual(await second.nextCommand(), { action: "sprinkler-off", parameters: {} });
+  second.ws.close();
+});
