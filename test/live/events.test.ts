@@ -1,3 +1,5 @@
+import { env } from "cloudflare:workers";
+import { evictDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { call, del, get, patch, post, put } from "../helpers/api";
 import { addMember, claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project, type User } from "../helpers/fixtures";
@@ -156,6 +158,20 @@ describe("device events to app listeners", () => {
 });
 
 describe("the app socket", () => {
+  it("keeps receiving after the device object and both hubs are evicted", async () => {
+    const listener = await appSocket(owner.token);
+    expect((await put(`/devices/${device.id}/event`, { eventType: "before", eventData: {} }, device.apiKey)).status).toBe(204);
+    expect((await listener.next()).eventType).toBe("before");
+    await evictDurableObject(env.USER.getByName(String(owner.id)));
+    await evictDurableObject(env.HOME.getByName(String(home.id)));
+    await evictDurableObject(env.DEVICE.getByName(String(device.id)));
+    expect((await put(`/devices/${device.id}/event`, { eventType: "after", eventData: { n: 1 } }, device.apiKey)).status).toBe(204);
+    expect(await listener.next()).toMatchObject({ eventType: "after", eventData: { n: 1 }, homeId: home.id });
+    expect(await env.HOME.getByName(String(home.id)).listeners()).toContain(owner.id);
+    listener.close();
+  });
+
+
   it("needs a user key, as a header or ?authToken=, on a WebSocket upgrade", async () => {
     expect((await upgrade("/userSession/websocket")).res.status).toBe(401);
     expect((await upgrade("/userSession/websocket", { key: "mcu_unknown", viaQuery: true })).res.status).toBe(401);
