@@ -13,7 +13,7 @@ import { DurableObject } from "cloudflare:workers";
 import { broadcast } from "./broadcast";
 import { appEvent, SYSTEM_EVENTS } from "./events";
 import { publishToHome } from "./fanout";
-import { deleteFrame, errorFrame, type KvItem, parseKvRequest, reloadFrame } from "./frames";
+import { deleteFrame, errorFrame, parseKvRequest, reloadFrame } from "./frames";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
 import { migrate } from "./sql";
 import { type CommandRecord, type CommandResult, Commands } from "./device/commands";
@@ -126,6 +126,14 @@ export class DeviceObject extends DurableObject<Env> {
     return this.commands.send(action, parameters);
   }
 
+  /**
+   * A command from the cloud itself (e.g. a log request) to every open command
+   * socket, recorded in the history like any other. Returns the sockets reached.
+   */
+  sendSystemCommand(action: string, parameters: Record<string, unknown>): number {
+    return this.commands.send(action, parameters).delivered;
+  }
+
   /** Recent commands, newest first. */
   commandHistory(limit?: number): CommandRecord[] {
     return this.commands.history(limit);
@@ -133,14 +141,19 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---- RPC: key-values ----
 
-  kvList(identity: DeviceIdentity, prefix?: string): KvItem[] {
+  // Values cross RPC as JSON text: the store keeps text, REST sends text, and
+  // nothing is parsed and re-serialised on the way.
+
+  /** `[{key, value, modificationTime}]` as JSON text, keys in order, optionally those starting with `prefix`. */
+  kvList(identity: DeviceIdentity, prefix?: string): string {
     this.state.setIdentity(identity);
-    return this.kv.list(prefix);
+    return this.kv.listJson(prefix);
   }
 
-  kvGet(identity: DeviceIdentity, key: string): KvItem | null {
+  /** `{key, value, modificationTime}` as JSON text, or null. */
+  kvGet(identity: DeviceIdentity, key: string): string | null {
     this.state.setIdentity(identity);
-    return this.kv.get(key);
+    return this.kv.getJson(key);
   }
 
   /** `json` is the value already serialised and checked against the caps (src/live/kvRules.ts). */

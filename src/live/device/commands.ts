@@ -19,7 +19,8 @@ export interface CommandResult {
 export interface CommandRecord {
   id: number;
   action: string;
-  parameters: Record<string, unknown>;
+  /** JSON text of the parameters object. */
+  parameters: string;
   issueTime: string;
   deliveredTo: number;
   status: "delivered" | "offline";
@@ -67,7 +68,7 @@ export class Commands {
       .map((r) => ({
         id: r.id,
         action: r.action,
-        parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+        parameters: r.parameters,
         issueTime: r.issue_time,
         deliveredTo: r.delivered_to,
         status: r.status,

@@ -10,7 +10,7 @@ import type { DeviceState } from "./state";
 
 export type KvChange =
   | { ok: true; rev: number }
-  | { ok: false; status: 404 | 409; reason: string; data: Record<string, unknown> };
+  | { ok: false; status: 404 | 409; reason: string; data: Record<string, string | number> };
 
 type Row = {
   key: string;
@@ -19,6 +19,10 @@ type Row = {
 };
 
 const item = (r: Row): KvItem => ({ key: r.key, value: JSON.parse(r.value), modificationTime: r.modification_time });
+
+/** An item as JSON text, built around the stored value text (no parse, no re-serialisation). */
+const itemJson = (r: Row): string =>
+  `{"key":${JSON.stringify(r.key)},"value":${r.value},"modificationTime":${JSON.stringify(r.modification_time)}}`;
 
 export class KvStore {
   /** Item count and total bytes, computed once per instance and kept current. */
@@ -43,15 +47,25 @@ export class KvStore {
     return this.state.kvRev;
   }
 
-  list(prefix = ""): KvItem[] {
+  private rows(prefix: string): Row[] {
     const rows = this.sql.exec<Row>("SELECT key, value, modification_time FROM kv ORDER BY key").toArray();
     // Filtered here rather than in SQL: SQLite's substr counts characters, JS strings count UTF-16 units.
-    return (prefix ? rows.filter((r) => r.key.startsWith(prefix)) : rows).map(item);
+    return prefix ? rows.filter((r) => r.key.startsWith(prefix)) : rows;
   }
 
-  get(key: string): KvItem | null {
+  list(prefix = ""): KvItem[] {
+    return this.rows(prefix).map(item);
+  }
+
+  /** The items as a JSON array text, as REST returns it. */
+  listJson(prefix = ""): string {
+    return `[${this.rows(prefix).map(itemJson).join(",")}]`;
+  }
+
+  /** One item as JSON text, or null. */
+  getJson(key: string): string | null {
     const row = this.sql.exec<Row>("SELECT key, value, modification_time FROM kv WHERE key = ?", key).toArray()[0];
-    return row ? item(row) : null;
+    return row ? itemJson(row) : null;
   }
 
   /** Stores `json` (already validated and capped) under `key`. */

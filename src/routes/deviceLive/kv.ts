@@ -6,6 +6,7 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { JSONValue } from "hono/utils/types";
 import { principalOf } from "../../auth/principal";
 import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
@@ -84,6 +85,9 @@ function validKey(key: string): string {
   return key;
 }
 
+/** The object's JSON text, sent as is (it was never parsed in the worker). */
+const jsonText = (text: string) => new Response(text, { status: 200, headers: { "content-type": "application/json" } });
+
 function changed(change: KvChange): void {
   if (!change.ok) throw new ApiError(change.status, change.reason, change.data);
 }
@@ -97,7 +101,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
       return forwardUpgrade(c, device, "kv");
     }
     const items = await live(() => deviceObject(c.env, device.id).kvList(identityOf(device), c.req.valid("query").keyPrefix));
-    return c.json(items, 200);
+    return jsonText(items);
   });
 
   app.openapi(getKv, async (c) => {
@@ -105,8 +109,8 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const { deviceId, key } = c.req.valid("param");
     const { device } = await loadDevice(c.env, who, deviceId);
     const item = await live(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
-    if (!item) throw notFound("KEY_NOT_FOUND");
-    return c.json(item, 200);
+    if (item === null) throw notFound("KEY_NOT_FOUND");
+    return c.json(JSON.parse(item) as z.infer<typeof kvItemSchema> & { value: JSONValue }, 200);
   });
 
   app.openapi(putKv, async (c) => {
@@ -118,7 +122,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const body = c.req.valid("json");
     const encoded = encodeValue(body.value);
     if ("problem" in encoded) throw invalidInput({ value: encoded.problem });
-    changed(await live(() => deviceObject(c.env, device.id).kvSet(identityOf(device), key, encoded.json, clientIp(c.req.raw))));
+    changed(await live(async () => await deviceObject(c.env, device.id).kvSet(identityOf(device), key, encoded.json, clientIp(c.req.raw))));
     return c.body(null, 204);
   });
 
@@ -128,7 +132,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const { device, rights } = await loadDevice(c.env, who, deviceId);
     if (!rights.operate && !isSelf(who, device)) throw forbidden();
     validKey(key);
-    changed(await live(() => deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw))));
+    changed(await live(async () => await deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw))));
     return c.body(null, 204);
   });
 }
