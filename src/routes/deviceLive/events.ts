@@ -12,6 +12,7 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { now } from "../../http/time";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
 import { clientIp, identityOf } from "../../live/identity";
+import { logRejections, noteForCallingDevice } from "../../live/log/rejections";
 import { byteLength, LIMITS } from "../../live/limits";
 import { capBody, deviceObject, deviceParams, live, requireSelf } from "./shared";
 
@@ -62,13 +63,23 @@ const recordFirmware = createRoute({
 export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(sendEvent, async (c) => {
     const who = await principalOf(c);
-    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
-    requireSelf(who, device);
+    const { deviceId } = c.req.valid("param");
     const { eventType, eventData } = c.req.valid("json");
     if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) {
+      await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
       throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
     }
-    await live(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, clientIp(c.req.raw)));
+    const ip = clientIp(c.req.raw);
+    // Hot path: the device's own key already proved who is calling, and the
+    // device's object keeps its home and class (kept current by the registry
+    // hooks), so the device row need not be read again.
+    if (who.kind === "device" && who.deviceId === deviceId) {
+      const reached = await live(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
+      if (reached !== null) return c.body(null, 204);
+    }
+    const { device } = await loadDevice(c.env, who, deviceId);
+    requireSelf(who, device);
+    await live(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip));
     return c.body(null, 204);
   });
 
