@@ -177,3 +177,20 @@ test("the Node MODE device library's protocol works unchanged", { timeout: 120_0
   assert.deepEqual(await second.nextCommand(), { action: "sprinkler-off", parameters: {} });
   second.ws.close();
 });
+
+test("pings are answered and commands delivered after the device's object has hibernated", { timeout: 120_000 }, async () => {
+  const project = await api("POST", "/projects", OPERATOR, { name: "node-lib-idle", provisioning: "preProvisioned" });
+  const key = await api("POST", `/projects/${project.body.id}/apiKeys`, OPERATOR, { name: "server", admin: true });
+  await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: "lamp", name: "Lamp" });
+  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass: "lamp" });
+  const { id, apiKey } = device.body;
+  const socket = listenCommands(id, apiKey);
+  await socket.opened;
+  // workerd hibernates an idle object holding only hibernatable sockets after ~10 s.
+  await new Promise((r) => setTimeout(r, 12_000));
+  const payload = `ts=${Date.now()}`;
+  assert.equal(await pingPong(socket.ws, payload), payload);
+  assert.equal((await api("PUT", `/devices/${id}/command`, key.body.key, { action: "wake" })).status, 204);
+  assert.deepEqual(await socket.nextCommand(), { action: "wake", parameters: {} });
+  socket.ws.close();
+});
