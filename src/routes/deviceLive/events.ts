@@ -12,7 +12,6 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { now } from "../../http/time";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
 import { clientIp, identityOf } from "../../live/identity";
-import { logRejections, noteForCallingDevice } from "../../live/log/rejections";
 import { byteLength, LIMITS } from "../../live/limits";
 import { capBody, deviceObject, deviceParams, live, requireSelf } from "./shared";
 
@@ -66,7 +65,6 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     const { deviceId } = c.req.valid("param");
     const { eventType, eventData } = c.req.valid("json");
     if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) {
-      await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
       throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
     }
     const ip = clientIp(c.req.raw);
