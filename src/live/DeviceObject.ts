@@ -252,10 +252,15 @@ export class DeviceObject extends DurableObject<Env> {
     if (this.presence.closed(now(), ws)) await this.wentOffline(info?.ip ?? "");
   }
 
+  /** Never rejects: it runs after the socket was accepted, when failing the upgrade would orphan it. */
   private async wentOnline(ip: string): Promise<void> {
     await this.syncPresence();
     await this.emit(SYSTEM_EVENTS.connected, {}, ip);
-    await this.armAlarm(Date.now() + PRESENCE_AUDIT_MS);
+    try {
+      await this.armAlarm(Date.now() + PRESENCE_AUDIT_MS);
+    } catch (err) {
+      console.error("arming the presence audit failed", err);
+    }
   }
 
   private async wentOffline(ip: string): Promise<void> {

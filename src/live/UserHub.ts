@@ -50,7 +50,13 @@ export class UserHub extends DurableObject<Env> {
     server.serializeAttachment({ session, openTime: new Date().toISOString() });
     // Subscribed before the 101 goes out, so nothing published after the
     // client sees the socket open is missed.
-    await this.syncHomes(userId);
+    try {
+      await this.syncHomes(userId);
+    } catch (err) {
+      // The client never gets this socket: do not keep it accepted here.
+      server.close(1011, "could not follow the user's homes");
+      throw err;
+    }
     return new Response(null, { status: 101, webSocket: client });
   }
 
