@@ -7,6 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { cors } from "hono/cors";
 import type { AppEnv } from "./env";
+import { accessLog } from "./http/accessLog";
 import { onError, onNotFound } from "./http/errors";
 import { RANGE_HEADER } from "./http/range";
 import { defaultHook } from "./http/validation";
@@ -15,11 +16,13 @@ import { appProxyRoutes } from "./routes/appProxy";
 import { appSocketRoutes } from "./routes/appSocket";
 import { deviceClassRoutes } from "./routes/deviceClasses";
 import { deviceLiveRoutes } from "./routes/deviceLive";
+import { deviceLogRoutes } from "./routes/deviceLogs";
 import { deviceProvisioningRoutes } from "./routes/deviceProvisioning";
 import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
 import { devicesRoutes } from "./routes/devices";
 import { firmwareRoutes } from "./routes/firmware";
 import { homesRoutes } from "./routes/homes";
+import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
@@ -37,6 +40,8 @@ export function createApp() {
       exposeHeaders: [RANGE_HEADER],
     }),
   );
+  // Devices' HTTP access log: recorded after each response, off the request's path.
+  app.use("*", accessLog());
 
   app.route("/", projectRoutes());
   app.route("/", apiKeyRoutes());
@@ -52,6 +57,8 @@ export function createApp() {
   app.route("/", appSocketRoutes());
   app.route("/", firmwareRoutes());
   app.route("/", appProxyRoutes());
+  app.route("/", deviceLogRoutes());
+  app.route("/", logRequestRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

@@ -22,6 +22,9 @@ import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
+import type { LogLevel } from "./log/entries";
+import { recordLog } from "./log/record";
+import { deliverOnConnect } from "../logrequests/notify";
 
 /** Header on a forwarded upgrade naming the socket kind. */
 export const SOCKET_KIND_HEADER = "x-live-socket";
@@ -76,6 +79,9 @@ export class DeviceObject extends DurableObject<Env> {
     server.serializeAttachment(info);
     // The dump goes first on this socket, so every later set/delete it sees is above its rev.
     if (kind === "kv") server.send(reloadFrame(this.kv.rev, this.kv.list()));
+    this.note("info", `${kind} socket connected${info.ip ? ` from ${info.ip}` : ""}`);
+    // Open log requests go to each command socket that opens; off the connect path (src/logrequests/notify.ts).
+    if (kind === "command") this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, identity.id, (a, p) => this.sendSystemCommand(a, p)));
     if (this.presence.opened(time)) await this.wentOnline(info.ip);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -86,9 +92,13 @@ export class DeviceObject extends DurableObject<Env> {
     const info = infoOf(ws);
     // The command socket carries nothing from the device; anything sent there
     // is ignored (an error frame would reach the Node library's command callback).
-    if (info?.kind !== "kv") return;
+    if (info?.kind !== "kv") {
+      this.note("debug", "frame on the command socket ignored");
+      return;
+    }
     const parsed = parseKvRequest(message);
     if (!parsed.ok) {
+      this.note("warn", `key-value frame rejected: ${parsed.error}`);
       ws.send(parsed.error);
       return;
     }
@@ -104,10 +114,12 @@ export class DeviceObject extends DurableObject<Env> {
     } catch {
       // already closed
     }
+    this.note("info", `${infoOf(ws)?.kind ?? "unknown"} socket disconnected (code ${code})`);
     await this.socketGone(ws);
   }
 
-  override async webSocketError(ws: WebSocket): Promise<void> {
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.note("warn", `${infoOf(ws)?.kind ?? "unknown"} socket failed: ${String(error)}`);
     await this.socketGone(ws);
   }
 
@@ -123,7 +135,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** Sends a command frame to every open command socket. `delivered: 0` means offline (nothing was sent). */
   sendCommand(identity: DeviceIdentity, action: string, parameters: Record<string, unknown>): CommandResult {
     this.state.setIdentity(identity);
-    return this.commands.send(action, parameters);
+    return this.noteCommand(action, this.commands.send(action, parameters));
   }
 
   /**
@@ -131,7 +143,7 @@ export class DeviceObject extends DurableObject<Env> {
    * socket, recorded in the history like any other. Returns the sockets reached.
    */
   sendSystemCommand(action: string, parameters: Record<string, unknown>): number {
-    return this.commands.send(action, parameters).delivered;
+    return this.noteCommand(action, this.commands.send(action, parameters)).delivered;
   }
 
   /** Recent commands, newest first. */
@@ -232,7 +244,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   private async applySet(key: string, json: string, ip: string): Promise<KvChange> {
     const change = this.kv.set(key, json, now());
-    if (!change.ok) return change;
+    if (!change.ok) return this.noteKvRefusal("set", key, change);
     // The frame embeds the stored JSON as is; no second serialisation per socket.
     broadcast(openSockets(this.ctx, "kv"), `{"action":"set","rev":${change.rev},"key":${JSON.stringify(key)},"value":${json}}`);
     await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
@@ -241,7 +253,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   private async applyDelete(key: string, ip: string): Promise<KvChange> {
     const change = this.kv.delete(key);
-    if (!change.ok) return change;
+    if (!change.ok) return this.noteKvRefusal("delete", key, change);
     broadcast(openSockets(this.ctx, "kv"), deleteFrame(change.rev, key));
     await this.emit(SYSTEM_EVENTS.kvDeleted, { key, rev: change.rev }, ip);
     return change;
@@ -266,6 +278,24 @@ export class DeviceObject extends DurableObject<Env> {
   private async wentOffline(ip: string): Promise<void> {
     await this.syncPresence();
     await this.emit(SYSTEM_EVENTS.disconnected, {}, ip);
+  }
+
+  // ---- the device's log entries (src/live/log): written off the hot path, never awaited here ----
+
+  private note(level: LogLevel, message: string): void {
+    const id = this.state.identity?.id;
+    if (id !== undefined) void recordLog(this.env, this.ctx, id, level, message);
+  }
+
+  private noteCommand(action: string, result: CommandResult): CommandResult {
+    if (result.delivered > 0) this.note("info", `command ${JSON.stringify(action)} delivered to ${result.delivered} socket(s)`);
+    else this.note("warn", `command ${JSON.stringify(action)} refused: device offline`);
+    return result;
+  }
+
+  private noteKvRefusal(op: "set" | "delete", key: string, change: KvChange): KvChange {
+    if (!change.ok) this.note("warn", `key-value ${op} of ${JSON.stringify(key)} refused: ${change.reason}`);
+    return change;
   }
 
   /** D1 presence write; a failure is retried by the alarm, never surfaced to the device. */

@@ -6,6 +6,7 @@
  * Each is one awaited RPC, tried twice; a second failure is thrown so the
  * caller's error handling sees it (never silently lost).
  */
+import { eraseDeviceLogs } from "../logrequests/erase";
 
 async function twice(what: string, call: () => Promise<unknown>): Promise<void> {
   try {
@@ -19,6 +20,7 @@ async function twice(what: string, call: () => Promise<unknown>): Promise<void> 
 /** A device was erased (hard delete, or delete in an on-demand project): close its sockets, drop its state. */
 export async function afterDeviceErased(env: Env, deviceId: number): Promise<void> {
   await twice("afterDeviceErased", () => env.DEVICE.getByName(String(deviceId)).erase());
+  await twice("afterDeviceErased (logs)", () => eraseDeviceLogs(env, deviceId));
 }
 
 /** A device left a home or moved to another: its events now go to other listeners. */

@@ -12,6 +12,7 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { now } from "../../http/time";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
 import { clientIp, identityOf } from "../../live/identity";
+import { logRejections, noteForCallingDevice } from "../../live/log/rejections";
 import { byteLength, LIMITS } from "../../live/limits";
 import { capBody, deviceObject, deviceParams, live, requireSelf } from "./shared";
 
@@ -65,6 +66,7 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     const { deviceId } = c.req.valid("param");
     const { eventType, eventData } = c.req.valid("json");
     if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) {
+      await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
       throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
     }
     const ip = clientIp(c.req.raw);
@@ -79,16 +81,15 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     requireSelf(who, device);
     await live(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip));
     return c.body(null, 204);
-  });
+  }, logRejections("event"));
 
   app.openapi(recordFirmware, async (c) => {
     const who = await principalOf(c);
     const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
     requireSelf(who, device);
-    await db(c.env)
-      .update(devices)
-      .set({ bundleInstalled: c.req.valid("json").bundleId, bundleInstallTime: now() })
-      .where(eq(devices.id, device.id));
+    const { bundleId } = c.req.valid("json");
+    await db(c.env).update(devices).set({ bundleInstalled: bundleId, bundleInstallTime: now() }).where(eq(devices.id, device.id));
+    await noteForCallingDevice(c, "info", `firmware bundle ${JSON.stringify(bundleId)} installed`);
     return c.body(null, 204);
   });
 }

@@ -1,0 +1,66 @@
+/**
+ * The devices' HTTP access log: after the response of every request made with
+ * a device's own key (the principal that `principalOf` cached on the context),
+ * one entry goes to that device's log object — time, method, path, status,
+ * duration, client address and user agent. Never the key: the Authorization
+ * header is not read here, and an `authToken` query parameter (WebSocket
+ * upgrades) is removed from the recorded path.
+ *
+ * The write is handed to `waitUntil` after the response is ready, so it never
+ * slows the request it describes; a failed write is logged to the console.
+ * A request refused before its route resolved the key (bad input, unknown
+ * path) is attributed after the response, by looking the key up then.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import { presentedKey, resolveKey } from "../auth/principal";
+import type { HttpEntryInput } from "../live/log/entries";
+import { recordHttp, type Waiter } from "../live/log/record";
+
+/** Path and query as requested, without any `authToken` parameter (in any letter case). */
+export function loggedPath(url: URL): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of url.searchParams) if (name.toLowerCase() !== "authtoken") query.append(name, value);
+  const q = query.toString();
+  return q ? `${url.pathname}?${q}` : url.pathname;
+}
+
+function waiterOf(c: Context<AppEnv>): Waiter | null {
+  try {
+    return c.executionCtx;
+  } catch {
+    return null; // no ExecutionContext (e.g. app.request() in a unit test): the write still runs, unawaited but caught
+  }
+}
+
+export function accessLog(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = Date.now();
+    await next();
+    const entry: HttpEntryInput = {
+      time: started,
+      method: c.req.method,
+      path: loggedPath(new URL(c.req.url)),
+      status: c.res.status,
+      durationMs: Date.now() - started,
+      clientIp: c.req.header("cf-connecting-ip") ?? null,
+      userAgent: c.req.header("user-agent") ?? null,
+    };
+    const waiter = waiterOf(c);
+    const resolved = c.get("principal");
+    if (resolved !== undefined) {
+      if (resolved?.kind === "device") void recordHttp(c.env, waiter, resolved.deviceId, entry);
+      return;
+    }
+    // Refused before the route asked who was calling (bad input, unknown path):
+    // find out now, after the response, whether it was a device's key.
+    const key = presentedKey(c.req.raw);
+    if (key === undefined) return;
+    const later = (async () => {
+      const who = await resolveKey(c.env, key).catch(() => null);
+      if (who?.kind === "device") await recordHttp(c.env, null, who.deviceId, entry);
+    })();
+    if (waiter) waiter.waitUntil(later);
+    else void later;
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * Writing to a device's logs from anywhere (worker routes, middleware, other
+ * Durable Objects) without slowing what is being logged: the RPC to the
+ * device's `DeviceLog` object is handed to `waitUntil` and never awaited on
+ * the hot path. A failure is caught and reported to the console; it never
+ * reaches the request, and never vanishes silently.
+ *
+ * Worker: `recordLog(c.env, c.executionCtx, deviceId, "info", "…")`.
+ * Durable Object: `recordLog(this.env, this.ctx, deviceId, "warn", "…")`.
+ */
+import type { HttpEntryInput, LogLevel } from "./entries";
+
+/** Anything that can keep the isolate alive until a promise settles (ExecutionContext, DurableObjectState). */
+export interface Waiter {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+type LogEnv = Pick<Env, "DEVICE_LOG">;
+
+const deviceLog = (env: LogEnv, deviceId: number) => env.DEVICE_LOG.getByName(String(deviceId));
+
+function settle(what: string, deviceId: number, waiter: Waiter | null, run: () => Promise<unknown>): Promise<void> {
+  const done = (async () => {
+    try {
+      await run();
+    } catch (err) {
+      console.error(`device ${deviceId}: recording ${what} failed`, err);
+    }
+  })();
+  waiter?.waitUntil(done);
+  return done;
+}
+
+/**
+ * Adds a log entry for the device. Returns a promise that never rejects; do
+ * not await it on a request's path (tests and background work may).
+ */
+export function recordLog(env: LogEnv, waiter: Waiter | null, deviceId: number, level: LogLevel, message: string): Promise<void> {
+  return settle("a log entry", deviceId, waiter, () => deviceLog(env, deviceId).append({ log: [{ time: Date.now(), level, message }] }));
+}
+
+/** Adds an HTTP access log entry for the device (see src/http/accessLog.ts). */
+export function recordHttp(env: LogEnv, waiter: Waiter | null, deviceId: number, entry: HttpEntryInput): Promise<void> {
+  return settle("an access log entry", deviceId, waiter, () => deviceLog(env, deviceId).append({ http: [entry] }));
+}
+
+/** Erases the device's logs (the device itself was erased). */
+export async function eraseLogs(env: LogEnv, deviceId: number): Promise<void> {
+  await deviceLog(env, deviceId).erase();
+}
