@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+// `npm run bench [-- B1 B2 …]`: starts the service as a user would (wrangler
+// dev on workerd, local D1 with migrations applied, its own --persist-to
+// directory), the floors (a plain `ws` server and a bare floor worker under a
+// second wrangler dev), seeds through the public API, runs the scenarios from
+// this separate process over 127.0.0.1, and prints one table (stdout and
+// bench/results/latest.md). BENCH_QUICK=1 for a fast smoke run. See
+// bench/README.md.
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { agent } from "./lib/http.mjs";
+import { applyMigrations, freePort, gitHead, machine, pinPlan, pinSelf, errorsSinceReady, reloadedSinceReady, ROOT, startChild, startWranglerDev, stopAll } from "./lib/proc.mjs";
+import { table } from "./lib/report.mjs";
+import { seed } from "./lib/seed.mjs";
+import { now } from "./lib/util.mjs";
+import { b1 } from "./scenarios/b1.mjs";
+import { b2 } from "./scenarios/b2.mjs";
+import { b3 } from "./scenarios/b3.mjs";
+import { b4 } from "./scenarios/b4.mjs";
+import { b5 } from "./scenarios/b5.mjs";
+
+const BENCH = path.join(ROOT, "bench");
+const quick = process.env.BENCH_QUICK === "1";
+const num = (name, dflt) => (process.env[name] ? Number(process.env[name]) : dflt);
+
+const cfg = {
+  runs: num("BENCH_RUNS", quick ? 1 : 3),
+  warmupMs: quick ? 300 : 1000,
+  b1DurationMs: num("BENCH_B1_MS", quick ? 1500 : 5000),
+  b1MaxRequests: 500_000,
+  b2DurationMs: num("BENCH_B2_MS", quick ? 2000 : 6000),
+  b3Listeners: [1, 10, 100, 1000],
+  b3Events: quick ? 15 : 50,
+  b4Counts: process.env.BENCH_B4_COUNTS ? process.env.BENCH_B4_COUNTS.split(",").map(Number) : quick ? [100, 500] : [1000, 5000],
+  b4SettleMs: quick ? 1000 : 3000,
+  b5Devices: quick ? 5 : 20,
+  b5Rounds: quick ? 1 : 2,
+  b5IdleMs: num("BENCH_B5_IDLE_MS", 12_000),
+  devices: num("BENCH_DEVICES", quick ? 1000 : 10_000),
+  members: 9,
+  claimed: 128,
+};
+
+const ALL = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5 };
+const asked = process.argv.slice(2).map((a) => a.toUpperCase());
+for (const a of asked) {
+  if (a === "B6") continue;
+  if (!ALL[a]) {
+    console.error(`unknown scenario ${a}; choose among ${Object.keys(ALL).join(", ")} (B6 is not built yet)`);
+    process.exit(2);
+  }
+}
+const selected = asked.length ? Object.keys(ALL).filter((k) => asked.includes(k)) : Object.keys(ALL);
+// B4 runs first: its memory baseline is least disturbed by earlier traffic.
+const runOrder = ["B4", "B1", "B2", "B3", "B5"].filter((k) => selected.includes(k));
+
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+if (Number(process.versions.node.split(".")[0]) < 22) {
+  console.error(`Node ${process.version}: wrangler needs Node ≥ 22. Run through \`npm run bench\` (uses the node devDependency).`);
+  process.exit(2);
+}
+
+const snapshot = process.env.BENCH_SNAPSHOT !== "0";
+
+/**
+ * A copy of the files `wrangler dev` reads (src, migrations, wrangler.toml,
+ * package.json, tsconfig), with node_modules linked, so that other people
+ * editing the shared working tree do not make wrangler reload mid-bench.
+ */
+function snapshotApp(runDir) {
+  const app = path.join(runDir, "app");
+  mkdirSync(app, { recursive: true });
+  for (const f of ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts"]) {
+    if (existsSync(path.join(ROOT, f))) cpSync(path.join(ROOT, f), path.join(app, f), { recursive: true });
+  }
+  symlinkSync(path.join(ROOT, "node_modules"), path.join(app, "node_modules"), "dir");
+  return app;
+}
+
+const rows = [];
+const notes = [];
+const header = [];
+let finished = false;
+
+async function main() {
+  const started = now();
+  const pin = pinPlan();
+  if (pin.enabled) pinSelf(pin.loadCore);
+  const m = machine();
+  const runDir = path.join(BENCH, ".state", `run-${process.pid}`);
+  const resultsDir = path.join(BENCH, "results");
+  mkdirSync(runDir, { recursive: true });
+  mkdirSync(resultsDir, { recursive: true });
+
+  header.push(
+    `# Bench — ${new Date().toISOString()}`,
+    "",
+    `- machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; load average at start ${m.load}`,
+    `- load generator: Node ${m.node} (this process); servers: ${m.workerd} under wrangler ${m.wrangler} \`dev\` (local mode: local D1, SQLite-backed Durable Objects; \`--log-level ${process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"}\`, which turns off wrangler's per-request log call), floor ws server on Node ${m.node}`,
+    `- pinning: ${pin.enabled ? `load generator on core ${pin.loadCore}; wrangler/workerd (service and floor worker) and the ws floor server on core ${pin.serverCores} (taskset)` : `none (${pin.reason})`}`,
+    `- code: ${gitHead()}${snapshot ? " (served from a snapshot copy of the working tree taken at start, so concurrent edits do not reload it; BENCH_SNAPSHOT=0 serves the tree in place)" : " (served in place)"}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
+  );
+
+  // Secrets for this run only.
+  const operatorToken = `bench_${randomBytes(24).toString("base64url")}`;
+  const keyEncryptionKey = randomBytes(32).toString("base64");
+
+  // Floors first: the plain ws server, then the floor worker.
+  const echoPort = await freePort();
+  const echoHandle = startChild("ws-echo", process.execPath, ["--expose-gc", path.join(BENCH, "floors", "ws-echo.mjs"), String(echoPort)], { pin, logFile: path.join(resultsDir, "ws-echo.log") });
+  const echo = { handle: echoHandle, base: `http://127.0.0.1:${echoPort}`, wsBase: `ws://127.0.0.1:${echoPort}` };
+
+  const floorConfig = path.join(BENCH, "floors", "wrangler.toml");
+  const floorPersist = path.join(runDir, "floor");
+  log("floor worker: applying migrations");
+  await applyMigrations({ config: floorConfig, persistTo: floorPersist });
+  log("floor worker: starting wrangler dev");
+  const floorPort = await freePort();
+  const floorHandle = await startWranglerDev({ name: "floor", config: floorConfig, port: floorPort, inspectorPort: await freePort(), persistTo: floorPersist, logFile: path.join(resultsDir, "floor-worker.log"), pin });
+  const floor = { handle: floorHandle, base: `http://127.0.0.1:${floorPort}`, wsBase: `ws://127.0.0.1:${floorPort}` };
+
+  // The service, exactly as a user starts it (plus its own state directory and secrets).
+  const svcPersist = path.join(runDir, "service");
+  const app = snapshot ? snapshotApp(runDir) : ROOT;
+  const svcConfig = path.join(app, "wrangler.toml");
+  log(`service: wrangler d1 migrations apply DB --local${snapshot ? " (on a snapshot of the working tree)" : ""}`);
+  await applyMigrations({ config: svcConfig, persistTo: svcPersist, cwd: app });
+  log("service: starting wrangler dev");
+  const svcPort = await freePort();
+  const svcHandle = await startWranglerDev({
+    name: "service",
+    config: svcConfig,
+    cwd: app,
+    port: svcPort,
+    inspectorPort: await freePort(),
+    persistTo: svcPersist,
+    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey },
+    logFile: path.join(resultsDir, "service.log"),
+    pin,
+  });
+  const svc = { handle: svcHandle, base: `http://127.0.0.1:${svcPort}`, wsBase: `ws://127.0.0.1:${svcPort}` };
+  log(`ready: service :${svcPort}, floor worker :${floorPort}, ws-echo :${echoPort} (${((now() - started) / 1000).toFixed(0)} s)`);
+
+  // Seed through the public API.
+  const nDevices = selected.includes("B1") ? cfg.devices : selected.includes("B4") ? Math.max(...cfg.b4Counts, cfg.claimed) : Math.max(cfg.claimed, cfg.b5Devices);
+  log(`seeding: project, admin key, owner, home, ${nDevices} devices, ${cfg.claimed} claimed, ${cfg.members} members`);
+  const world = await seed(svc.base, operatorToken, { devices: nDevices, claimed: Math.min(cfg.claimed, nDevices), members: selected.includes("B3") ? cfg.members : 0, log });
+  const td = world.timings.devices;
+  if (td) header.push(`- seed: ${td.count.toLocaleString("en")} devices through \`POST /devices\` (admin project key, ${td.concurrency} in parallel) in ${(td.ms / 1000).toFixed(1)} s (${(td.count / (td.ms / 1000)).toFixed(0)}/s)${world.timings.claim ? `; ${world.timings.claim.count} claimed into a home (POST /deviceRegistration + POST /devices {homeId, claimCode})` : ""}; ${world.members.length} home members`);
+  for (const [what, why] of Object.entries(world.missing)) notes.push(`seed step \`${what}\` not available: ${why}`);
+
+  const ctx = {
+    cfg,
+    quick,
+    svc,
+    floor,
+    echo,
+    world,
+    floorDeviceRows: 10_000,
+    agent: agent(16),
+    log,
+    row: (r) => {
+      rows.push(r);
+      log(`  ${r.id} ${r.case}: ${r.result} | ${r.status}`);
+    },
+    note: (n) => notes.includes(n) || notes.push(n),
+  };
+
+  for (const id of runOrder) {
+    const t0 = now();
+    log(`=== ${id}`);
+    try {
+      await ALL[id](ctx);
+    } catch (e) {
+      log(`${id} failed: ${e.stack ?? e}`);
+      rows.push({ id, case: "(scenario aborted)", result: `error: ${String(e.message ?? e).split("\n")[0].slice(0, 300)}`, floor: "", ratio: "–", goal: "", status: "error" });
+    }
+    log(`=== ${id} done in ${((now() - t0) / 1000).toFixed(0)} s`);
+  }
+  if (!selected.includes("B6")) notes.push("B6 (offline drain) is not measured: commands are not queued offline yet.");
+  if (reloadedSinceReady(svcHandle)) notes.push("WARNING: the service's wrangler dev reloaded during the bench (its files changed): figures around the reload are disturbed.");
+  const errs = errorsSinceReady(svcHandle);
+  if (errs.length) notes.push(`the service's wrangler dev printed errors during the bench (see bench/results/service.log): ${errs.join(" / ").slice(0, 600)}`);
+  header.push(`- duration: ${((now() - started) / 1000).toFixed(0)} s; load average at end ${machine().load}`);
+  finished = true;
+}
+
+function render() {
+  const sorted = rows.map((r, i) => [r, i]).sort((a, b) => a[0].id.localeCompare(b[0].id) || a[1] - b[1]).map(([r]) => r);
+  const out = [...header, "", table(sorted), ""];
+  if (notes.length) out.push("Notes:", ...notes.map((n) => `- ${n}`), "");
+  out.push("Ratios are service ÷ floor, both measured in this run (see bench/README.md for what each row means).", "");
+  return out.join("\n");
+}
+
+async function finish(code) {
+  try {
+    await stopAll();
+  } catch {}
+  const report = render();
+  process.stdout.write(report);
+  try {
+    mkdirSync(path.join(BENCH, "results"), { recursive: true });
+    writeFileSync(path.join(BENCH, "results", "latest.md"), report);
+  } catch {}
+  if (process.env.BENCH_KEEP_STATE !== "1") {
+    try {
+      rmSync(path.join(BENCH, ".state", `run-${process.pid}`), { recursive: true, force: true });
+    } catch {}
+  }
+  process.exit(code);
+}
+
+const limitS = num("BENCH_TIMEOUT_S", quick ? 900 : 3600);
+const timer = setTimeout(() => {
+  notes.push(`STOPPED: the bench hit its time limit of ${limitS} s (BENCH_TIMEOUT_S); the table is partial.`);
+  finish(1);
+}, limitS * 1000);
+for (const sig of ["SIGINT", "SIGTERM"]) {
+  process.on(sig, () => {
+    notes.push(`interrupted by ${sig}; the table is partial.`);
+    finish(130);
+  });
+}
+
+main()
+  .then(() => {
+    clearTimeout(timer);
+    return finish(0);
+  })
+  .catch((e) => {
+    clearTimeout(timer);
+    log(`bench failed: ${e.stack ?? e}`);
+    notes.push(`bench failed before finishing: ${String(e.message ?? e).split("\n").slice(0, 6).join(" / ")}`);
+    return finish(1);
+  });
+

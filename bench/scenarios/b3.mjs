@@ -1,0 +1,173 @@
+// B3: fan-out. One device event (PUT /devices/{id}/event with the device key)
+// → received by N app listeners on /userSession/websocket (sessions of the
+// home's owner and members, spread round-robin). Reported: time from the
+// planned send to the LAST of the N receivers. Floor `ws-echo` fan-out: a
+// publisher's frame of the same shape relayed by the plain ws server to N
+// listeners. Events are sent open loop, spaced so that frames/s stay moderate.
+import { closeAll, openSocket, request } from "../lib/http.mjs";
+import { histogram, merged, record, summary } from "../lib/hist.mjs";
+import { openLoop, waitUntil } from "../lib/load.mjs";
+import { fmtErrors, fmtLat, goalStatus, na } from "../lib/report.mjs";
+import { now, pool } from "../lib/util.mjs";
+
+const EVENT_TYPE = "benchFanout";
+let runCounter = 0;
+
+function listenerRouter() {
+  const router = {
+    cur: null,
+    onMessage(data) {
+      const cur = router.cur;
+      if (!cur) return;
+      const t = now();
+      const s = data.toString();
+      if (!s.includes(EVENT_TYPE)) return;
+      let f;
+      try {
+        f = JSON.parse(s);
+      } catch {
+        return;
+      }
+      if (f?.eventType !== EVENT_TYPE || f.eventData?.run !== cur.id) return;
+      const seq = f.eventData.seq;
+      if (!(seq >= 0 && seq < cur.counts.length)) return;
+      if (++cur.counts[seq] === cur.n) record(cur.hist, t - cur.planned[seq]);
+    },
+  };
+  return router;
+}
+
+async function fanoutRun({ router, n, events, intervalMs, publish }) {
+  const cur = { id: ++runCounter, n, counts: new Uint32Array(events), planned: new Float64Array(events), hist: histogram() };
+  router.cur = cur;
+  const res = await openLoop({
+    rate: 1000 / intervalMs,
+    durationMs: events * intervalMs,
+    maxCount: events,
+    send: (i, planned) => {
+      cur.planned[i] = planned;
+      return publish(cur.id, i);
+    },
+  });
+  const ok = [];
+  const statuses = {};
+  let errors = 0;
+  res.results.forEach((r, i) => {
+    if (r.status >= 200 && r.status < 300) ok.push(i);
+    else {
+      errors++;
+      const k = r.status || "network";
+      statuses[k] = (statuses[k] ?? 0) + 1;
+    }
+  });
+  await waitUntil(() => ok.every((i) => cur.counts[i] >= n), 5000);
+  const missing = ok.reduce((a, i) => a + Math.max(0, n - cur.counts[i]), 0);
+  router.cur = null;
+  return { hist: cur.hist, events: res.total, errors, statuses, missing };
+}
+
+export async function b3(ctx) {
+  const { svc, echo, world, cfg } = ctx;
+  const ns = cfg.b3Listeners;
+  const router = listenerRouter();
+  const device = world.devices.find((d) => d.homeId);
+  const tokens = world.owner ? [world.owner.token, ...world.members.map((m) => m.token)] : [];
+
+  let unavailable = null;
+  if (!world.devices.length) unavailable = world.missing.devices ?? world.missing.project ?? "no devices";
+  else if (!device) unavailable = `no device in a home: ${world.missing.claim ?? "claim failed"}`;
+  else if (!tokens.length) unavailable = world.missing.login ?? world.missing.users ?? "no user session";
+  let probeSocket = null;
+  if (!unavailable) {
+    try {
+      probeSocket = (await openSocket(`${svc.wsBase}/userSession/websocket?authToken=${encodeURIComponent(tokens[0])}`)).ws;
+    } catch (e) {
+      unavailable = `GET /userSession/websocket upgrade → ${e.status || e.message}`;
+    }
+  }
+  if (!unavailable) {
+    const r = await request(svc.base, "PUT", `/devices/${device.id}/event`, { key: device.apiKey, body: { eventType: "benchProbe", eventData: {} } });
+    if (r.status !== 204) unavailable = `PUT /devices/{id}/event → ${r.status || r.error?.message} ${r.body?.reason ?? ""}`.trim();
+  }
+  if (probeSocket) await closeAll([probeSocket]);
+  if (!unavailable) ctx.note(`B3 listeners use ${tokens.length} user session${tokens.length > 1 ? "s" : ""} (home owner${tokens.length > 1 ? " + members" : ""}), round-robin.`);
+
+  const frameShape = (run, seq) =>
+    JSON.stringify({
+      eventType: EVENT_TYPE,
+      eventData: { run, seq },
+      timestamp: new Date().toISOString(),
+      homeId: world.homeId ?? 1,
+      originDeviceId: device?.id ?? 1,
+      originDeviceClass: "smart_light",
+      originDeviceIp: "127.0.0.1",
+    });
+
+  for (const n of ns) {
+    const intervalMs = Math.max(20, n / 10);
+    const events = cfg.b3Events;
+    const label = `N = ${n} listeners`;
+    // Floor: ws-echo fan-out.
+    ctx.log(`B3 ${label}: ws-echo floor`);
+    const g = `b3-${n}-${Date.now()}`;
+    const floorListeners = await pool(n, 50, async () => (await openSocket(`${echo.wsBase}/listen?g=${g}`, { onMessage: router.onMessage })).ws);
+    const pub = (await openSocket(`${echo.wsBase}/publish?g=${g}`)).ws;
+    const floorPublish = (run, seq) => new Promise((resolve) => pub.send(frameShape(run, seq), (err) => resolve({ status: err ? 0 : 204 })));
+    await fanoutRun({ router, n, events: Math.min(5, events), intervalMs, publish: floorPublish });
+    const fr = [];
+    for (let r = 0; r < cfg.runs; r++) fr.push(await fanoutRun({ router, n, events, intervalMs, publish: floorPublish }));
+    await closeAll([...floorListeners, pub]);
+    const f = aggregate(fr);
+    const floorCell = `ws-echo fan-out: ${fmtLat(f.lat)} · missed ${f.missing}`;
+    const goal = "p99 ≤ 2× floor p99; none missed";
+    if (unavailable) {
+      ctx.row({ id: "B3", case: label, result: na(unavailable), floor: floorCell, ratio: "–", goal, status: "n/a" });
+      continue;
+    }
+
+    // Service.
+    ctx.log(`B3 ${label}: service (opening ${n} app sockets)`);
+    let listeners;
+    const t0 = now();
+    try {
+      listeners = await pool(n, 50, async (i) => (await openSocket(`${svc.wsBase}/userSession/websocket?authToken=${encodeURIComponent(tokens[i % tokens.length])}`, { onMessage: router.onMessage })).ws);
+    } catch (e) {
+      ctx.row({ id: "B3", case: label, result: `error opening ${n} app sockets: ${e.status || e.message}`, floor: floorCell, ratio: "–", goal, status: "not met (connect failed)" });
+      continue;
+    }
+    const openMs = now() - t0;
+    const publish = (run, seq) => request(svc.base, "PUT", `/devices/${device.id}/event`, { key: device.apiKey, body: { eventType: EVENT_TYPE, eventData: { run, seq } }, agent: ctx.agent });
+    await fanoutRun({ router, n, events: Math.min(5, events), intervalMs, publish });
+    const sr = [];
+    for (let r = 0; r < cfg.runs; r++) {
+      ctx.log(`B3 ${label}: run ${r + 1}/${cfg.runs}`);
+      sr.push(await fanoutRun({ router, n, events, intervalMs, publish }));
+    }
+    await closeAll(listeners);
+    const s = aggregate(sr);
+    const ratio = s.lat.p99 / f.lat.p99;
+    const met = ratio <= 2 && s.missing === 0 && s.errors === 0;
+    const why = [ratio > 2 ? "p99" : "", s.missing ? `${s.missing} missed` : "", s.errors ? `${s.errors} errors` : ""].filter(Boolean).join(", ");
+    ctx.row({
+      id: "B3",
+      case: `${label} (${s.events} events, 1 per ${intervalMs} ms; sockets opened in ${(openMs / 1000).toFixed(1)} s)`,
+      result: `to last receiver ${fmtLat(s.lat)} · missed ${s.missing} · ${fmtErrors(s.errors, s.statuses)}`,
+      floor: floorCell,
+      ratio: `${ratio.toFixed(2)}× p99`,
+      goal,
+      status: goalStatus(met, why),
+    });
+  }
+}
+
+function aggregate(runs) {
+  const statuses = {};
+  for (const r of runs) for (const [k, v] of Object.entries(r.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  return {
+    lat: summary(merged(runs.map((r) => r.hist))),
+    events: runs.reduce((a, r) => a + r.events, 0),
+    missing: runs.reduce((a, r) => a + r.missing, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    statuses,
+  };
+}

@@ -1,0 +1,142 @@
+// B4: hold many device command sockets. Sockets are opened in steps up to each
+// count (e.g. 1,000 then 5,000 held at once), 50 upgrades in flight; for each
+// step: connect rate and connect latency, and resident memory per held socket
+// = (VmRSS now − VmRSS before the first socket) / sockets held, read from
+// /proc/<pid>/status of the workerd process that runs the worker and its
+// Durable Objects. One baseline per target (not one per count) because memory
+// freed by closed sockets is reused by later ones and would hide the cost.
+// Floor: the same for the plain `ws` server process (garbage-collected before
+// each reading). Also shown: the wrangler dev proxy's own workerd (not present
+// in production) and the floor worker's hibernating sockets (same platform, no
+// service code) — the platform's own cost per socket.
+import { closeAll, openSocket, request } from "../lib/http.mjs";
+import { histogram, record, summary } from "../lib/hist.mjs";
+import { fmtKiB, fmtMs, goalStatus, na } from "../lib/report.mjs";
+import { rssKiB, workerdProcesses } from "../lib/proc.mjs";
+import { now, pool, sleep } from "../lib/util.mjs";
+
+const IN_FLIGHT = 50;
+/** Below this total RSS change the per-socket figure is noise, not a measurement. */
+const RESOLUTION_KIB = 2048;
+
+/** Opens sockets up to each of `counts` in turn; returns one measurement per count. */
+async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async () => {} }) {
+  await beforeRead();
+  const base = pids().map(rssKiB);
+  const sockets = [];
+  const steps = [];
+  let errors = 0;
+  const statuses = {};
+  for (const count of counts) {
+    const from = sockets.length + errors;
+    const h = histogram();
+    const t0 = now();
+    let opened = 0;
+    await pool(Math.max(0, count - from), IN_FLIGHT, async (j) => {
+      try {
+        const { ws, ms } = await open(from + j);
+        sockets.push(ws);
+        opened++;
+        record(h, ms);
+      } catch (e) {
+        errors++;
+        const k = e.status || e.code || "network";
+        statuses[k] = (statuses[k] ?? 0) + 1;
+      }
+    });
+    const elapsed = now() - t0;
+    await sleep(settleMs);
+    await beforeRead();
+    const rss = pids().map(rssKiB);
+    const alive = sockets.filter((s) => s.readyState === 1).length;
+    log?.(`  ${count}: ${alive} open after settling, ${errors} errors so far, step took ${(elapsed / 1000).toFixed(1)} s`);
+    const perSocket = base.map((b, i) => (rss[i] != null && b != null && alive ? (rss[i] - b) / alive : NaN));
+    const resolved = base.map((b, i) => rss[i] != null && b != null && rss[i] - b >= RESOLUTION_KIB);
+    steps.push({ count, opened, alive, errors, statuses: { ...statuses }, rate: (opened / elapsed) * 1000, connect: summary(h), base, rss, perSocket, resolved, held: sockets.length });
+  }
+  await closeAll(sockets, 10_000);
+  return steps;
+}
+
+export async function b4(ctx) {
+  const { svc, floor, echo, world, cfg } = ctx;
+  const counts = [...cfg.b4Counts].sort((a, b) => a - b);
+  let unavailable = null;
+  if (!world.devices.length) unavailable = world.missing.devices ?? world.missing.project ?? "no devices";
+  else {
+    try {
+      const d = world.devices[world.devices.length - 1];
+      const { ws } = await openSocket(`${svc.wsBase}/devices/${d.id}/command`, { key: d.apiKey });
+      await closeAll([ws]);
+    } catch (e) {
+      unavailable = `GET /devices/{id}/command upgrade → ${e.status || e.message}`;
+    }
+  }
+  const gc = async () => {
+    await request(echo.base, "GET", "/gc");
+    await sleep(200);
+  };
+
+  ctx.log(`B4 ws-echo floor: ${counts.join(" then ")} sockets`);
+  const fl = await holdSteps({ counts, open: () => openSocket(`${echo.wsBase}/listen?g=b4`, { timeoutMs: 30_000 }), pids: () => [echo.handle.pid], settleMs: cfg.b4SettleMs, log: ctx.log, beforeRead: gc });
+
+  ctx.log(`B4 floor worker (hibernating sockets, no service code): ${counts.join(" then ")} sockets`);
+  const floorPids = () => {
+    const p = workerdProcesses(floor.handle);
+    return [p.user, p.proxy];
+  };
+  const fw = await holdSteps({ counts, open: (i) => openSocket(`${floor.wsBase}/ws/b4-${i}`, { timeoutMs: 30_000 }), pids: floorPids, settleMs: cfg.b4SettleMs, log: ctx.log });
+
+  let sv = null;
+  const nMax = Math.min(counts[counts.length - 1], world.devices.length);
+  if (!unavailable) {
+    ctx.log(`B4 service: ${counts.join(" then ")} device sockets`);
+    const svcPids = () => {
+      const p = workerdProcesses(svc.handle);
+      return [p.user, p.proxy];
+    };
+    // The last devices of the seed: B2/B5 use the first ones.
+    const devs = world.devices.slice(world.devices.length - nMax);
+    sv = await holdSteps({
+      counts: counts.map((c) => Math.min(c, nMax)),
+      open: (i) => openSocket(`${svc.wsBase}/devices/${devs[i].id}/command`, { key: devs[i].apiKey, timeoutMs: 30_000 }),
+      pids: svcPids,
+      settleMs: cfg.b4SettleMs,
+      log: ctx.log,
+    });
+  }
+
+  counts.forEach((count, k) => {
+    const f = fl[k];
+    const w = fw[k];
+    const goal = "memory/socket ≤ 4× ws server's";
+    const floorCell =
+      `ws server: ${f.rate.toFixed(0)} conn/s · ${kib(f, 0)}/socket (RSS after GC ${mb(f.base[0])}→${mb(f.rss[0])} MiB); ` +
+      `floor worker (hibernating DO sockets): ${w.rate.toFixed(0)} conn/s · ${kib(w, 0)}/socket in workerd (RSS ${mb(w.base[0])}→${mb(w.rss[0])} MiB; dev proxy +${kib(w, 1)})` +
+      (w.errors ? ` · err ${w.errors}` : "");
+    if (unavailable) {
+      ctx.row({ id: "B4", case: `hold ${count} device sockets`, result: na(unavailable), floor: floorCell, ratio: "–", goal, status: "n/a" });
+      return;
+    }
+    const s = sv[k];
+    const measurable = s.resolved[0] && f.resolved[0];
+    const ratio = s.perSocket[0] / f.perSocket[0];
+    const met = measurable && ratio <= 4 && s.errors === 0 && s.alive === s.count;
+    const why = [!measurable ? "RSS change below resolution" : ratio > 4 ? "memory" : "", s.errors ? `${s.errors} errors` : "", s.alive < s.held ? `${s.held - s.alive} closed by server` : ""].filter(Boolean).join(", ");
+    ctx.row({
+      id: "B4",
+      case: `hold ${s.count} device sockets${s.count < count ? ` (only ${s.count} devices seeded)` : ""}`,
+      result:
+        `${s.rate.toFixed(0)} conn/s (connect p50 ${fmtMs(s.connect.p50)} / p99 ${fmtMs(s.connect.p99)} ms, 50 in flight) · ` +
+        `${kib(s, 0)}/socket in workerd (RSS ${mb(s.base[0])}→${mb(s.rss[0])} MiB; dev proxy +${kib(s, 1)}/socket) · ` +
+        `err ${s.errors}${Object.keys(s.statuses).length ? ` [${Object.entries(s.statuses).map(([a, b]) => `${a}×${b}`).join(", ")}]` : ""}${s.alive < s.held ? ` · ${s.held - s.alive} closed by server` : ""}`,
+      floor: floorCell,
+      ratio: (measurable ? `${ratio.toFixed(2)}× ws server memory` : "–") + (s.resolved[0] && w.resolved[0] ? ` (${(s.perSocket[0] / w.perSocket[0]).toFixed(2)}× floor worker's)` : ""),
+      goal,
+      status: !measurable && !s.errors ? "n/a (RSS change below resolution; raise the count)" : goalStatus(met, why),
+    });
+  });
+}
+
+const mb = (kib) => (kib == null ? "?" : (kib / 1024).toFixed(0));
+const kib = (h, i) => (h.resolved[i] ? `${fmtKiB(h.perSocket[i])} KiB` : `< ${fmtKiB(RESOLUTION_KIB / Math.max(1, h.alive))} KiB (RSS change < ${RESOLUTION_KIB / 1024} MiB)`);
