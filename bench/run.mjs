@@ -6,6 +6,7 @@
 // this separate process over 127.0.0.1, and prints one table (stdout and
 // bench/results/latest.md). BENCH_QUICK=1 for a fast smoke run. See
 // bench/README.md.
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -62,18 +63,36 @@ if (Number(process.versions.node.split(".")[0]) < 22) {
   process.exit(2);
 }
 
-const snapshot = process.env.BENCH_SNAPSHOT !== "0";
+// What is served: "head" (default) = the committed tree at HEAD, extracted
+// with `git archive`; "worktree" = a copy of the working tree as it is now;
+// "0" = the working tree in place (wrangler then reloads whenever someone
+// edits it, which disturbs the measurement).
+const snapshot = process.env.BENCH_SNAPSHOT === "0" ? null : process.env.BENCH_SNAPSHOT === "worktree" ? "worktree" : "head";
+const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts"];
 
 /**
- * A copy of the files `wrangler dev` reads (src, migrations, wrangler.toml,
- * package.json, tsconfig), with node_modules linked, so that other people
- * editing the shared working tree do not make wrangler reload mid-bench.
+ * A copy of the files `wrangler dev` reads, with node_modules linked, so that
+ * other people editing the shared working tree do not make wrangler reload
+ * in the middle of a measurement.
  */
 function snapshotApp(runDir) {
   const app = path.join(runDir, "app");
   mkdirSync(app, { recursive: true });
-  for (const f of ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts"]) {
-    if (existsSync(path.join(ROOT, f))) cpSync(path.join(ROOT, f), path.join(app, f), { recursive: true });
+  if (snapshot === "head") {
+    const present = APP_FILES.filter((f) => {
+      try {
+        execFileSync("git", ["cat-file", "-e", `HEAD:${f}`], { cwd: ROOT, stdio: "ignore" });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const tar = execFileSync("git", ["archive", "--format=tar", "HEAD", ...present], { cwd: ROOT, maxBuffer: 1 << 30 });
+    execFileSync("tar", ["-x", "-C", app], { input: tar });
+  } else {
+    for (const f of APP_FILES) {
+      if (existsSync(path.join(ROOT, f))) cpSync(path.join(ROOT, f), path.join(app, f), { recursive: true });
+    }
   }
   symlinkSync(path.join(ROOT, "node_modules"), path.join(app, "node_modules"), "dir");
   return app;
@@ -100,7 +119,7 @@ async function main() {
     `- machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; load average at start ${m.load}`,
     `- load generator: Node ${m.node} (this process); servers: ${m.workerd} under wrangler ${m.wrangler} \`dev\` (local mode: local D1, SQLite-backed Durable Objects; \`--log-level ${process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"}\`, which turns off wrangler's per-request log call), floor ws server on Node ${m.node}`,
     `- pinning: ${pin.enabled ? `load generator on core ${pin.loadCore}; wrangler/workerd (service and floor worker) and the ws floor server on core ${pin.serverCores} (taskset)` : `none (${pin.reason})`}`,
-    `- code: ${gitHead()}${snapshot ? " (served from a snapshot copy of the working tree taken at start, so concurrent edits do not reload it; BENCH_SNAPSHOT=0 serves the tree in place)" : " (served in place)"}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
+    `- code: ${snapshot === "head" ? `${gitHead().split(" ")[0]} (the committed tree at HEAD, extracted with git archive; uncommitted edits are not served)` : snapshot === "worktree" ? `${gitHead()} (a copy of the working tree taken at start)` : `${gitHead()} (the working tree, served in place)`}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
   );
 
   // Secrets for this run only.
@@ -125,7 +144,7 @@ async function main() {
   const svcPersist = path.join(runDir, "service");
   const app = snapshot ? snapshotApp(runDir) : ROOT;
   const svcConfig = path.join(app, "wrangler.toml");
-  log(`service: wrangler d1 migrations apply DB --local${snapshot ? " (on a snapshot of the working tree)" : ""}`);
+  log(`service: wrangler d1 migrations apply DB --local${snapshot ? ` (on a snapshot: ${snapshot})` : ""}`);
   await applyMigrations({ config: svcConfig, persistTo: svcPersist, cwd: app });
   log("service: starting wrangler dev");
   const svcPort = await freePort();
