@@ -197,6 +197,25 @@ describe("the app socket", () => {
   });
 });
 
+describe("commands from users", () => {
+  it("are allowed to the device's home members, refused to others as the policy says", async () => {
+    const socket = await connect(`/devices/${device.id}/command`, { key: device.apiKey });
+    const path = `/devices/${device.id}/command`;
+    expect((await put(path, { action: "by-owner" }, owner.token)).status).toBe(204);
+    expect((await socket.next()).action).toBe("by-owner");
+    expect((await put(path, { action: "by-member" }, member.token)).status).toBe(204);
+    expect((await socket.next()).action).toBe("by-member");
+    const byStranger = await put(path, { action: "by-stranger" }, stranger.token);
+    expect(byStranger.status).toBe(404);
+    expect(byStranger.body.reason).toBe("DEVICE_NOT_FOUND");
+    expect((await put(path, { action: "x" }, "mcu_not-a-session")).status).toBe(401);
+    expect((await put(`/devices/999999/command`, { action: "x" }, owner.token)).status).toBe(404);
+    expect((await put(`/devices/999999/command`, { action: "x" })).status).toBe(401);
+    await socket.silent();
+    socket.close();
+  });
+});
+
 describe("a deleted device", () => {
   it("loses its sockets", async () => {
     const doomed = await newDevice(project);

@@ -9,7 +9,7 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
 import { byteLength, LIMITS } from "../../live/limits";
-import { capBody, deviceObject, deviceParams, forwardUpgrade, live, requireSelf, requireUpgrade } from "./shared";
+import { callerAndDevice, capBody, deviceObject, deviceParams, forwardUpgrade, live, requireSelf, requireUpgrade } from "./shared";
 
 const commandBody = z
   .object({
@@ -61,8 +61,7 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(sendCommand, async (c) => {
-    const who = await principalOf(c);
-    const { device, rights } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
+    const { who, device, rights } = await callerAndDevice(c, c.req.valid("param").deviceId);
     if (!rights.operate || who.kind === "device") throw forbidden();
     const { action, parameters = {} } = c.req.valid("json");
     if (byteLength(commandFrame(action, parameters)) > LIMITS.commandBytes) {
