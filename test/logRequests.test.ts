@@ -467,3 +467,17 @@ describe("who may use log requests", () => {
     if (cancel.status !== 204) expect((await del(`${base(w.device)}/${id}`, w.project.key)).status).toBe(204);
   });
 });
+
+describe("documentation", () => {
+  it("/openapi.json describes every log endpoint", async () => {
+    const res = await get("/openapi.json");
+    expect(res.status).toBe(200);
+    const paths = res.body.paths as Record<string, Record<string, unknown>>;
+    expect(Object.keys(paths["/devices/{deviceId}/logEntries"] ?? {})).toEqual(["get"]);
+    expect(Object.keys(paths["/devices/{deviceId}/httpLogEntries"] ?? {})).toEqual(["get"]);
+    expect(Object.keys(paths["/devices/{deviceId}/logRequests"] ?? {}).sort()).toEqual(["get", "post"]);
+    expect(Object.keys(paths["/devices/{deviceId}/logRequests/{logRequestId}"] ?? {}).sort()).toEqual(["delete", "get"]);
+    expect(Object.keys(paths["/devices/{deviceId}/logRequests/{logRequestId}/file"] ?? {}).sort()).toEqual(["get", "put"]);
+    expect(Object.keys(paths["/devices/{deviceId}/logRequests/{logRequestId}/failure"] ?? {})).toEqual(["post"]);
+  });
+});

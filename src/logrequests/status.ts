@@ -6,12 +6,13 @@
  * this table does not list (nothing ever returns to `pending`; `completed`,
  * `failed` and `cancelled` are final).
  *
- *   pending ──deliver──▶ delivered ──startUpload──▶ uploading ──complete──▶ completed
- *      │                   │  ▲                        │
- *      │                   │  └──────abandonUpload─────┤   (upload too large or broken)
- *      ├──startUpload──────┼──────────────────────────▶│
- *      ├──fail─────────────┴──fail─────────────────────┴──fail──▶ failed
- *      └──cancel───────────┴──cancel──▶ cancelled    (uploading: only once the upload is stale)
+ *   pending ─▶ delivered ─▶ uploading ─▶ completed
+ *   pending ─▶ uploading        (an upload may come before its delivery is recorded)
+ *   uploading ─▶ delivered      (the upload did not finish; the device may try again)
+ *   pending | delivered | uploading ─▶ failed      (the device reports failure)
+ *   pending | delivered ─▶ cancelled               (a user; uploading only once stale)
+ *
+ * The table with who makes each move is in docs/logs.md.
  */
 import type { LogRequestStatus } from "../db/logRequests";
 
@@ -20,8 +21,6 @@ export { LOG_REQUEST_STATUSES, type LogRequestStatus } from "../db/logRequests";
 /** Statuses in which a request is still open; a device has at most one open request (BLOCKING_LOG_REQUEST). */
 export const OPEN_STATUSES = ["pending", "delivered", "uploading"] as const satisfies readonly LogRequestStatus[];
 export const FINAL_STATUSES = ["completed", "failed", "cancelled"] as const satisfies readonly LogRequestStatus[];
-
-export const isFinal = (s: LogRequestStatus): boolean => (FINAL_STATUSES as readonly LogRequestStatus[]).includes(s);
 
 /**
  * An upload that started this long ago and never finished (the worker handling

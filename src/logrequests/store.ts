@@ -7,7 +7,7 @@ import { and, asc, count, desc, eq, inArray, lt, or, type SQL, sql } from "drizz
 import { db } from "../db/client";
 import { type LogRequestRow, logRequests } from "../db/logRequests";
 import { now } from "../http/time";
-import { type LogRequestStatus, MOVES, type MoveName, OPEN_STATUSES, UPLOAD_STALE_MS } from "./status";
+import { type LogRequestStatus, MOVES, type MoveName, OPEN_STATUSES, STATUS_RANK, UPLOAD_STALE_MS } from "./status";
 
 export interface NewLogRequest {
   start: string | null;
@@ -61,7 +61,11 @@ export function openLogRequests(env: Env, deviceId: number): Promise<LogRequestR
 
 export type SortKey = { field: "ts" | "status"; dir: "asc" | "desc" };
 
-const statusRank = sql`CASE ${logRequests.status} WHEN 'pending' THEN 0 WHEN 'delivered' THEN 1 WHEN 'uploading' THEN 2 WHEN 'completed' THEN 3 WHEN 'failed' THEN 4 ELSE 5 END`;
+/** `sortBy=status`: lifecycle order (STATUS_RANK), not alphabetical. */
+const statusRank = sql`CASE ${logRequests.status} ${sql.join(
+  Object.entries(STATUS_RANK).map(([status, rank]) => sql`WHEN ${status} THEN ${rank}`),
+  sql` `,
+)} END`;
 
 export async function listLogRequests(
   env: Env,

@@ -13,7 +13,10 @@
  *   itself, with its own key.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { Principal } from "../auth/principal";
 import { principalOf } from "../auth/principal";
+import type { LogRequestRow } from "../db/logRequests";
 import { loadDevice } from "../devices/access";
 import type { DeviceRow } from "../devices/present";
 import type { AppEnv } from "../env";
@@ -23,14 +26,11 @@ import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { parseRfc3339 } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
 import { recordLog, type Waiter } from "../live/log/record";
-import type { LogRequestRow } from "../db/logRequests";
 import { deliverLogRequest, viaDeviceObject } from "../logrequests/notify";
 import { logRequestSchema, presentLogRequest } from "../logrequests/present";
 import { LOG_REQUEST_STATUSES, type LogRequestStatus } from "../logrequests/status";
 import { createLogRequest, getLogRequest, listLogRequests, move, type SortKey } from "../logrequests/store";
 import { declaredLength, fileKey, LOG_FILE_MAX_BYTES, storeFile, uploadContentType } from "../logrequests/upload";
-import type { Context } from "hono";
-import type { Principal } from "../auth/principal";
 
 const LIMITS = { prefixes: 32, prefixChars: 256, reasonChars: 1024, idChars: 64, listQueryChars: 256 } as const;
 
