@@ -13,7 +13,7 @@ import { DurableObject } from "cloudflare:workers";
 import { broadcast } from "./broadcast";
 import { appEvent, SYSTEM_EVENTS } from "./events";
 import { publishToHome } from "./fanout";
-import { deleteFrame, errorFrame, parseKvRequest, reloadFrame } from "./frames";
+import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
 import { migrate } from "./sql";
 import { type CommandRecord, type CommandResult, Commands } from "./device/commands";
@@ -78,7 +78,10 @@ export class DeviceObject extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server, [kind]);
     server.serializeAttachment(info);
     // The dump goes first on this socket, so every later set/delete it sees is above its rev.
-    if (kind === "kv") server.send(reloadFrame(this.kv.rev, this.kv.list()));
+    if (kind === "kv") {
+      const { numItems, items } = this.kv.dump();
+      server.send(reloadFrame(this.kv.rev, numItems, items));
+    }
     this.note("info", `${kind} socket connected${info.ip ? ` from ${info.ip}` : ""}`);
     // Open log requests go to each command socket that opens; off the connect path (src/logrequests/notify.ts).
     if (kind === "command") this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, identity.id, (a, p) => this.sendSystemCommand(a, p)));
@@ -245,8 +248,7 @@ export class DeviceObject extends DurableObject<Env> {
   private async applySet(key: string, json: string, ip: string): Promise<KvChange> {
     const change = this.kv.set(key, json, now());
     if (!change.ok) return this.noteKvRefusal("set", key, change);
-    // The frame embeds the stored JSON as is; no second serialisation per socket.
-    broadcast(openSockets(this.ctx, "kv"), `{"action":"set","rev":${change.rev},"key":${JSON.stringify(key)},"value":${json}}`);
+    broadcast(openSockets(this.ctx, "kv"), setFrame(change.rev, key, json));
     await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
     return change;
   }

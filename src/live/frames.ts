@@ -16,18 +16,14 @@
 import { encodeValue, keyProblem } from "./kvRules";
 import { byteLength, LIMITS } from "./limits";
 
-export interface KvItem {
-  key: string;
-  value: unknown;
-  modificationTime: string;
-}
-
 export const commandFrame = (action: string, parameters: Record<string, unknown>): string => JSON.stringify({ action, parameters });
 
-export const reloadFrame = (rev: number, items: KvItem[]): string =>
-  JSON.stringify({ action: "reload", rev, numItems: items.length, items });
+/** `items` is the JSON text of the items array, as the store keeps it (see KvStore.dump). */
+export const reloadFrame = (rev: number, numItems: number, items: string): string =>
+  `{"action":"reload","rev":${rev},"numItems":${numItems},"items":${items}}`;
 
-export const setFrame = (rev: number, key: string, value: unknown): string => JSON.stringify({ action: "set", rev, key, value });
+/** `json` is the value's JSON text as stored: embedded as is, not serialised again. */
+export const setFrame = (rev: number, key: string, json: string): string => `{"action":"set","rev":${rev},"key":${JSON.stringify(key)},"value":${json}}`;
 
 export const deleteFrame = (rev: number, key: string): string => JSON.stringify({ action: "delete", rev, key });
 

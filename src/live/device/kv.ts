@@ -4,7 +4,6 @@
  * block, so they commit together: `rev` rises by one per change and never
  * goes back, whatever happens to the instance afterwards.
  */
-import type { KvItem } from "../frames";
 import { byteLength, LIMITS } from "../limits";
 import type { DeviceState } from "./state";
 
@@ -17,8 +16,6 @@ type Row = {
   value: string;
   modification_time: string;
 };
-
-const item = (r: Row): KvItem => ({ key: r.key, value: JSON.parse(r.value), modificationTime: r.modification_time });
 
 /** An item as JSON text, built around the stored value text (no parse, no re-serialisation). */
 const itemJson = (r: Row): string =>
@@ -53,13 +50,15 @@ export class KvStore {
     return prefix ? rows.filter((r) => r.key.startsWith(prefix)) : rows;
   }
 
-  list(prefix = ""): KvItem[] {
-    return this.rows(prefix).map(item);
-  }
-
   /** The items as a JSON array text, as REST returns it. */
   listJson(prefix = ""): string {
     return `[${this.rows(prefix).map(itemJson).join(",")}]`;
+  }
+
+  /** Everything, for the `reload` frame: the count and the items as JSON text. */
+  dump(): { numItems: number; items: string } {
+    const rows = this.rows("");
+    return { numItems: rows.length, items: `[${rows.map(itemJson).join(",")}]` };
   }
 
   /** One item as JSON text, or null. */
