@@ -194,3 +194,26 @@ test("pings are answered and commands delivered after the device's object has hi
   assert.deepEqual(await socket.nextCommand(), { action: "wake", parameters: {} });
   socket.ws.close();
 });
+
+test("a dropped TCP connection (no close frame) marks the device disconnected within a second", { timeout: 60_000 }, async () => {
+  const project = await api("POST", "/projects", OPERATOR, { name: "node-lib-drop", provisioning: "preProvisioned" });
+  const key = await api("POST", `/projects/${project.body.id}/apiKeys`, OPERATOR, { name: "server", admin: true });
+  await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: "lamp", name: "Lamp" });
+  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass: "lamp" });
+  const { id, apiKey } = device.body;
+  const socket = listenCommands(id, apiKey);
+  await socket.opened;
+  assert.equal((await api("GET", `/devices/${id}`, key.body.key)).body.isConnected, true);
+
+  socket.ws.terminate(); // destroys the TCP socket: no close frame is sent
+  const deadline = Date.now() + 1000;
+  let shown;
+  do {
+    shown = (await api("GET", `/devices/${id}`, key.body.key)).body;
+    if (!shown.isConnected) break;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < deadline);
+  assert.equal(shown.isConnected, false, "still connected a second after the drop");
+  assert.ok(shown.lastDisconnectTime >= shown.lastConnectTime);
+  assert.equal((await api("PUT", `/devices/${id}/command`, key.body.key, { action: "gone" })).status, 503);
+});
