@@ -28,6 +28,9 @@ export default defineConfig(async () => {
       // A real HTTP server (in Node) for the App Proxy tests to forward to.
       globalSetup: ["./test/setup/app-target.ts"],
       include: ["test/**/*.test.ts"],
+      // CI reads the counts from a JSON report beside the usual output.
+      reporters: process.env.CI ? ["default", "json"] : ["default"],
+      outputFile: { json: ".vitest-results.json" },
     },
   };
 });
