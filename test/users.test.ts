@@ -325,3 +325,15 @@ describe("project roles", () => {
     expect((await get(`/users/${user.id}`, user.token)).body.projectRole).toBeNull();
   });
 });
+
+describe("revocation takes effect at once where it happened", () => {
+  it("a changed project role applies to the next request of an existing session", async () => {
+    const project = await newProject();
+    const ada = await newUser(project.id, "ada");
+    expect((await get(`/devices?projectId=${project.id}`, ada.token)).status).toBe(403);
+    await patch(`/projects/${project.id}/users/${ada.id}`, { projectRole: "viewer" }, project.adminKey);
+    expect((await get(`/devices?projectId=${project.id}`, ada.token)).status).toBe(200);
+    await patch(`/projects/${project.id}/users/${ada.id}`, { projectRole: null }, project.adminKey);
+    expect((await get(`/devices?projectId=${project.id}`, ada.token)).status).toBe(403);
+  });
+});

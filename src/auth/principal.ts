@@ -11,6 +11,7 @@ import { devices, projectApiKeys, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { unauthorized } from "../http/errors";
 import { digest, kindOf, timingSafeEqual } from "./keys";
+import { recall, remember } from "./principalCache";
 
 export type ProjectRole = "viewer" | "editor" | "admin";
 
@@ -43,6 +44,15 @@ function operatorTokenDigest(token: string): Promise<string> {
 export async function resolveKey(env: Env, key: string): Promise<Principal | null> {
   const keyDigest = await digest(key);
   if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await operatorTokenDigest(env.OPERATOR_TOKEN))) return { kind: "operator" };
+  const known = recall(keyDigest);
+  if (known) return known;
+  const principal = await lookupKey(env, key, keyDigest);
+  if (principal) remember(keyDigest, principal);
+  return principal;
+}
+
+/** The principal a key stands for, read from D1 (the table named by the key's prefix). */
+async function lookupKey(env: Env, key: string, keyDigest: string): Promise<Principal | null> {
   const d = db(env);
   switch (kindOf(key)) {
     case "project": {

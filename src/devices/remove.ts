@@ -5,6 +5,7 @@
  * the device is erased and its key stops working.
  */
 import { eq } from "drizzle-orm";
+import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { devices, projects } from "../db/schema";
 import { conflict, forbidden } from "../http/errors";
@@ -30,5 +31,6 @@ export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRi
     if (/FOREIGN KEY/i.test(String(err))) throw conflict("DEVICE_IN_USE");
     throw err;
   }
+  forget((p) => p.kind === "device" && p.deviceId === device.id);
   await afterDeviceErased(env, device.id);
 }

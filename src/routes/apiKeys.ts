@@ -3,6 +3,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { digest, newKey } from "../auth/keys";
 import { principalOf } from "../auth/principal";
+import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { projectApiKeys } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -96,6 +97,7 @@ export function apiKeyRoutes() {
       .where(and(eq(projectApiKeys.projectId, projectId), eq(projectApiKeys.id, keyId)))
       .returning({ id: projectApiKeys.id });
     if (gone.length === 0) throw notFound("API_KEY_NOT_FOUND");
+    forget((p) => p.kind === "project" && p.keyId === keyId);
     return c.body(null, 204);
   });
 

@@ -7,6 +7,7 @@ import { and, eq } from "drizzle-orm";
 import { digest, newKey } from "../auth/keys";
 import { hashPassword, verifyPassword } from "../auth/password";
 import { principalOf } from "../auth/principal";
+import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -100,6 +101,7 @@ export function sessionRoutes() {
     const who = await principalOf(c);
     if (who.kind !== "user") throw forbidden();
     await db(c.env).delete(userSessions).where(eq(userSessions.tokenDigest, who.sessionDigest));
+    forget((p) => p.kind === "user" && p.sessionDigest === who.sessionDigest);
     await afterSessionEnded(c.env, who.userId, who.sessionDigest);
     return c.body(null, 204);
   });

@@ -15,6 +15,7 @@ import { errors, json, jsonBody, noContent, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { afterSessionEnded } from "../live/hooks";
+import { forget } from "../auth/principalCache";
 import { loadProject, requireProjectAdmin } from "./projects";
 
 /** Emails are compared trimmed and lower-cased: one account per address per project, however it is typed. */
@@ -191,6 +192,8 @@ export function usersRoutes() {
         .delete(userSessions)
         .where(and(eq(userSessions.userId, row.id), ne(userSessions.tokenDigest, who.sessionDigest)))
         .returning({ digest: userSessions.tokenDigest });
+      const endedDigests = new Set(ended.map((s) => s.digest));
+      forget((p) => p.kind === "user" && endedDigests.has(p.sessionDigest));
       for (const s of ended) await afterSessionEnded(c.env, row.id, s.digest);
     }
     return c.body(null, 204);
@@ -208,6 +211,8 @@ export function usersRoutes() {
       .where(and(eq(users.id, userId), eq(users.projectId, projectId)))
       .returning({ id: users.id });
     if (updated.length === 0) throw notFound("USER_NOT_FOUND");
+    // Sessions carry the role: make them re-read it.
+    forget((p) => p.kind === "user" && p.userId === userId);
     return c.body(null, 204);
   });
 
