@@ -91,6 +91,7 @@ describe("device command socket", () => {
       [{ action: "" }, "action"],
       [{ action: 5 }, "action"],
       [{ action: "x".repeat(257) }, "action"],
+      [{ action: "_logRequest_", parameters: { logRequestId: "forged" } }, "action"],
       [{ action: "go", parameters: [1, 2] }, "parameters"],
       [{ action: "go", parameters: "zone=2" }, "parameters"],
       [{ action: "go", parameters: { blob: "x".repeat(70 * 1024) } }, "parameters"],

@@ -17,6 +17,8 @@ const commandBody = z
       .string({ error: "required, a string" })
       .min(1, "must not be empty")
       .max(LIMITS.commandActionChars, `at most ${LIMITS.commandActionChars} characters`)
+      // The cloud's own commands (`_logRequest_`) start with "_": no caller may imitate them.
+      .refine((action) => !action.startsWith("_"), "actions starting with _ are reserved for the cloud")
       .openapi({ example: "sprinkler-on" }),
     parameters: z
       .record(z.string(), z.unknown(), { error: "must be a JSON object" })
