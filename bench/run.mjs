@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { agent } from "./lib/http.mjs";
-import { applyMigrations, freePort, gitHead, machine, pinPlan, pinSelf, errorsSinceReady, reloadedSinceReady, ROOT, startChild, startWranglerDev, stopAll } from "./lib/proc.mjs";
+import { applyMigrations, freePort, gitHead, machine, pinPlan, pinSelf, errorsSinceReady, workerdProcesses, fdLimit, ROOT, startChild, startWranglerDev, stopAll } from "./lib/proc.mjs";
 import { table } from "./lib/report.mjs";
 import { seed } from "./lib/seed.mjs";
 import { now } from "./lib/util.mjs";
@@ -34,7 +34,9 @@ const cfg = {
   b3Listeners: [1, 10, 100, 1000],
   b3Events: quick ? 15 : 50,
   b4Counts: process.env.BENCH_B4_COUNTS ? process.env.BENCH_B4_COUNTS.split(",").map(Number) : quick ? [100, 500] : [1000, 5000],
-  b4SettleMs: quick ? 1000 : 3000,
+  // Long enough (> ~10 s) for the objects to be evicted: what is measured is
+  // then sockets held by hibernated objects, the steady state of idle devices.
+  b4SettleMs: num("BENCH_B4_SETTLE_MS", quick ? 3000 : 15_000),
   b5Devices: quick ? 5 : 20,
   b5Rounds: quick ? 1 : 2,
   b5IdleMs: num("BENCH_B5_IDLE_MS", 12_000),
@@ -118,6 +120,7 @@ async function main() {
     "",
     `- machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; load average at start ${m.load}`,
     `- load generator: Node ${m.node} (this process); servers: ${m.workerd} under wrangler ${m.wrangler} \`dev\` (local mode: local D1, SQLite-backed Durable Objects; \`--log-level ${process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"}\`, which turns off wrangler's per-request log call), floor ws server on Node ${m.node}`,
+    `- open-files limit per process: ${fdLimit() ?? "?"}`,
     `- pinning: ${pin.enabled ? `load generator on core ${pin.loadCore}; wrangler/workerd (service and floor worker) and the ws floor server on core ${pin.serverCores} (taskset)` : `none (${pin.reason})`}`,
     `- code: ${snapshot === "head" ? `${gitHead().split(" ")[0]} (the committed tree at HEAD, extracted with git archive; uncommitted edits are not served)` : snapshot === "worktree" ? `${gitHead()} (a copy of the working tree taken at start)` : `${gitHead()} (the working tree, served in place)`}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
   );
@@ -187,6 +190,7 @@ async function main() {
     note: (n) => notes.includes(n) || notes.push(n),
   };
 
+  let userPid = workerdProcesses(svcHandle).user;
   for (const id of runOrder) {
     const t0 = now();
     log(`=== ${id}`);
@@ -197,9 +201,14 @@ async function main() {
       rows.push({ id, case: "(scenario aborted)", result: `error: ${String(e.message ?? e).split("\n")[0].slice(0, 300)}`, floor: "", ratio: "–", goal: "", status: "error" });
     }
     log(`=== ${id} done in ${((now() - t0) / 1000).toFixed(0)} s`);
+    const pidNow = workerdProcesses(svcHandle).user;
+    if (pidNow !== userPid) {
+      notes.push(`WARNING: the service's workerd process was restarted during ${id} (pid ${userPid} → ${pidNow}): figures of ${id} after that point, and sockets open then, are disturbed (see bench/results/service.log).`);
+      userPid = pidNow;
+    }
   }
   if (!selected.includes("B6")) notes.push("B6 (offline drain) is not measured: commands are not queued offline yet.");
-  if (reloadedSinceReady(svcHandle)) notes.push("WARNING: the service's wrangler dev reloaded during the bench (its files changed): figures around the reload are disturbed.");
+  if (/Reloading local server|Local server updated/.test(svcHandle.output().slice(svcHandle.readyOutputLength ?? 0))) notes.push("WARNING: the service's wrangler dev reloaded during the bench (its files changed): figures around the reload are disturbed.");
   const errs = errorsSinceReady(svcHandle);
   if (errs.length) notes.push(`the service's wrangler dev printed errors during the bench (see bench/results/service.log): ${errs.join(" / ").slice(0, 600)}`);
   header.push(`- duration: ${((now() - started) / 1000).toFixed(0)} s; load average at end ${machine().load}`);

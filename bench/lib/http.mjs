@@ -78,6 +78,9 @@ export function openSocket(url, { key, timeoutMs = 15_000, onMessage } = {}) {
     let done = false;
     ws.once("open", () => {
       done = true;
+      // A socket that fails later must not crash the load generator: the
+      // scenarios notice it as a missing frame or a closed socket.
+      ws.on("error", () => {});
       resolve({ ws, ms: now() - t0 });
     });
     ws.once("unexpected-response", (req, res) => {

@@ -2,7 +2,7 @@
 // worker), the plain `ws` floor server, and what we read about them
 // (/proc/<pid>/status VmRSS, the workerd processes under a wrangler).
 import { spawn, execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, createWriteStream } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, createWriteStream } from "node:fs";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -231,6 +231,72 @@ export function workerdProcesses(h) {
     else res.others.push(pid);
   }
   return res;
+}
+
+/** Number of open file descriptors of a process (null when it is gone). */
+export function fdCount(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return null;
+  }
+}
+
+/** The soft limit on open files of a process. */
+export function fdLimit(pid = process.pid) {
+  try {
+    const m = /Max open files\s+(\d+)/.exec(readFileSync(`/proc/${pid}/limits`, "utf8"));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** TCP ports a process listens on (IPv4 and IPv6), from its socket inodes and /proc/net/tcp*. */
+export function listeningPorts(pid) {
+  const inodes = new Set();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /socket:\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]);
+      } catch {}
+    }
+  } catch {
+    return [];
+  }
+  const ports = [];
+  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9])) ports.push(parseInt(f[1].split(":")[1], 16));
+    }
+  }
+  return ports;
+}
+
+/**
+ * The port on which the workerd that runs the worker (behind wrangler's dev
+ * proxy) serves requests: the one of its listening ports (entry, inspector,
+ * debug) that answers `probePath` the way `isWorker(response, text)` expects.
+ */
+export async function userWorkerPort(h, probePath, isWorker) {
+  const { user } = workerdProcesses(h);
+  if (!user) return null;
+  for (const port of listeningPorts(user)) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${probePath}`, { signal: AbortSignal.timeout(3000) });
+      const text = await res.text();
+      if (isWorker(res, text)) return port;
+    } catch {}
+  }
+  return null;
 }
 
 /** VmRSS of a process in KiB (null when it is gone). */

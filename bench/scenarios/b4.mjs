@@ -6,13 +6,17 @@
 // Durable Objects. One baseline per target (not one per count) because memory
 // freed by closed sockets is reused by later ones and would hide the cost.
 // Floor: the same for the plain `ws` server process (garbage-collected before
-// each reading). Also shown: the wrangler dev proxy's own workerd (not present
-// in production) and the floor worker's hibernating sockets (same platform, no
-// service code) — the platform's own cost per socket.
+// each reading). Also shown: the floor worker's hibernating sockets (same
+// platform, no service code) — the platform's own cost per socket.
+// By default the sockets go straight to the port of that workerd process,
+// bypassing wrangler's dev proxy (a dev-only hop that needs ~4 file
+// descriptors per WebSocket, so with the usual 20,000-descriptor limit it
+// cannot carry 5,000 sockets); BENCH_B4_VIA=proxy goes through the proxy
+// (the public port) instead and also reports the proxy's memory.
 import { closeAll, openSocket, request } from "../lib/http.mjs";
 import { histogram, record, summary } from "../lib/hist.mjs";
 import { fmtKiB, fmtMs, goalStatus, na } from "../lib/report.mjs";
-import { rssKiB, workerdProcesses } from "../lib/proc.mjs";
+import { fdCount, fdLimit, rssKiB, userWorkerPort, workerdProcesses } from "../lib/proc.mjs";
 import { now, pool, sleep } from "../lib/util.mjs";
 
 const IN_FLIGHT = 50;
@@ -22,7 +26,9 @@ const RESOLUTION_KIB = 2048;
 /** Opens sockets up to each of `counts` in turn; returns one measurement per count. */
 async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async () => {} }) {
   await beforeRead();
-  const base = pids().map(rssKiB);
+  const basePids = pids();
+  const base = basePids.map(rssKiB);
+  const baseFds = fdCount(basePids[0]);
   const sockets = [];
   const steps = [];
   let errors = 0;
@@ -47,12 +53,16 @@ async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async
     const elapsed = now() - t0;
     await sleep(settleMs);
     await beforeRead();
-    const rss = pids().map(rssKiB);
+    const nowPids = pids();
+    const rss = nowPids.map(rssKiB);
+    const fds = fdCount(nowPids[0]);
+    const restarted = nowPids[0] !== basePids[0];
     const alive = sockets.filter((s) => s.readyState === 1).length;
     log?.(`  ${count}: ${alive} open after settling, ${errors} errors so far, step took ${(elapsed / 1000).toFixed(1)} s`);
     const perSocket = base.map((b, i) => (rss[i] != null && b != null && alive ? (rss[i] - b) / alive : NaN));
-    const resolved = base.map((b, i) => rss[i] != null && b != null && rss[i] - b >= RESOLUTION_KIB);
-    steps.push({ count, opened, alive, errors, statuses: { ...statuses }, rate: (opened / elapsed) * 1000, connect: summary(h), base, rss, perSocket, resolved, held: sockets.length });
+    const resolved = base.map((b, i) => !restarted && nowPids[i] === basePids[i] && rss[i] != null && b != null && rss[i] - b >= RESOLUTION_KIB);
+    const fdsPerSocket = !restarted && fds != null && baseFds != null && alive ? (fds - baseFds) / alive : NaN;
+    steps.push({ restarted, fdsPerSocket, count, opened, alive, errors, statuses: { ...statuses }, rate: (opened / elapsed) * 1000, connect: summary(h), base, rss, perSocket, resolved, held: sockets.length });
   }
   await closeAll(sockets, 10_000);
   return steps;
@@ -72,6 +82,20 @@ export async function b4(ctx) {
       unavailable = `GET /devices/{id}/command upgrade → ${e.status || e.message}`;
     }
   }
+  const via = process.env.BENCH_B4_VIA === "proxy" ? "proxy" : "direct";
+  let svcWs = svc.wsBase;
+  let floorWs = floor.wsBase;
+  if (via === "direct") {
+    const fp = await userWorkerPort(floor.handle, "/", (res, text) => text === "floor worker");
+    if (!fp) throw new Error("could not find the floor worker's workerd port");
+    floorWs = `ws://127.0.0.1:${fp}`;
+    if (!unavailable) {
+      const sp = await userWorkerPort(svc.handle, "/openapi.json", (res, text) => res.status === 200 && text.includes('"openapi"'));
+      if (!sp) throw new Error("could not find the service's workerd port");
+      svcWs = `ws://127.0.0.1:${sp}`;
+    }
+    ctx.note(`B4 opens its sockets straight on the port of the workerd process that runs the worker, bypassing wrangler's dev proxy (a dev-only hop that holds ~4 file descriptors per WebSocket; this machine allows ${fdLimit() ?? "?"} per process, too few for 5,000 sockets). BENCH_B4_VIA=proxy goes through the public port.`);
+  }
   const gc = async () => {
     await request(echo.base, "GET", "/gc");
     await sleep(200);
@@ -85,7 +109,7 @@ export async function b4(ctx) {
     const p = workerdProcesses(floor.handle);
     return [p.user, p.proxy];
   };
-  const fw = await holdSteps({ counts, open: (i) => openSocket(`${floor.wsBase}/ws/b4-${i}`, { timeoutMs: 30_000 }), pids: floorPids, settleMs: cfg.b4SettleMs, log: ctx.log });
+  const fw = await holdSteps({ counts, open: (i) => openSocket(`${floorWs}/ws/b4-${i}`, { timeoutMs: 30_000 }), pids: floorPids, settleMs: cfg.b4SettleMs, log: ctx.log });
 
   let sv = null;
   const nMax = Math.min(counts[counts.length - 1], world.devices.length);
@@ -99,7 +123,7 @@ export async function b4(ctx) {
     const devs = world.devices.slice(world.devices.length - nMax);
     sv = await holdSteps({
       counts: counts.map((c) => Math.min(c, nMax)),
-      open: (i) => openSocket(`${svc.wsBase}/devices/${devs[i].id}/command`, { key: devs[i].apiKey, timeoutMs: 30_000 }),
+      open: (i) => openSocket(`${svcWs}/devices/${devs[i].id}/command`, { key: devs[i].apiKey, timeoutMs: 30_000 }),
       pids: svcPids,
       settleMs: cfg.b4SettleMs,
       log: ctx.log,
@@ -112,8 +136,10 @@ export async function b4(ctx) {
     const goal = "memory/socket ≤ 4× ws server's";
     const floorCell =
       `ws server: ${f.rate.toFixed(0)} conn/s · ${kib(f, 0)}/socket (RSS after GC ${mb(f.base[0])}→${mb(f.rss[0])} MiB); ` +
-      `floor worker (hibernating DO sockets): ${w.rate.toFixed(0)} conn/s · ${kib(w, 0)}/socket in workerd (RSS ${mb(w.base[0])}→${mb(w.rss[0])} MiB; dev proxy +${kib(w, 1)})` +
-      (w.errors ? ` · err ${w.errors}` : "");
+      `floor worker (hibernating DO sockets): ${w.rate.toFixed(0)} conn/s · ${kib(w, 0)}/socket in workerd (RSS ${mb(w.base[0])}→${mb(w.rss[0])} MiB${via === "proxy" ? `; dev proxy +${kib(w, 1)}` : ""}; ${fdsTxt(w)})` +
+      (w.errors ? ` · err ${w.errors}` : "") +
+      (w.alive < w.held ? ` · ${w.held - w.alive} closed by server` : "") +
+      (w.restarted ? " · its workerd RESTARTED during the step" : "");
     if (unavailable) {
       ctx.row({ id: "B4", case: `hold ${count} device sockets`, result: na(unavailable), floor: floorCell, ratio: "–", goal, status: "n/a" });
       return;
@@ -122,21 +148,22 @@ export async function b4(ctx) {
     const measurable = s.resolved[0] && f.resolved[0];
     const ratio = s.perSocket[0] / f.perSocket[0];
     const met = measurable && ratio <= 4 && s.errors === 0 && s.alive === s.count;
-    const why = [!measurable ? "RSS change below resolution" : ratio > 4 ? "memory" : "", s.errors ? `${s.errors} errors` : "", s.alive < s.held ? `${s.held - s.alive} closed by server` : ""].filter(Boolean).join(", ");
+    const why = [s.restarted ? "workerd restarted" : !measurable ? "RSS change below resolution" : ratio > 4 ? "memory" : "", s.errors ? `${s.errors} errors` : "", s.alive < s.held ? `${s.held - s.alive} closed by server` : ""].filter(Boolean).join(", ");
     ctx.row({
       id: "B4",
-      case: `hold ${s.count} device sockets${s.count < count ? ` (only ${s.count} devices seeded)` : ""}`,
+      case: `hold ${s.count} device sockets${s.count < count ? ` (only ${s.count} devices seeded)` : ""} (${via === "direct" ? "straight to workerd" : "through the dev proxy"})`,
       result:
         `${s.rate.toFixed(0)} conn/s (connect p50 ${fmtMs(s.connect.p50)} / p99 ${fmtMs(s.connect.p99)} ms, 50 in flight) · ` +
-        `${kib(s, 0)}/socket in workerd (RSS ${mb(s.base[0])}→${mb(s.rss[0])} MiB; dev proxy +${kib(s, 1)}/socket) · ` +
-        `err ${s.errors}${Object.keys(s.statuses).length ? ` [${Object.entries(s.statuses).map(([a, b]) => `${a}×${b}`).join(", ")}]` : ""}${s.alive < s.held ? ` · ${s.held - s.alive} closed by server` : ""}`,
+        `${kib(s, 0)}/socket in workerd (RSS ${mb(s.base[0])}→${mb(s.rss[0])} MiB${via === "proxy" ? `; dev proxy +${kib(s, 1)}/socket` : ""}; ${fdsTxt(s)}) · ` +
+        `err ${s.errors}${Object.keys(s.statuses).length ? ` [${Object.entries(s.statuses).map(([a, b]) => `${a}×${b}`).join(", ")}]` : ""}${s.alive < s.held ? ` · ${s.held - s.alive} closed by server` : ""}${s.restarted ? " · the service's workerd RESTARTED during the step (see service.log)" : ""}`,
       floor: floorCell,
       ratio: (measurable ? `${ratio.toFixed(2)}× ws server memory` : "–") + (s.resolved[0] && w.resolved[0] ? ` (${(s.perSocket[0] / w.perSocket[0]).toFixed(2)}× floor worker's)` : ""),
       goal,
-      status: !measurable && !s.errors ? "n/a (RSS change below resolution; raise the count)" : goalStatus(met, why),
+      status: !measurable && !s.errors && !s.restarted && s.alive === s.held ? "n/a (RSS change below resolution; raise the count)" : goalStatus(met, why),
     });
   });
 }
 
+const fdsTxt = (h) => (Number.isFinite(h.fdsPerSocket) ? `${h.fdsPerSocket.toFixed(1)} fds/socket` : "fds –");
 const mb = (kib) => (kib == null ? "?" : (kib / 1024).toFixed(0));
 const kib = (h, i) => (h.resolved[i] ? `${fmtKiB(h.perSocket[i])} KiB` : `< ${fmtKiB(RESOLUTION_KIB / Math.max(1, h.alive))} KiB (RSS change < ${RESOLUTION_KIB / 1024} MiB)`);
