@@ -22,7 +22,7 @@ import assert from "node:assert/strict";
 import WebSocket from "ws";
 
 const root = path.resolve(import.meta.dirname, "../..");
-// Run wrangler with the Node running this test (the project's Node 22: `npx node --test test/node/`).
+// Run wrangler with the Node running this test (the project's Node 22: `npx node --test test/node/*.test.mjs`).
 const wrangler = path.join(root, "node_modules/wrangler/bin/wrangler.js");
 const OPERATOR = `op_${randomBytes(24).toString("base64url")}`;
 const secrets = { OPERATOR_TOKEN: OPERATOR, KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64") };
