@@ -9,7 +9,7 @@
 //   - `PUT /devices/{id}/event` with Content-Type, Content-Length and the
 //     same header answers 204 (the only status the library counts as success)
 //
-// Run: npx node --test test/node/  (starts and stops its own wrangler dev).
+// Run: npx node --test test/node/*.test.mjs  (starts and stops its own wrangler dev).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
