@@ -23,7 +23,7 @@ import type { AppEnv } from "../env";
 import { ApiError, conflict, forbidden, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
-import { parseRfc3339 } from "../http/rfc3339";
+import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
 import { recordLog, type Waiter } from "../live/log/record";
 import { deliverLogRequest, viaDeviceObject } from "../logrequests/notify";
@@ -47,17 +47,8 @@ const itemParams = deviceParams.extend({
 
 /** An optional RFC 3339 field, normalised to the wire's UTC form with milliseconds. */
 const optionalTime = (field: string) =>
-  z
-    .string({ error: "must be an RFC 3339 timestamp" })
-    .max(64, "at most 64 characters")
-    .transform((text, ctx) => {
-      const ms = parseRfc3339(text);
-      if (ms === null) {
-        ctx.addIssue({ code: "custom", message: `${field} must be an RFC 3339 timestamp, e.g. 2019-09-18T22:31:20.678Z` });
-        return z.NEVER;
-      }
-      return new Date(ms).toISOString();
-    })
+  rfc3339Millis(field)
+    .transform((ms) => new Date(ms).toISOString())
     .optional()
     .openapi({ type: "string", format: "date-time" });
 
