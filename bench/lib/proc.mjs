@@ -143,8 +143,12 @@ export async function startWranglerDev({ name, config, cwd = ROOT, port, inspect
   const args = [WRANGLER, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persistTo, "--show-interactive-dev-session=false", "--log-level", process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"];
   if (config) args.push("-c", config);
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const h = startChild(name, process.execPath, args, { cwd, env: WRANGLER_ENV, logFile, pin });
+  // Wrangler's debug log (always written to a file) goes to a directory of
+  // this run: it records the address of the workerd behind the dev proxy.
+  const debugLogDir = path.join(persistTo, "..", `${name}-wrangler-logs`);
+  const h = startChild(name, process.execPath, args, { cwd, env: { ...WRANGLER_ENV, WRANGLER_LOG_PATH: debugLogDir }, logFile, pin });
   h.port = port;
+  h.debugLogDir = debugLogDir;
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (h.exited) throw new Error(`${name}: wrangler dev exited (${h.exitCode}):\n${h.output().slice(-3000)}`);
@@ -283,20 +287,27 @@ export function listeningPorts(pid) {
 
 /**
  * The port on which the workerd that runs the worker (behind wrangler's dev
- * proxy) serves requests: the one of its listening ports (entry, inspector,
- * debug) that answers `probePath` the way `isWorker(response, text)` expects.
+ * proxy) serves requests, as wrangler itself records it (`userWorkerUrl`) in
+ * its debug log, which startWranglerDev points at a directory of its own.
+ * (Probing the workerd's listening ports instead is unsafe: one of them is
+ * its debug port, which an HTTP request crashes.) Checked with `probePath`.
  */
 export async function userWorkerPort(h, probePath, isWorker) {
-  const { user } = workerdProcesses(h);
-  if (!user) return null;
-  for (const port of listeningPorts(user)) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}${probePath}`, { signal: AbortSignal.timeout(3000) });
-      const text = await res.text();
-      if (isWorker(res, text)) return port;
-    } catch {}
+  let port = null;
+  try {
+    for (const f of readdirSync(h.debugLogDir)) {
+      const text = readFileSync(path.join(h.debugLogDir, f), "utf8");
+      for (const m of text.matchAll(/"userWorkerUrl":\{[^}]*"port":"(\d+)"/g)) port = Number(m[1]);
+    }
+  } catch {}
+  if (!port) return null;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}${probePath}`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    return isWorker(res, text) ? port : null;
+  } catch {
+    return null;
   }
-  return null;
 }
 
 /** VmRSS of a process in KiB (null when it is gone). */
