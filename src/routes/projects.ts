@@ -2,7 +2,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { principalOf, type Principal } from "../auth/principal";
-import { projectAuthority } from "../auth/policy";
 import { db } from "../db/client";
 import { projects } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -30,9 +29,10 @@ export async function loadProject(env: Env, who: Principal, projectId: number): 
   return row;
 }
 
-/** 403 unless the caller administers the project (operator or admin project key). */
+/** 403 unless the caller administers the project: the operator or an admin project key (never a user, whatever the role). */
 export function requireProjectAdmin(who: Principal, projectId: number): void {
-  if (!projectAuthority(who, projectId, "admin", true) || who.kind === "user") throw forbidden();
+  const adminKey = who.kind === "project" && who.projectId === projectId && who.admin;
+  if (who.kind !== "operator" && !adminKey) throw forbidden();
 }
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
