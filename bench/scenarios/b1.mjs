@@ -32,8 +32,14 @@ export async function b1(ctx) {
     for (const op of ops) unavailable[op.name] = world.missing.devices ?? world.missing.project ?? "no devices";
   } else {
     for (const op of ops) {
-      const r = await op.send(undefined)(0);
-      if (r.status < 200 || r.status >= 300) unavailable[op.name] = `${r.status || r.error?.message} ${r.body?.reason ?? ""}`.trim();
+      // An HTTP error status means the route is not served (as it should be);
+      // a network error or timeout is retried (bounded) before giving up.
+      let r;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        r = await op.send(undefined)(0);
+        if (r.status > 0) break;
+      }
+      if (r.status < 200 || r.status >= 300) unavailable[op.name] = r.status ? `${r.status} ${r.body?.reason ?? ""}`.trim() : `no answer after 5 tries (${r.error?.message})`;
     }
   }
   const probe = await floorSend(undefined)();
