@@ -73,3 +73,28 @@ describe("bad input on the device endpoints", () => {
     expect(form.status).toBe(200);
   });
 });
+
+describe("bodies without a content type", () => {
+  it("are a 4xx with a reason, never a 500, and change nothing", async () => {
+    const p = await newProject();
+    const d = await newDevice(p, { name: "kept" });
+    for (const [method, path, body] of [
+      ["PATCH", `/devices/${d.id}`, '{"name":"x"}'],
+      ["POST", "/devices", '{"projectId":1}'],
+      ["POST", "/devices", undefined],
+    ] as const) {
+      const { exports } = await import("cloudflare:workers");
+      const res = await exports.default.fetch(
+        new Request(`http://cloud.test${path}`, { method, headers: { authorization: `ModeCloud ${p.adminKey}` }, body }),
+      );
+      const text = await res.text();
+      const json = (text ? JSON.parse(text) : {}) as { reason?: string };
+      expect(res.status, `${method} ${path} ${body} → ${text}`).toBeGreaterThanOrEqual(400);
+      expect(res.status, `${method} ${path} ${body}`).toBeLessThan(500);
+      expect(typeof json.reason).toBe("string");
+    }
+    // An empty PATCH, like `{}`, changes nothing.
+    expect((await call("PATCH", `/devices/${d.id}`, { key: p.adminKey })).status).toBe(204);
+    expect((await get(`/devices/${d.id}`, p.adminKey)).body.name).toBe("kept");
+  });
+});
