@@ -7,6 +7,8 @@
  * up front; `FixedLengthStream` holds the body to it). A chunked body, of
  * unknown length, is read into memory up to the cap first.
  */
+import { concatBytes } from "../http/bodyCap";
+
 export const LOG_FILE_MAX_BYTES = 10 * 1024 * 1024;
 export const CONTENT_TYPE_MAX_CHARS = 128;
 
@@ -83,11 +85,5 @@ async function readCapped(body: ReadableStream<Uint8Array> | null, max: number):
     console.error("log file upload broke off", err);
     return "broken";
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
