@@ -5,7 +5,7 @@
  */
 import { and, eq } from "drizzle-orm";
 import type { Principal } from "../auth/principal";
-import { deviceRights } from "../auth/policy";
+import { deviceRights, type HomeRole } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, homeMembers } from "../db/schema";
 import { notFound } from "../http/errors";
@@ -21,8 +21,16 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number): Pr
     .leftJoin(homeMembers, and(eq(homeMembers.homeId, devices.homeId), eq(homeMembers.userId, userId)))
     .where(eq(devices.id, deviceId))
     .limit(1);
-  if (!row) throw notFound("DEVICE_NOT_FOUND");
-  const rights = deviceRights(who, { ...row.device, homeRole: row.homeRole });
+  return decideAccess(who, row?.device, row?.homeRole ?? null);
+}
+
+/**
+ * The policy's verdict on a device row already read (undefined: no such
+ * device) and the caller's role in its home: 404 unless the caller may see it.
+ */
+export function decideAccess(who: Principal, device: DeviceRow | undefined, homeRole: HomeRole | null): { device: DeviceRow; rights: DeviceRights } {
+  if (!device) throw notFound("DEVICE_NOT_FOUND");
+  const rights = deviceRights(who, { ...device, homeRole });
   if (!rights.see) throw notFound("DEVICE_NOT_FOUND");
-  return { device: row.device, rights };
+  return { device, rights };
 }

@@ -7,14 +7,13 @@ import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { eq } from "drizzle-orm";
-import { deviceRights } from "../../auth/policy";
 import { principalOf, type Principal } from "../../auth/principal";
 import { db } from "../../db/client";
 import { devices, homeMembers } from "../../db/schema";
-import type { DeviceRights } from "../../devices/access";
+import { decideAccess, type DeviceRights } from "../../devices/access";
 import type { DeviceRow } from "../../devices/present";
 import type { AppEnv } from "../../env";
-import { ApiError, forbidden, notFound } from "../../http/errors";
+import { ApiError, forbidden } from "../../http/errors";
 import { idSchema } from "../../http/validation";
 import { SOCKET_KIND_HEADER } from "../../live/DeviceObject";
 import type { SocketKind } from "../../live/device/sockets";
@@ -42,12 +41,8 @@ export async function callerAndDevice(c: Context<AppEnv>, deviceId: number): Pro
       .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
       .where(eq(devices.id, deviceId)),
   ]);
-  const device = rows[0]?.device;
-  if (!device) throw notFound("DEVICE_NOT_FOUND");
   const homeRole = who.kind === "user" ? (rows.find((r) => r.userId === who.userId)?.role ?? null) : null;
-  const rights = deviceRights(who, { ...device, homeRole });
-  if (!rights.see) throw notFound("DEVICE_NOT_FOUND");
-  return { who, device, rights };
+  return { who, ...decideAccess(who, rows[0]?.device, homeRole) };
 }
 
 export const isSelf = (who: Principal, device: DeviceRow): boolean => who.kind === "device" && who.deviceId === device.id;
