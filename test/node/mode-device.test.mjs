@@ -145,14 +145,19 @@ const triggerEvent = (deviceId, token, eventType, eventData) =>
     req.end();
   });
 
-test("the Node MODE device library's protocol works unchanged", { timeout: 120_000 }, async () => {
-  const project = await api("POST", "/projects", OPERATOR, { name: "node-lib", provisioning: "preProvisioned" });
+/** A project with an admin key and one device of class `deviceClass`, made through the API. */
+async function newDevice(projectName, deviceClass) {
+  const project = await api("POST", "/projects", OPERATOR, { name: projectName, provisioning: "preProvisioned" });
   assert.equal(project.status, 201);
   const key = await api("POST", `/projects/${project.body.id}/apiKeys`, OPERATOR, { name: "server", admin: true });
-  assert.equal((await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: "sprinkler", name: "Sprinkler" })).status, 201);
-  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass: "sprinkler" });
+  assert.equal((await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: deviceClass, name: deviceClass })).status, 201);
+  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass });
   assert.equal(device.status, 201);
-  const { id, apiKey } = device.body;
+  return { key, id: device.body.id, apiKey: device.body.apiKey };
+}
+
+test("the Node MODE device library's protocol works unchanged", { timeout: 120_000 }, async () => {
+  const { key, id, apiKey } = await newDevice("node-lib", "sprinkler");
 
   const first = listenCommands(id, apiKey);
   await first.opened;
@@ -179,11 +184,7 @@ test("the Node MODE device library's protocol works unchanged", { timeout: 120_0
 });
 
 test("pings are answered and commands delivered after the device's object has hibernated", { timeout: 120_000 }, async () => {
-  const project = await api("POST", "/projects", OPERATOR, { name: "node-lib-idle", provisioning: "preProvisioned" });
-  const key = await api("POST", `/projects/${project.body.id}/apiKeys`, OPERATOR, { name: "server", admin: true });
-  await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: "lamp", name: "Lamp" });
-  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass: "lamp" });
-  const { id, apiKey } = device.body;
+  const { key, id, apiKey } = await newDevice("node-lib-idle", "lamp");
   const socket = listenCommands(id, apiKey);
   await socket.opened;
   // workerd hibernates an idle object holding only hibernatable sockets after ~10 s.
@@ -196,11 +197,7 @@ test("pings are answered and commands delivered after the device's object has hi
 });
 
 test("a dropped TCP connection (no close frame) marks the device disconnected within a second", { timeout: 60_000 }, async () => {
-  const project = await api("POST", "/projects", OPERATOR, { name: "node-lib-drop", provisioning: "preProvisioned" });
-  const key = await api("POST", `/projects/${project.body.id}/apiKeys`, OPERATOR, { name: "server", admin: true });
-  await api("POST", `/projects/${project.body.id}/deviceClasses`, key.body.key, { id: "lamp", name: "Lamp" });
-  const device = await api("POST", "/devices", key.body.key, { projectId: project.body.id, deviceClass: "lamp" });
-  const { id, apiKey } = device.body;
+  const { key, id, apiKey } = await newDevice("node-lib-drop", "lamp");
   const socket = listenCommands(id, apiKey);
   await socket.opened;
   assert.equal((await api("GET", `/devices/${id}`, key.body.key)).body.isConnected, true);
