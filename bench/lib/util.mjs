@@ -41,3 +41,19 @@ export class NotAvailable extends Error {
     this.name = "NotAvailable";
   }
 }
+
+/** Splits a load run's results into the indexes that succeeded (2xx) and a count of the rest by status. */
+export function tally(results) {
+  const ok = [];
+  const statuses = {};
+  let errors = 0;
+  results.forEach((r, i) => {
+    if (r.status >= 200 && r.status < 300) ok.push(i);
+    else {
+      errors++;
+      const k = r.status || "network";
+      statuses[k] = (statuses[k] ?? 0) + 1;
+    }
+  });
+  return { ok, statuses, errors };
+}

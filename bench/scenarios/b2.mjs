@@ -7,7 +7,7 @@ import { agent, closeAll, openSocket, request } from "../lib/http.mjs";
 import { histogram, merged, record, summary } from "../lib/hist.mjs";
 import { openLoop, waitUntil } from "../lib/load.mjs";
 import { fmtErrors, fmtLat, fmtMs, goalStatus, na } from "../lib/report.mjs";
-import { now, pool } from "../lib/util.mjs";
+import { now, pool, tally } from "../lib/util.mjs";
 
 /** Routes command frames {action, parameters: {run, seq}} to the current run. */
 export function frameRouter() {
@@ -54,17 +54,7 @@ async function commandRun({ target, router, rate, devices, durationMs, ag }) {
       return request(target.base, "PUT", target.path(i % devices), { key: target.key, body: body(i), agent: ag });
     },
   });
-  const okIdx = [];
-  const statuses = {};
-  let errors = 0;
-  res.results.forEach((r, i) => {
-    if (r.status >= 200 && r.status < 300) okIdx.push(i);
-    else {
-      errors++;
-      const k = r.status || "network";
-      statuses[k] = (statuses[k] ?? 0) + 1;
-    }
-  });
+  const { ok: okIdx, statuses, errors } = tally(res.results);
   await waitUntil(() => okIdx.every((i) => cur.got[i]), 3000);
   const lost = okIdx.filter((i) => !cur.got[i]).length;
   router.cur = null;

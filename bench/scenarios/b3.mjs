@@ -8,7 +8,7 @@ import { closeAll, openSocket, request } from "../lib/http.mjs";
 import { histogram, merged, record, summary } from "../lib/hist.mjs";
 import { openLoop, waitUntil } from "../lib/load.mjs";
 import { fmtErrors, fmtLat, goalStatus, na } from "../lib/report.mjs";
-import { now, pool } from "../lib/util.mjs";
+import { now, pool, tally } from "../lib/util.mjs";
 
 const EVENT_TYPE = "benchFanout";
 let runCounter = 0;
@@ -49,17 +49,7 @@ async function fanoutRun({ router, n, events, intervalMs, publish }) {
       return publish(cur.id, i);
     },
   });
-  const ok = [];
-  const statuses = {};
-  let errors = 0;
-  res.results.forEach((r, i) => {
-    if (r.status >= 200 && r.status < 300) ok.push(i);
-    else {
-      errors++;
-      const k = r.status || "network";
-      statuses[k] = (statuses[k] ?? 0) + 1;
-    }
-  });
+  const { ok, statuses, errors } = tally(res.results);
   await waitUntil(() => ok.every((i) => cur.counts[i] >= n), 5000);
   const missing = ok.reduce((a, i) => a + Math.max(0, n - cur.counts[i]), 0);
   router.cur = null;
