@@ -61,7 +61,8 @@ describe("creating homes", () => {
     const missing = await post("/homes", { name: "lobby" }, project.key);
     expect(missing.status).toBe(400);
     expect(errorFields(missing)).toEqual(["projectId"]);
-    expect((await post("/homes", { name: "lobby", projectId: other.id }, project.adminKey)).status).toBe(403);
+    // Another project is invisible to the key: 404, as for a project that does not exist.
+    expect((await post("/homes", { name: "lobby", projectId: other.id }, project.adminKey)).status).toBe(404);
     const nowhere = await post("/homes", { name: "lobby", projectId: 987654321 }, OPERATOR);
     expect(nowhere.status).toBe(404);
     expect(nowhere.body).toEqual({ reason: "PROJECT_NOT_FOUND" });
@@ -69,7 +70,7 @@ describe("creating homes", () => {
     // A user may name their own project, but no other.
     const user = await newUser(project.id);
     expect((await post("/homes", { name: "mine", projectId: project.id }, user.token)).status).toBe(201);
-    expect((await post("/homes", { name: "theirs", projectId: other.id }, user.token)).status).toBe(403);
+    expect((await post("/homes", { name: "theirs", projectId: other.id }, user.token)).status).toBe(404);
     expect((await post("/homes", { name: "anon" })).status).toBe(401);
 
     // Nothing was made in the other project by any of the refused calls.
@@ -124,7 +125,7 @@ describe("listing homes", () => {
     for (const key of [peer.token, foreigner.token, other.adminKey]) {
       const r = await get(`/homes?userId=${user.id}`, key);
       expect(r.status).toBe(403);
-      expect(r.body).toEqual({ reason: "PERMISSION_DENIED" });
+      expect(r.body).toMatchObject({ reason: "PERMISSION_DENIED" });
     }
     // Probing for users elsewhere learns nothing: a missing user is the same 403.
     expect((await get("/homes?userId=987654321", project.key)).status).toBe(403);

@@ -1,9 +1,12 @@
 /**
- * What a principal may do, as pure functions of the principal and the rows it
- * touches (the caller's role in the relevant home is passed in, looked up
- * together with the row). Routes ask these and map "cannot see" to 404 and
- * "can see but may not" to 403, so nothing outside a caller's view is revealed.
+ * Who may do what: the only code that decides. Each function takes the
+ * principal and the facts about the row it touches (the caller's role in the
+ * relevant home is looked up with the row) and returns named rights. The
+ * `access.ts` of each resource (src/projects, src/homes, src/devices,
+ * src/users) loads the row, answers 404 for what the caller may not see and
+ * 403 for a right it lacks; routes only name the right they need.
  */
+import { forbidden } from "../http/errors";
 import type { Principal, ProjectRole } from "./principal";
 
 export type HomeRole = "owner" | "member";
@@ -19,8 +22,42 @@ function isProjectKey(p: Principal, projectId: number, admin = false): boolean {
 }
 
 /** Project-wide authority: operator, the project's keys (admin when asked), or a user's project role. */
-export function projectAuthority(p: Principal, projectId: number, role: ProjectRole, adminKey = false): boolean {
+function projectAuthority(p: Principal, projectId: number, role: ProjectRole, adminKey = false): boolean {
   return p.kind === "operator" || isProjectKey(p, projectId, adminKey) || hasProjectRole(p, projectId, role);
+}
+
+/**
+ * 403 unless `rights[right]`. The message names the right, so a caller learns
+ * what it lacks (never whether anything else exists: visibility is decided
+ * before, as a 404).
+ */
+export function demand<R extends object>(rights: R, right: keyof R & string): void {
+  if (rights[right] !== true) throw forbidden("PERMISSION_DENIED", { right });
+}
+
+// ---- projects ----
+
+export function projectRights(p: Principal, projectId: number) {
+  const operatorOrAdminKey = p.kind === "operator" || isProjectKey(p, projectId, true);
+  return {
+    /** The operator and everyone of the project: its keys, users and devices. */
+    see: p.kind === "operator" || ("projectId" in p && p.projectId === projectId),
+    /** Keys, classes, settings, firmware and App Proxy configuration, users' project roles: never a user, whatever the role. */
+    administer: operatorOrAdminKey,
+    /** Reading the project's firmware and App Proxy registration: the operator and the project's keys. */
+    readConfig: p.kind === "operator" || isProjectKey(p, projectId),
+    /** Every device, home and user of the project. */
+    viewAll: projectAuthority(p, projectId, "viewer"),
+    /** A user makes homes in its own project (and owns them); the operator and the project's keys for anyone. */
+    createHomes: p.kind === "operator" || isProjectKey(p, projectId) || (p.kind === "user" && p.projectId === projectId),
+    createDevices: projectAuthority(p, projectId, "editor"),
+    /**
+     * Device secrets (`apiKey`, `claimCode` through `includeAdminInfo`): with
+     * them anyone can impersonate a device or claim it away, so a viewer may
+     * not; the operator, admin keys and users with project role editor or admin may.
+     */
+    readDeviceSecrets: operatorOrAdminKey || hasProjectRole(p, projectId, "editor"),
+  };
 }
 
 // ---- homes ----
@@ -42,6 +79,11 @@ export const homeRights = (p: Principal, h: HomeView) => ({
   removeDevices: projectAuthority(p, h.projectId, "admin") || h.role === "owner",
 });
 
+/** Removing a member from a home: whoever manages its members, or the member itself (leaving). */
+export function memberRemovalRights(p: Principal, home: ReturnType<typeof homeRights>, userId: number) {
+  return { removeMember: home.manageMembers || (p.kind === "user" && p.userId === userId) };
+}
+
 // ---- devices ----
 
 export interface DeviceView {
@@ -52,20 +94,70 @@ export interface DeviceView {
   homeRole: HomeRole | null;
 }
 
+/** The device's own key: known from the key alone, so hot paths can decide before any row is read. */
+export const isDeviceItself = (p: Principal, deviceId: number): boolean => p.kind === "device" && p.deviceId === deviceId;
+
 export function deviceRights(p: Principal, d: DeviceView) {
-  const self = p.kind === "device" && p.deviceId === d.id;
+  const self = isDeviceItself(p, d.id);
   const inHome = d.homeId !== null && d.homeRole !== null;
   const owner = inHome && d.homeRole === "owner";
+  // Users of the home and the project's editors and keys; never a device key.
+  const operate = inHome || projectAuthority(p, d.projectId, "editor");
+  const see = self || inHome || projectAuthority(p, d.projectId, "viewer");
   return {
-    see: self || inHome || projectAuthority(p, d.projectId, "viewer"),
-    /** apiKey, claimCode, creationTime (`includeAdminInfo`). */
-    readAdminInfo: projectAuthority(p, d.projectId, "viewer", true),
-    updateName: inHome || projectAuthority(p, d.projectId, "editor"),
-    /** tag, homeId, channel. */
+    see,
+    /** The device's own key: sockets, events, firmware reports, log uploads. */
+    self,
+    /** apiKey and claimCode (`includeAdminInfo`); see `projectRights().readDeviceSecrets`. */
+    readSecrets: projectRights(p, d.projectId).readDeviceSecrets,
+    updateName: operate,
+    /** tag, homeId, channel, claimCode. */
     updateProjectFields: projectAuthority(p, d.projectId, "editor", true),
-    /** Commands, key-values, app proxy: users of the home and the project's keys. */
-    operate: inHome || projectAuthority(p, d.projectId, "editor"),
+    sendCommand: operate,
+    readKv: see,
+    writeKv: operate || self,
+    /** The App Proxy, on the device's behalf. */
+    useAppProxy: operate,
+    /** Log entries, the access log and log-upload requests: whoever sees the device, except device keys. */
+    readLogs: see && p.kind !== "device",
+    manageLogRequests: see && p.kind !== "device",
     remove: self || owner || projectAuthority(p, d.projectId, "admin"),
     hardDelete: projectAuthority(p, d.projectId, "admin", true),
   };
+}
+
+// ---- users ----
+
+export interface UserView {
+  id: number;
+  projectId: number;
+}
+
+export function userRights(p: Principal, u: UserView) {
+  const self = p.kind === "user" && p.userId === u.id;
+  return {
+    /** The user, the operator and the project's keys. */
+    see: self || p.kind === "operator" || isProjectKey(p, u.projectId),
+    rename: self || p.kind === "operator" || isProjectKey(p, u.projectId),
+    /** Only the user, who knows the current password. */
+    changePassword: self,
+    /** Which homes the user belongs to. */
+    listHomes: self || projectAuthority(p, u.projectId, "viewer"),
+  };
+}
+
+/** The caller's own session: only a user key has one. */
+export function requireUser(p: Principal): Extract<Principal, { kind: "user" }> {
+  if (p.kind !== "user") throw forbidden("PERMISSION_DENIED", { right: "userSession" });
+  return p;
+}
+
+/** Calls only a device makes about itself (claim mode): 403 for any other key. */
+export function requireDeviceItself(p: Principal, deviceId: number): void {
+  if (!isDeviceItself(p, deviceId)) throw forbidden("PERMISSION_DENIED", { right: "self" });
+}
+
+/** Operator-only actions: creating and listing projects. */
+export function requireOperator(p: Principal): void {
+  if (p.kind !== "operator") throw forbidden("PERMISSION_DENIED", { right: "operator" });
 }

@@ -1,19 +1,28 @@
 /**
  * Loading a device for a caller: one query fetches the row together with the
  * caller's role in the device's home, then the policy decides. A device the
- * caller may not see is 404, exactly as a device that does not exist.
+ * caller may not see is 404, exactly as a device that does not exist; a right
+ * it lacks is 403.
  */
 import { and, eq } from "drizzle-orm";
-import type { Principal } from "../auth/principal";
-import { deviceRights, type HomeRole } from "../auth/policy";
+import type { Context } from "hono";
+import { principalOf, type Principal } from "../auth/principal";
+import { demand, deviceRights, type HomeRole } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, homeMembers } from "../db/schema";
+import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
 import type { DeviceRow } from "./present";
 
 export type DeviceRights = ReturnType<typeof deviceRights>;
+export type DeviceRight = keyof DeviceRights;
 
-export async function loadDevice(env: Env, who: Principal, deviceId: number): Promise<{ device: DeviceRow; rights: DeviceRights }> {
+export interface DeviceAccess {
+  device: DeviceRow;
+  rights: DeviceRights;
+}
+
+export async function loadDevice(env: Env, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
   const userId = who.kind === "user" ? who.userId : -1;
   const [row] = await db(env)
     .select({ device: devices, homeRole: homeMembers.role })
@@ -21,16 +30,37 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number): Pr
     .leftJoin(homeMembers, and(eq(homeMembers.homeId, devices.homeId), eq(homeMembers.userId, userId)))
     .where(eq(devices.id, deviceId))
     .limit(1);
-  return decideAccess(who, row?.device, row?.homeRole ?? null);
+  return decideAccess(who, row?.device, row?.homeRole ?? null, right);
+}
+
+/**
+ * `loadDevice` for the hot paths: the device row and its home's member roles
+ * are read while the caller's key is being looked up, so the request waits
+ * for one D1 round trip instead of two. Same policy, same answers: 401
+ * without a valid key, 404 for a device the caller may not see, 403 without `right`.
+ */
+export async function callerAndDevice(c: Context<AppEnv>, deviceId: number, right?: DeviceRight): Promise<DeviceAccess & { who: Principal }> {
+  const [who, rows] = await Promise.all([
+    principalOf(c),
+    db(c.env)
+      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role })
+      .from(devices)
+      .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
+      .where(eq(devices.id, deviceId)),
+  ]);
+  const homeRole = who.kind === "user" ? (rows.find((r) => r.userId === who.userId)?.role ?? null) : null;
+  return { who, ...decideAccess(who, rows[0]?.device, homeRole, right) };
 }
 
 /**
  * The policy's verdict on a device row already read (undefined: no such
- * device) and the caller's role in its home: 404 unless the caller may see it.
+ * device) and the caller's role in its home: 404 unless the caller may see
+ * it, 403 unless it holds `right`.
  */
-export function decideAccess(who: Principal, device: DeviceRow | undefined, homeRole: HomeRole | null): { device: DeviceRow; rights: DeviceRights } {
+function decideAccess(who: Principal, device: DeviceRow | undefined, homeRole: HomeRole | null, right?: DeviceRight): DeviceAccess {
   if (!device) throw notFound("DEVICE_NOT_FOUND");
   const rights = deviceRights(who, { ...device, homeRole });
   if (!rights.see) throw notFound("DEVICE_NOT_FOUND");
+  if (right) demand(rights, right);
   return { device, rights };
 }

@@ -6,14 +6,14 @@
 import { and, eq, gt, isNull } from "drizzle-orm";
 import { digest } from "../auth/keys";
 import type { Principal } from "../auth/principal";
-import { projectAuthority } from "../auth/policy";
+import { demand } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, provisioningTokens } from "../db/schema";
 import { findHome, loadHome } from "../homes/access";
 import { ApiError, forbidden, invalidInput } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
-import { loadProject } from "../routes/projects";
+import { loadProject } from "../projects/access";
 import { requireDeviceClass } from "./classes";
 import type { DeviceRow } from "./present";
 import { newDeviceSecrets, secretColumns } from "./secrets";
@@ -49,14 +49,13 @@ async function insertDevice(env: Env, values: Omit<typeof devices.$inferInsert, 
 
 /** Flow 3: a project-side caller creates a device instance, optionally straight into a home. */
 export async function createInstance(env: Env, who: Principal, f: InstanceFields) {
-  await loadProject(env, who, f.projectId);
-  if (!projectAuthority(who, f.projectId, "editor")) throw forbidden();
+  await loadProject(env, who, f.projectId, "createDevices");
   await requireDeviceClass(env, f.projectId, f.deviceClass);
   const time = now();
   if (f.homeId !== undefined) {
     const home = await findHome(env, who, f.homeId);
     if (!home || home.home.projectId !== f.projectId) throw invalidInput({ homeId: "no such home in this project" });
-    if (!home.rights.addDevices) throw forbidden();
+    demand(home.rights, "addDevices");
   }
   const created = await insertDevice(env, { ...f, claimTime: f.homeId !== undefined ? time : undefined, bundleInstallTime: f.bundleInstalled ? time : undefined });
   if (f.homeId !== undefined) await afterDeviceHomeChanged(env, created.row.id, null, f.homeId);
@@ -65,8 +64,7 @@ export async function createInstance(env: Env, who: Principal, f: InstanceFields
 
 /** Flow 1: a user (or project key) claims a device that is in claim mode into a home. */
 export async function claimDevice(env: Env, who: Principal, homeId: number, claimCode: string): Promise<DeviceRow> {
-  const { home, rights } = await loadHome(env, who, homeId);
-  if (!rights.addDevices) throw forbidden();
+  const { home } = await loadHome(env, who, homeId, "addDevices");
   const d = db(env);
   const device = await d.query.devices.findFirst({ where: eq(devices.claimCodeDigest, await digest(claimCode)) });
   // An unknown code answers like a closed claim window: nothing about other devices is revealed.

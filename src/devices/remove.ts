@@ -8,14 +8,14 @@ import { eq } from "drizzle-orm";
 import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { devices, projects } from "../db/schema";
-import { conflict, forbidden } from "../http/errors";
+import { demand } from "../auth/policy";
+import { conflict } from "../http/errors";
 import { afterDeviceErased, afterDeviceHomeChanged } from "../live/hooks";
 import type { DeviceRights } from "./access";
 import type { DeviceRow } from "./present";
 
 export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRights, hardDelete: boolean): Promise<void> {
-  if (!rights.remove) throw forbidden();
-  if (hardDelete && !rights.hardDelete) throw forbidden();
+  demand(rights, hardDelete ? "hardDelete" : "remove");
   const d = db(env);
   const project = await d.query.projects.findFirst({ columns: { provisioning: true }, where: eq(projects.id, device.projectId) });
 

@@ -9,6 +9,7 @@ import type { Principal } from "../auth/principal";
 import { db } from "../db/client";
 import { devices } from "../db/schema";
 import { findHome } from "../homes/access";
+import { demand } from "../auth/policy";
 import { conflict, forbidden, invalidInput } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
@@ -28,17 +29,18 @@ async function checkHomeMove(env: Env, who: Principal, device: DeviceRow, newHom
   if (newHomeId !== null) {
     const target = await findHome(env, who, newHomeId);
     if (!target || target.home.projectId !== device.projectId) throw invalidInput({ homeId: "no such home in the device's project" });
-    if (who.kind === "user" && !target.rights.addDevices) throw forbidden();
+    demand(target.rights, "addDevices");
   }
-  if (who.kind === "user" && device.homeId !== null) {
+  if (device.homeId !== null) {
     const current = await findHome(env, who, device.homeId);
-    if (!current?.rights.removeDevices) throw forbidden();
+    if (!current) throw forbidden();
+    demand(current.rights, "removeDevices");
   }
 }
 
 export async function updateDevice(env: Env, who: Principal, device: DeviceRow, rights: DeviceRights, patch: DevicePatch): Promise<void> {
   const projectFields = patch.tag !== undefined || patch.channel !== undefined || patch.homeId !== undefined || patch.claimCode !== undefined;
-  if (projectFields ? !rights.updateProjectFields : !rights.updateName) throw forbidden();
+  demand(rights, projectFields ? "updateProjectFields" : "updateName");
 
   const homeChanges = patch.homeId !== undefined && patch.homeId !== device.homeId;
   if (homeChanges) await checkHomeMove(env, who, device, patch.homeId!);

@@ -1,9 +1,9 @@
 /**
  * Loading a home for a caller: the row and the caller's role in it in one
- * query; a home the caller may not see is 404.
+ * query; a home the caller may not see is 404, a right it lacks 403.
  */
 import { and, eq } from "drizzle-orm";
-import { homeRights } from "../auth/policy";
+import { demand, homeRights } from "../auth/policy";
 import type { Principal } from "../auth/principal";
 import { db } from "../db/client";
 import { homeMembers, homes } from "../db/schema";
@@ -26,8 +26,10 @@ export async function findHome(env: Env, who: Principal, homeId: number): Promis
   return rights.see ? { home: row.home, rights } : undefined;
 }
 
-export async function loadHome(env: Env, who: Principal, homeId: number): Promise<{ home: HomeRow; rights: HomeRights }> {
+/** Like `findHome`, but 404 when absent or invisible and 403 unless `right` (when named) is granted. */
+export async function loadHome(env: Env, who: Principal, homeId: number, right?: keyof HomeRights): Promise<{ home: HomeRow; rights: HomeRights }> {
   const found = await findHome(env, who, homeId);
   if (!found) throw notFound("HOME_NOT_FOUND");
+  if (right) demand(found.rights, right);
   return found;
 }

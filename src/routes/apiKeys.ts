@@ -11,7 +11,7 @@ import { notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { boolSchema, idSchema, nameSchema, timeSchema } from "../http/validation";
-import { loadProject, requireProjectAdmin } from "./projects";
+import { loadProject } from "../projects/access";
 
 const apiKeySchema = z
   .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), admin: z.boolean(), creationTime: timeSchema })
@@ -68,8 +68,7 @@ export function apiKeyRoutes() {
   app.openapi(createKey, async (c) => {
     const who = await principalOf(c);
     const { projectId } = c.req.valid("param");
-    await loadProject(c.env, who, projectId);
-    requireProjectAdmin(who, projectId);
+    await loadProject(c.env, who, projectId, "administer");
     const key = newKey("project");
     const [row] = await db(c.env)
       .insert(projectApiKeys)
@@ -81,8 +80,7 @@ export function apiKeyRoutes() {
   app.openapi(listKeys, async (c) => {
     const who = await principalOf(c);
     const { projectId } = c.req.valid("param");
-    await loadProject(c.env, who, projectId);
-    requireProjectAdmin(who, projectId);
+    await loadProject(c.env, who, projectId, "administer");
     const rows = await db(c.env).select(columns).from(projectApiKeys).where(eq(projectApiKeys.projectId, projectId)).orderBy(projectApiKeys.id);
     return c.json(rows, 200);
   });
@@ -90,8 +88,7 @@ export function apiKeyRoutes() {
   app.openapi(deleteKey, async (c) => {
     const who = await principalOf(c);
     const { projectId, keyId } = c.req.valid("param");
-    await loadProject(c.env, who, projectId);
-    requireProjectAdmin(who, projectId);
+    await loadProject(c.env, who, projectId, "administer");
     const gone = await db(c.env)
       .delete(projectApiKeys)
       .where(and(eq(projectApiKeys.projectId, projectId), eq(projectApiKeys.id, keyId)))

@@ -11,7 +11,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { principalOf, type Principal } from "../auth/principal";
+import { principalOf } from "../auth/principal";
 import { listRoutes, proxyConfig, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
 import { forward, timeoutOf } from "../appproxy/forward";
 import { matchRoute } from "../appproxy/match";
@@ -19,10 +19,10 @@ import { principalLabel } from "../appproxy/sign";
 import { loadDevice } from "../devices/access";
 import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
-import { ApiError, forbidden, invalidInput, notFound } from "../http/errors";
+import { ApiError, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { errorSchema, idSchema, timeSchema } from "../http/validation";
-import { loadProject, requireProjectAdmin } from "./projects";
+import { loadProject } from "../projects/access";
 
 const tags = ["App Proxy"];
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
@@ -109,21 +109,10 @@ function documentProxy(app: OpenAPIHono<AppEnv>) {
   }
 }
 
-async function readerOf(env: Env, who: Principal, projectId: number): Promise<void> {
-  await loadProject(env, who, projectId);
-  if (who.kind !== "operator" && who.kind !== "project") throw forbidden();
-}
-
-async function writerOf(env: Env, who: Principal, projectId: number): Promise<void> {
-  await loadProject(env, who, projectId);
-  requireProjectAdmin(who, projectId);
-}
-
 const PROXY_PATH = /^\/devices\/([^/]*)\/appProxy\/(.*)$/;
 
 async function proxy(c: Context<AppEnv>): Promise<Response> {
   const who = await principalOf(c);
-  if (who.kind === "device") throw forbidden("PERMISSION_DENIED", { message: "the App Proxy takes a user or project API key" });
 
   // The raw (still percent-encoded) path, so what follows srcPath is forwarded exactly as sent.
   const url = new URL(c.req.url);
@@ -131,8 +120,8 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
   const id = idSchema.safeParse(rawId);
   if (!id.success) throw invalidInput({ deviceId: "must be a positive integer" });
 
-  const { device, rights } = await loadDevice(c.env, who, id.data);
-  if (!rights.operate) throw forbidden();
+  // A user of the device's home or a project key; never a device key (not even its own).
+  const { device } = await loadDevice(c.env, who, id.data, "useAppProxy");
 
   const { routes, secret } = await proxyConfig(c.env, device.projectId);
   const match = matchRoute(routes, path);
@@ -155,26 +144,26 @@ export function appProxyRoutes() {
 
   app.openapi(getRoutes, async (c) => {
     const { projectId } = c.req.valid("param");
-    await readerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "readConfig");
     return c.json({ routes: await listRoutes(c.env, projectId) }, 200);
   });
 
   app.openapi(putRoutes, async (c) => {
     const { projectId } = c.req.valid("param");
-    await writerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "administer");
     await replaceRoutes(c.env, projectId, c.req.valid("json").routes);
     return c.json({ routes: await listRoutes(c.env, projectId) }, 200);
   });
 
   app.openapi(rotate, async (c) => {
     const { projectId } = c.req.valid("param");
-    await writerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "administer");
     return c.json(await rotateSecret(c.env, projectId), 201);
   });
 
   app.openapi(getSecret, async (c) => {
     const { projectId } = c.req.valid("param");
-    await readerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "readConfig");
     const info = await secretInfo(c.env, projectId);
     if (!info) throw notFound("APP_PROXY_SECRET_NOT_SET");
     return c.json(info, 200);

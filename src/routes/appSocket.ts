@@ -4,9 +4,9 @@
  * user's hub (src/live/UserHub.ts), which follows the user's homes.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { requireUser } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
-import { forbidden } from "../http/errors";
 import { errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { SESSION_HEADER, USER_HEADER } from "../live/UserHub";
@@ -27,8 +27,7 @@ const appSocket = createRoute({
 export function appSocketRoutes() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
   app.openapi(appSocket, async (c) => {
-    const who = await principalOf(c);
-    if (who.kind !== "user") throw forbidden("PERMISSION_DENIED", { message: "a user key is required" });
+    const who = requireUser(await principalOf(c));
     requireUpgrade(c.req.raw);
     const url = new URL(c.req.url);
     url.searchParams.delete("authToken");

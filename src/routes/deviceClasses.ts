@@ -10,7 +10,7 @@ import { conflict } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
-import { loadProject, requireProjectAdmin } from "./projects";
+import { loadProject } from "../projects/access";
 
 const deviceClassSchema = z
   .object({ id: z.string(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })
@@ -44,8 +44,7 @@ export function deviceClassRoutes() {
   app.openapi(createClass, async (c) => {
     const who = await principalOf(c);
     const { projectId } = c.req.valid("param");
-    await loadProject(c.env, who, projectId);
-    requireProjectAdmin(who, projectId);
+    await loadProject(c.env, who, projectId, "administer");
     const [row] = await db(c.env)
       .insert(deviceClasses)
       .values({ projectId, ...c.req.valid("json"), creationTime: now() })

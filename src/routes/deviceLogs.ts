@@ -14,7 +14,7 @@ import { principalOf } from "../auth/principal";
 import { loadDevice } from "../devices/access";
 import type { DeviceRow } from "../devices/present";
 import type { AppEnv } from "../env";
-import { ApiError, forbidden, invalidInput } from "../http/errors";
+import { ApiError, invalidInput } from "../http/errors";
 import { errors, json, security } from "../http/openapi";
 import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
@@ -64,8 +64,7 @@ const getHttpLogEntries = createRoute({
 /** Whether this caller may read the device's logs: anyone who can see it, except device keys. */
 export async function authorizeLogReader(c: Context<AppEnv>, deviceId: number): Promise<{ who: Principal; device: DeviceRow }> {
   const who = await principalOf(c);
-  const { device } = await loadDevice(c.env, who, deviceId);
-  if (who.kind === "device") throw forbidden("PERMISSION_DENIED", { message: "device keys may not read device logs" });
+  const { device } = await loadDevice(c.env, who, deviceId, "readLogs");
   return { who, device };
 }
 

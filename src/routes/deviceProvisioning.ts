@@ -41,8 +41,7 @@ export function deviceProvisioningRoutes() {
   const app = new OpenAPIHono<AppEnv>();
   app.openapi(route, async (c) => {
     const who = await principalOf(c);
-    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
-    if (!rights.addDevices) throw forbidden();
+    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "addDevices");
     const project = await db(c.env).query.projects.findFirst({ columns: { provisioning: true }, where: eq(projects.id, home.projectId) });
     if (project?.provisioning !== "onDemand") throw forbidden("PROJECT_NOT_ON_DEMAND");
     const b = c.req.valid("json");

@@ -4,11 +4,12 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
+import { requireDeviceItself } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { devices } from "../db/schema";
 import type { AppEnv } from "../env";
-import { forbidden, invalidInput } from "../http/errors";
+import { invalidInput } from "../http/errors";
 import { errors, json, jsonOrFormBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
 import { boolSchema, formAsJson, idSchema, timeSchema } from "../http/validation";
@@ -50,11 +51,10 @@ export function deviceRegistrationRoutes() {
   app.openapi(route, async (c) => {
     const who = await principalOf(c);
     const b = c.req.valid("json");
-    if (who.kind !== "device") throw forbidden();
-    if (who.deviceId !== b.deviceId) throw forbidden();
+    requireDeviceItself(who, b.deviceId);
     if (!b.claimable && b.duration !== undefined) throw invalidInput({ duration: "only with claimable: true" });
     const claimExpirationTime = b.claimable ? inSeconds(b.duration ?? DEFAULT_CLAIM_SECONDS) : now();
-    await db(c.env).update(devices).set({ claimExpirationTime }).where(eq(devices.id, who.deviceId));
+    await db(c.env).update(devices).set({ claimExpirationTime }).where(eq(devices.id, b.deviceId));
     return c.json({ claimExpirationTime }, 200);
   });
   return app;

@@ -8,12 +8,11 @@
  * the operator or an admin key; other projects see 404.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Principal } from "../auth/principal";
 import { principalOf } from "../auth/principal";
 import { loadDevice } from "../devices/access";
 import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
-import { conflict, forbidden, invalidInput, notFound } from "../http/errors";
+import { conflict, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { idSchema, timeSchema } from "../http/validation";
@@ -30,7 +29,7 @@ import {
   listComponentVersions,
   missingVersions,
 } from "../firmware/store";
-import { loadProject, requireProjectAdmin } from "./projects";
+import { loadProject } from "../projects/access";
 
 /** A schema is at most this large on the wire (the sample is ~2 KiB). */
 const MAX_VERSION_BODY = 256 * 1024;
@@ -174,23 +173,12 @@ const getConfigSchemas = createRoute({
   responses: { 200: json(z.array(configSchemaItem), "The device's configuration schemas."), ...errors(400, 401, 404) },
 });
 
-/** Reads of the registration: the operator and the project's own keys (admin or not). */
-async function readerOf(env: Env, who: Principal, projectId: number): Promise<void> {
-  await loadProject(env, who, projectId);
-  if (who.kind !== "operator" && who.kind !== "project") throw forbidden();
-}
-
-async function writerOf(env: Env, who: Principal, projectId: number): Promise<void> {
-  await loadProject(env, who, projectId);
-  requireProjectAdmin(who, projectId);
-}
-
 export function firmwareRoutes() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(registerVersion, async (c) => {
     const { projectId, componentName } = c.req.valid("param");
-    await writerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "administer");
     const created = await insertComponentVersion(c.env, projectId, { componentName, ...c.req.valid("json") });
     if (!created) throw conflict("COMPONENT_VERSION_EXISTS", { componentName, componentVersionName: c.req.valid("json").componentVersionName });
     return c.json(created, 201);
@@ -198,7 +186,7 @@ export function firmwareRoutes() {
 
   app.openapi(listVersions, async (c) => {
     const { projectId, componentName } = c.req.valid("param");
-    await readerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "readConfig");
     const { skip = 0, limit = 25 } = c.req.valid("query");
     const { items, total } = await listComponentVersions(c.env, projectId, componentName, skip, limit);
     setRange(c, skip, items.length, total);
@@ -207,7 +195,7 @@ export function firmwareRoutes() {
 
   app.openapi(getVersion, async (c) => {
     const { projectId, ...ref } = c.req.valid("param");
-    await readerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "readConfig");
     const version = await getComponentVersion(c.env, projectId, ref);
     if (!version) throw notFound("COMPONENT_VERSION_NOT_FOUND");
     return c.json(version, 200);
@@ -215,7 +203,7 @@ export function firmwareRoutes() {
 
   app.openapi(registerBundle, async (c) => {
     const { projectId } = c.req.valid("param");
-    await writerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "administer");
     const { bundleId, componentVersions } = c.req.valid("json");
     const missing = await missingVersions(c.env, projectId, componentVersions);
     if (missing.length) {
@@ -228,7 +216,7 @@ export function firmwareRoutes() {
 
   app.openapi(listBundlesRoute, async (c) => {
     const { projectId } = c.req.valid("param");
-    await readerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "readConfig");
     const { skip = 0, limit = 25 } = c.req.valid("query");
     const { items, total } = await listBundles(c.env, projectId, skip, limit);
     setRange(c, skip, items.length, total);
@@ -237,7 +225,7 @@ export function firmwareRoutes() {
 
   app.openapi(getBundleRoute, async (c) => {
     const { projectId, bundleId } = c.req.valid("param");
-    await readerOf(c.env, await principalOf(c), projectId);
+    await loadProject(c.env, await principalOf(c), projectId, "readConfig");
     const bundle = await getBundle(c.env, projectId, bundleId);
     if (!bundle) throw notFound("BUNDLE_NOT_FOUND");
     return c.json(bundle, 200);

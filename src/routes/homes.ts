@@ -6,10 +6,10 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, count, eq, notExists, sql } from "drizzle-orm";
-import { projectAuthority } from "../auth/policy";
+import { demand, projectRights, userRights } from "../auth/policy";
 import { principalOf, type Principal } from "../auth/principal";
 import { db } from "../db/client";
-import { devices, homeMembers, homes, projects, users } from "../db/schema";
+import { devices, homeMembers, homes, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { conflict, forbidden, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
@@ -18,6 +18,7 @@ import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { afterMembershipChanged } from "../live/hooks";
 import { loadHome } from "../homes/access";
+import { loadProject } from "../projects/access";
 
 export const homeSchema = z
   .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })
@@ -91,17 +92,12 @@ const deleteHome = createRoute({
 });
 
 /** The project a new home goes into, and whether the caller may put it there. */
+/** The project a new home goes into: the user's own, or the one a key names. */
 async function projectForNewHome(env: Env, who: Principal, requested: number | undefined): Promise<number> {
-  if (who.kind === "user") {
-    if (requested !== undefined && requested !== who.projectId) throw forbidden();
-    return who.projectId;
-  }
-  if (who.kind !== "operator" && who.kind !== "project") throw forbidden();
-  if (requested === undefined) throw invalidInput({ projectId: "required unless the caller is a user" });
-  if (who.kind === "project" && who.projectId !== requested) throw forbidden();
-  const project = await db(env).query.projects.findFirst({ where: eq(projects.id, requested), columns: { id: true } });
-  if (!project) throw notFound("PROJECT_NOT_FOUND");
-  return requested;
+  const projectId = requested ?? (who.kind === "user" ? who.projectId : undefined);
+  if (projectId === undefined) throw invalidInput({ projectId: "required unless the caller is a user" });
+  await loadProject(env, who, projectId, "createHomes");
+  return projectId;
 }
 
 export function homesRoutes() {
@@ -136,19 +132,16 @@ export function homesRoutes() {
     const d = db(c.env);
     let filter;
     if (userId !== undefined) {
-      if (!(who.kind === "user" && who.userId === userId)) {
-        const target = await d.query.users.findFirst({ where: eq(users.id, userId), columns: { projectId: true } });
-        if (!target && who.kind === "operator") throw notFound("USER_NOT_FOUND");
-        // Others learn nothing about users outside their project: the same 403 whether or not the user exists.
-        if (!target || !projectAuthority(who, target.projectId, "viewer")) throw forbidden();
-      }
+      const target = await d.query.users.findFirst({ where: eq(users.id, userId), columns: { id: true, projectId: true } });
+      if (!target && who.kind === "operator") throw notFound("USER_NOT_FOUND");
+      // Others learn nothing about users outside their project: the same 403 whether or not the user exists.
+      if (!target) throw forbidden();
+      demand(userRights(who, target), "listHomes");
       filter = sql`exists (select 1 from ${homeMembers} where ${homeMembers.homeId} = ${homes.id} and ${homeMembers.userId} = ${userId})`;
     } else {
-      if (!projectAuthority(who, projectId!, "viewer")) throw forbidden();
-      if (who.kind === "operator") {
-        const project = await d.query.projects.findFirst({ where: eq(projects.id, projectId!), columns: { id: true } });
-        if (!project) throw notFound("PROJECT_NOT_FOUND");
-      }
+      // A list filter the caller may not use is 403 (as for GET /devices?projectId=); then 404 if no such project.
+      demand(projectRights(who, projectId!), "viewAll");
+      await loadProject(c.env, who, projectId!);
       filter = eq(homes.projectId, projectId!);
     }
     const [rows, [total]] = await d.batch([
@@ -167,16 +160,14 @@ export function homesRoutes() {
 
   app.openapi(patchHome, async (c) => {
     const who = await principalOf(c);
-    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
-    if (!rights.update) throw forbidden();
+    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "update");
     await db(c.env).update(homes).set(c.req.valid("json")).where(eq(homes.id, home.id));
     return c.body(null, 204);
   });
 
   app.openapi(deleteHome, async (c) => {
     const who = await principalOf(c);
-    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
-    if (!rights.remove) throw forbidden();
+    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "remove");
     const d = db(c.env);
     const holdsDevices = d.select({ one: sql`1` }).from(devices).where(eq(devices.homeId, home.id));
     // The emptiness check is part of the DELETE itself, so a device claimed meanwhile

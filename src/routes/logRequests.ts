@@ -215,15 +215,13 @@ type Ctx = Context<AppEnv>;
 
 async function asReader(c: Ctx, deviceId: number): Promise<{ who: Principal; device: DeviceRow }> {
   const who = await principalOf(c);
-  const { device } = await loadDevice(c.env, who, deviceId);
-  if (who.kind === "device") throw forbidden("PERMISSION_DENIED", { message: "device keys may not manage log requests" });
+  const { device } = await loadDevice(c.env, who, deviceId, "manageLogRequests");
   return { who, device };
 }
 
 async function asDeviceItself(c: Ctx, deviceId: number): Promise<DeviceRow> {
   const who = await principalOf(c);
-  const { device } = await loadDevice(c.env, who, deviceId);
-  if (who.kind !== "device" || who.deviceId !== device.id) throw forbidden("PERMISSION_DENIED", { message: "only the device itself may do this" });
+  const { device } = await loadDevice(c.env, who, deviceId, "self");
   return device;
 }
 

@@ -6,11 +6,12 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, count, eq, or, sql } from "drizzle-orm";
+import { demand, memberRemovalRights } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { homeMembers, users } from "../db/schema";
 import type { AppEnv } from "../env";
-import { conflict, forbidden, notFound } from "../http/errors";
+import { conflict, notFound } from "../http/errors";
 import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
@@ -115,8 +116,7 @@ export function membersRoutes() {
 
   app.openapi(addMember, async (c) => {
     const who = await principalOf(c);
-    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
-    if (!rights.manageMembers) throw forbidden();
+    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "manageMembers");
     const { email, role } = c.req.valid("json");
     const d = db(c.env);
     // Only users of the home's own project can join it.
@@ -135,8 +135,7 @@ export function membersRoutes() {
   app.openapi(patchMember, async (c) => {
     const who = await principalOf(c);
     const { homeId, userId } = c.req.valid("param");
-    const { home, rights } = await loadHome(c.env, who, homeId);
-    if (!rights.manageMembers) throw forbidden();
+    const { home } = await loadHome(c.env, who, homeId, "manageMembers");
     const { role } = c.req.valid("json");
     const d = db(c.env);
     const where = and(eq(homeMembers.homeId, home.id), eq(homeMembers.userId, userId));
@@ -154,8 +153,7 @@ export function membersRoutes() {
     const who = await principalOf(c);
     const { homeId, userId } = c.req.valid("param");
     const { home, rights } = await loadHome(c.env, who, homeId);
-    const leaving = who.kind === "user" && who.userId === userId;
-    if (!rights.manageMembers && !leaving) throw forbidden();
+    demand(memberRemovalRights(who, rights, userId), "removeMember");
     const d = db(c.env);
     const deleted = await d
       .delete(homeMembers)

@@ -1,13 +1,14 @@
 /** Projects: created by the operator; read by the project's keys and users; renamed by an admin key. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
-import { principalOf, type Principal } from "../auth/principal";
+import { requireOperator } from "../auth/policy";
+import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { projects } from "../db/schema";
 import type { AppEnv } from "../env";
-import { forbidden, notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
+import { loadProject } from "../projects/access";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 
 export const projectSchema = z
@@ -18,22 +19,6 @@ export const projectSchema = z
     creationTime: timeSchema,
   })
   .openapi("Project");
-
-export type ProjectRow = typeof projects.$inferSelect;
-
-/** The project if the caller belongs to it (operator, its keys, its users); else 404. */
-export async function loadProject(env: Env, who: Principal, projectId: number): Promise<ProjectRow> {
-  const visible = who.kind === "operator" || ("projectId" in who && who.projectId === projectId);
-  const row = visible ? await db(env).query.projects.findFirst({ where: eq(projects.id, projectId) }) : undefined;
-  if (!row) throw notFound("PROJECT_NOT_FOUND");
-  return row;
-}
-
-/** 403 unless the caller administers the project: the operator or an admin project key (never a user, whatever the role). */
-export function requireProjectAdmin(who: Principal, projectId: number): void {
-  const adminKey = who.kind === "project" && who.projectId === projectId && who.admin;
-  if (who.kind !== "operator" && !adminKey) throw forbidden();
-}
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
 
@@ -83,7 +68,7 @@ export function projectRoutes() {
 
   app.openapi(createProject, async (c) => {
     const who = await principalOf(c);
-    if (who.kind !== "operator") throw forbidden();
+    requireOperator(who);
     const body = c.req.valid("json");
     const [row] = await db(c.env).insert(projects).values({ ...body, creationTime: now() }).returning();
     return c.json(row!, 201);
@@ -91,20 +76,20 @@ export function projectRoutes() {
 
   app.openapi(listProjects, async (c) => {
     const who = await principalOf(c);
-    if (who.kind !== "operator") throw forbidden();
+    requireOperator(who);
     return c.json(await db(c.env).select().from(projects).orderBy(projects.id), 200);
   });
 
   app.openapi(getProject, async (c) => {
     const who = await principalOf(c);
-    return c.json(await loadProject(c.env, who, c.req.valid("param").projectId), 200);
+    const { project } = await loadProject(c.env, who, c.req.valid("param").projectId);
+    return c.json(project, 200);
   });
 
   app.openapi(patchProject, async (c) => {
     const who = await principalOf(c);
     const { projectId } = c.req.valid("param");
-    await loadProject(c.env, who, projectId);
-    requireProjectAdmin(who, projectId);
+    await loadProject(c.env, who, projectId, "administer");
     await db(c.env).update(projects).set(c.req.valid("json")).where(eq(projects.id, projectId));
     return c.body(null, 204);
   });

@@ -6,12 +6,13 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq } from "drizzle-orm";
 import { digest, newKey } from "../auth/keys";
 import { hashPassword, verifyPassword } from "../auth/password";
+import { requireUser } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
-import { ApiError, forbidden, notFound, unauthorized } from "../http/errors";
+import { ApiError, notFound, unauthorized } from "../http/errors";
 import { errors, json, jsonOrFormBody, noContent, security } from "../http/openapi";
 import { now } from "../http/time";
 import { formAsJson, idSchema, timeSchema } from "../http/validation";
@@ -86,8 +87,7 @@ export function sessionRoutes() {
   });
 
   app.openapi(getSession, async (c) => {
-    const who = await principalOf(c);
-    if (who.kind !== "user") throw forbidden();
+    const who = requireUser(await principalOf(c));
     const row = await db(c.env).query.userSessions.findFirst({
       where: eq(userSessions.tokenDigest, who.sessionDigest),
       columns: { creationTime: true },
@@ -98,8 +98,7 @@ export function sessionRoutes() {
   });
 
   app.openapi(endSession, async (c) => {
-    const who = await principalOf(c);
-    if (who.kind !== "user") throw forbidden();
+    const who = requireUser(await principalOf(c));
     await db(c.env).delete(userSessions).where(eq(userSessions.tokenDigest, who.sessionDigest));
     forget((p) => p.kind === "user" && p.sessionDigest === who.sessionDigest);
     await afterSessionEnded(c.env, who.userId, who.sessionDigest);

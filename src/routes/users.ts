@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, eq, ne } from "drizzle-orm";
 import { hashPassword, verifyPassword } from "../auth/password";
-import { maybePrincipal, principalOf, type Principal } from "../auth/principal";
+import { maybePrincipal, principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { projects, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -16,7 +16,9 @@ import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { afterSessionEnded } from "../live/hooks";
 import { forget } from "../auth/principalCache";
-import { loadProject, requireProjectAdmin } from "./projects";
+import { demand, projectRights, requireUser } from "../auth/policy";
+import { loadUser, type UserRow } from "../users/access";
+import { loadProject } from "../projects/access";
 
 /** Emails are compared trimmed and lower-cased: one account per address per project, however it is typed. */
 export const emailSchema = z
@@ -45,27 +47,10 @@ export const userSchema = z
   })
   .openapi("User");
 
-export type UserRow = typeof users.$inferSelect;
-
 /** The wire form of a user: never the password hash; the project role only for callers entitled to it. */
 export function presentUser(row: UserRow, showRole: boolean): z.infer<typeof userSchema> {
   const { id, projectId, name, email, creationTime, verified, projectRole } = row;
   return showRole ? { id, projectId, name, email, creationTime, verified, projectRole } : { id, projectId, name, email, creationTime, verified };
-}
-
-/**
- * The user if the caller may read them (the user, the operator, their
- * project's keys); otherwise 404, so other projects cannot probe for users.
- */
-async function loadUser(env: Env, who: Principal, userId: number): Promise<UserRow> {
-  const row = await db(env).query.users.findFirst({ where: eq(users.id, userId) });
-  const visible =
-    row !== undefined &&
-    ((who.kind === "user" && who.userId === row.id) ||
-      who.kind === "operator" ||
-      (who.kind === "project" && who.projectId === row.projectId));
-  if (!visible) throw notFound("USER_NOT_FOUND");
-  return row;
 }
 
 const userParams = z.object({ userId: idSchema.openapi({ param: { name: "userId", in: "path" }, type: "integer" }) });
@@ -139,7 +124,7 @@ export function usersRoutes() {
     // Anonymous sign-up is allowed; a key that is presented must be valid and of this project.
     const who = await maybePrincipal(c);
     const body = c.req.valid("json");
-    if (who && who.kind !== "operator" && who.projectId !== body.projectId) throw forbidden();
+    if (who) demand(projectRights(who, body.projectId), "see");
     const d = db(c.env);
     const project = await d.query.projects.findFirst({ where: eq(projects.id, body.projectId), columns: { id: true } });
     if (!project) throw notFound("PROJECT_NOT_FOUND");
@@ -168,29 +153,34 @@ export function usersRoutes() {
   app.openapi(getUser, async (c) => {
     const who = await principalOf(c);
     // Everyone who may see a user at all is entitled to their project role.
-    return c.json(presentUser(await loadUser(c.env, who, c.req.valid("param").id), true), 200);
+    const { user } = await loadUser(c.env, who, c.req.valid("param").id);
+    return c.json(presentUser(user, true), 200);
   });
 
   app.openapi(patchUser, async (c) => {
     const who = await principalOf(c);
-    const row = await loadUser(c.env, who, c.req.valid("param").id);
+    const { user: row, rights } = await loadUser(c.env, who, c.req.valid("param").id);
     const body = c.req.valid("json");
     const changes: Partial<typeof users.$inferInsert> = {};
-    if (body.name !== undefined) changes.name = body.name;
+    if (body.name !== undefined) {
+      demand(rights, "rename");
+      changes.name = body.name;
+    }
     if (body.password !== undefined) {
       // Keys may rename users but never set their password: only the user, who knows the current one.
-      if (who.kind !== "user") throw forbidden();
+      demand(rights, "changePassword");
       if (!(await verifyPassword(body.currentPassword ?? "", row.passwordHash))) throw forbidden("INCORRECT_PASSWORD");
       changes.passwordHash = await hashPassword(body.password);
     }
     if (Object.keys(changes).length === 0) return c.body(null, 204);
     const d = db(c.env);
     await d.update(users).set(changes).where(eq(users.id, row.id));
-    if (changes.passwordHash !== undefined && who.kind === "user") {
+    if (changes.passwordHash !== undefined) {
+      const { sessionDigest } = requireUser(who);
       // A new password ends every other session: whoever else held one loses it.
       const ended = await d
         .delete(userSessions)
-        .where(and(eq(userSessions.userId, row.id), ne(userSessions.tokenDigest, who.sessionDigest)))
+        .where(and(eq(userSessions.userId, row.id), ne(userSessions.tokenDigest, sessionDigest)))
         .returning({ digest: userSessions.tokenDigest });
       const endedDigests = new Set(ended.map((s) => s.digest));
       forget((p) => p.kind === "user" && endedDigests.has(p.sessionDigest));
@@ -202,9 +192,8 @@ export function usersRoutes() {
   app.openapi(setProjectRole, async (c) => {
     const who = await principalOf(c);
     const { projectId, userId } = c.req.valid("param");
-    await loadProject(c.env, who, projectId);
     // Users never grant roles, not even project admins: only the operator and admin keys.
-    requireProjectAdmin(who, projectId);
+    await loadProject(c.env, who, projectId, "administer");
     const updated = await db(c.env)
       .update(users)
       .set({ projectRole: c.req.valid("json").projectRole })

@@ -112,12 +112,36 @@ matrix(
   },
 );
 
+// Device secrets let their holder impersonate the device or claim it away: a
+// project viewer may read devices but not their secrets (editor and admin may).
 matrix(
   "GET /devices/{id}?includeAdminInfo=true",
-  { ...anonymous, operator: 200, adminKey: 200, plainKey: 403, otherProjectKey: 404, owner: 403, member: 403, otherHomeUser: 404, viewer: 200, editor: 200, admin: 200, otherProjectUser: 404, deviceSelf: 403, otherDevice: 404 },
+  { ...anonymous, operator: 200, adminKey: 200, plainKey: 403, otherProjectKey: 404, owner: 403, member: 403, otherHomeUser: 404, viewer: 403, editor: 200, admin: 200, otherProjectUser: 404, deviceSelf: 403, otherDevice: 404 },
   async (key) => {
     const res = await call("GET", `/devices/${w.device.id}?includeAdminInfo=true`, { key });
     if (res.status === 200) expect(res.body).toMatchObject({ apiKey: w.device.apiKey, claimCode: w.device.claimCode });
+    return res;
+  },
+);
+
+matrix(
+  "GET /devices?projectId&includeAdminInfo=true",
+  { ...anonymous, operator: 200, adminKey: 200, plainKey: 403, otherProjectKey: 403, owner: 403, member: 403, otherHomeUser: 403, viewer: 403, editor: 200, admin: 200, otherProjectUser: 403, deviceSelf: 403, otherDevice: 403 },
+  async (key) => {
+    const res = await call("GET", `/devices?projectId=${w.project.id}&includeAdminInfo=true`, { key });
+    if (res.status === 200) expect(res.body.find((d: { id: number }) => d.id === w.device.id)).toMatchObject({ apiKey: w.device.apiKey, claimCode: w.device.claimCode });
+    else expect(JSON.stringify(res.body)).not.toContain(w.device.apiKey);
+    return res;
+  },
+);
+
+matrix(
+  "GET /devices?homeId&includeAdminInfo=true",
+  { ...anonymous, operator: 200, adminKey: 200, plainKey: 403, otherProjectKey: 403, owner: 403, member: 403, otherHomeUser: 403, viewer: 403, editor: 200, admin: 200, otherProjectUser: 403, deviceSelf: 403, otherDevice: 403 },
+  async (key) => {
+    const res = await call("GET", `/devices?homeId=${w.home.id}&includeAdminInfo=true`, { key });
+    if (res.status === 200) expect(res.body).toMatchObject([{ id: w.device.id, apiKey: w.device.apiKey, claimCode: w.device.claimCode }]);
+    else expect(JSON.stringify(res.body)).not.toContain(w.device.apiKey);
     return res;
   },
 );

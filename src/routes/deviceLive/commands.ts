@@ -2,14 +2,14 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { principalOf } from "../../auth/principal";
-import { loadDevice } from "../../devices/access";
+import { callerAndDevice, loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
-import { ApiError, forbidden, invalidInput } from "../../http/errors";
+import { ApiError, invalidInput } from "../../http/errors";
 import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
 import { byteLength, LIMITS } from "../../live/limits";
-import { callerAndDevice, capBody, deviceObject, deviceParams, forwardUpgrade, live, requireSelf, requireUpgrade } from "./shared";
+import { capBody, deviceObject, deviceParams, forwardUpgrade, live, requireUpgrade } from "./shared";
 
 const commandBody = z
   .object({
@@ -56,15 +56,13 @@ const sendCommand = createRoute({
 export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listenCommands, async (c) => {
     const who = await principalOf(c);
-    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
-    requireSelf(who, device);
+    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId, "self");
     requireUpgrade(c.req.raw);
     return forwardUpgrade(c, device, "command");
   });
 
   app.openapi(sendCommand, async (c) => {
-    const { who, device, rights } = await callerAndDevice(c, c.req.valid("param").deviceId);
-    if (!rights.operate || who.kind === "device") throw forbidden();
+    const { device } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
     const { action, parameters = {} } = c.req.valid("json");
     if (byteLength(commandFrame(action, parameters)) > LIMITS.commandBytes) {
       throw invalidInput({ parameters: `the command must be at most ${LIMITS.commandBytes} bytes as JSON` });

@@ -2,6 +2,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
+import { isDeviceItself } from "../../auth/policy";
 import { principalOf } from "../../auth/principal";
 import { db } from "../../db/client";
 import { devices } from "../../db/schema";
@@ -14,7 +15,7 @@ import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
 import { clientIp, identityOf } from "../../live/identity";
 import { logRejections, noteForCallingDevice } from "../../live/log/rejections";
 import { byteLength, LIMITS } from "../../live/limits";
-import { capBody, deviceObject, deviceParams, live, requireSelf } from "./shared";
+import { capBody, deviceObject, deviceParams, live } from "./shared";
 
 const eventBody = z
   .object({
@@ -73,20 +74,18 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     // Hot path: the device's own key already proved who is calling, and the
     // device's object keeps its home and class (kept current by the registry
     // hooks), so the device row need not be read again.
-    if (who.kind === "device" && who.deviceId === deviceId) {
+    if (isDeviceItself(who, deviceId)) {
       const reached = await live(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
       if (reached !== null) return c.body(null, 204);
     }
-    const { device } = await loadDevice(c.env, who, deviceId);
-    requireSelf(who, device);
+    const { device } = await loadDevice(c.env, who, deviceId, "self");
     await live(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip));
     return c.body(null, 204);
   }, logRejections("event"));
 
   app.openapi(recordFirmware, async (c) => {
     const who = await principalOf(c);
-    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
-    requireSelf(who, device);
+    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId, "self");
     const { bundleId } = c.req.valid("json");
     await db(c.env).update(devices).set({ bundleInstalled: bundleId, bundleInstallTime: now() }).where(eq(devices.id, device.id));
     await noteForCallingDevice(c, "info", `firmware bundle ${JSON.stringify(bundleId)} installed`);

@@ -8,15 +8,16 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { JSONValue } from "hono/utils/types";
 import { principalOf } from "../../auth/principal";
+import { demand } from "../../auth/policy";
 import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
-import { ApiError, forbidden, invalidInput, notFound } from "../../http/errors";
+import { ApiError, invalidInput, notFound } from "../../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
 import { timeSchema } from "../../http/validation";
 import type { KvChange } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
 import { encodeValue, keyProblem } from "../../live/kvRules";
-import { capBody, deviceObject, deviceParams, forwardUpgrade, isSelf, isUpgrade, live, requireSelf } from "./shared";
+import { capBody, deviceObject, deviceParams, forwardUpgrade, isUpgrade, live } from "./shared";
 
 const kvItemSchema = z
   .object({
@@ -95,9 +96,9 @@ function changed(change: KvChange): void {
 export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(listKv, async (c) => {
     const who = await principalOf(c);
-    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
+    const { device, rights } = await loadDevice(c.env, who, c.req.valid("param").deviceId, "readKv");
     if (isUpgrade(c.req.raw)) {
-      requireSelf(who, device);
+      demand(rights, "self");
       return forwardUpgrade(c, device, "kv");
     }
     const items = await live(() => deviceObject(c.env, device.id).kvList(identityOf(device), c.req.valid("query").keyPrefix));
@@ -107,7 +108,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(getKv, async (c) => {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
-    const { device } = await loadDevice(c.env, who, deviceId);
+    const { device } = await loadDevice(c.env, who, deviceId, "readKv");
     const item = await live(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
     if (item === null) throw notFound("KEY_NOT_FOUND");
     return c.json(JSON.parse(item) as z.infer<typeof kvItemSchema> & { value: JSONValue }, 200);
@@ -116,8 +117,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(putKv, async (c) => {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
-    const { device, rights } = await loadDevice(c.env, who, deviceId);
-    if (!rights.operate && !isSelf(who, device)) throw forbidden();
+    const { device } = await loadDevice(c.env, who, deviceId, "writeKv");
     validKey(key);
     const body = c.req.valid("json");
     const encoded = encodeValue(body.value);
@@ -129,8 +129,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(deleteKv, async (c) => {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
-    const { device, rights } = await loadDevice(c.env, who, deviceId);
-    if (!rights.operate && !isSelf(who, device)) throw forbidden();
+    const { device } = await loadDevice(c.env, who, deviceId, "writeKv");
     validKey(key);
     changed(await live(async () => await deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw))));
     return c.body(null, 204);

@@ -1,19 +1,14 @@
 /**
- * What the live device routes share: the device's object, the device-only
- * check, the forwarded upgrade, body caps, and turning an unreachable object
- * into a 503 instead of a stack trace.
+ * What the live device routes share: the device's object, the forwarded
+ * upgrade, body caps, and turning an unreachable object into a 503 instead of
+ * a stack trace. Who may call them is decided in src/devices/access.ts.
  */
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { eq } from "drizzle-orm";
-import { principalOf, type Principal } from "../../auth/principal";
-import { db } from "../../db/client";
-import { devices, homeMembers } from "../../db/schema";
-import { decideAccess, type DeviceRights } from "../../devices/access";
 import type { DeviceRow } from "../../devices/present";
 import type { AppEnv } from "../../env";
-import { ApiError, forbidden } from "../../http/errors";
+import { ApiError } from "../../http/errors";
 import { idSchema } from "../../http/validation";
 import { SOCKET_KIND_HEADER } from "../../live/DeviceObject";
 import type { SocketKind } from "../../live/device/sockets";
@@ -25,32 +20,6 @@ export const deviceParams = z.object({
 });
 
 export const deviceObject = (env: Env, deviceId: number) => env.DEVICE.getByName(String(deviceId));
-
-/**
- * `loadDevice` (src/devices/access.ts) for the hot paths: the device row and
- * its home's member roles are read while the caller's key is being looked
- * up, so the request waits for one D1 round trip instead of two. Same policy,
- * same answers: 401 without a valid key, 404 for a device the caller may not see.
- */
-export async function callerAndDevice(c: Context<AppEnv>, deviceId: number): Promise<{ who: Principal; device: DeviceRow; rights: DeviceRights }> {
-  const [who, rows] = await Promise.all([
-    principalOf(c),
-    db(c.env)
-      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role })
-      .from(devices)
-      .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
-      .where(eq(devices.id, deviceId)),
-  ]);
-  const homeRole = who.kind === "user" ? (rows.find((r) => r.userId === who.userId)?.role ?? null) : null;
-  return { who, ...decideAccess(who, rows[0]?.device, homeRole) };
-}
-
-export const isSelf = (who: Principal, device: DeviceRow): boolean => who.kind === "device" && who.deviceId === device.id;
-
-/** Calls that only the device itself may make ("Only the corresponding device itself can make this call"). */
-export function requireSelf(who: Principal, device: DeviceRow): void {
-  if (!isSelf(who, device)) throw forbidden("PERMISSION_DENIED", { message: "only the device itself may do this" });
-}
 
 export const isUpgrade = (req: Request): boolean => req.headers.get("upgrade")?.toLowerCase() === "websocket";
 

@@ -8,7 +8,7 @@ import { deviceSchema, presentDevice, presentDeviceWithSecrets } from "../../dev
 import { removeDevice } from "../../devices/remove";
 import { updateDevice } from "../../devices/update";
 import type { AppEnv } from "../../env";
-import { forbidden } from "../../http/errors";
+import { demand } from "../../auth/policy";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
 import { boolSchema, idSchema } from "../../http/validation";
 
@@ -25,7 +25,7 @@ const getDevice = createRoute({
   request: {
     params: deviceParams,
     query: z.object({
-      includeAdminInfo: boolSchema.optional().openapi({ type: "boolean", description: "Add apiKey, claimCode, creationTime (project-devices readers, admin project keys)." }),
+      includeAdminInfo: boolSchema.optional().openapi({ type: "boolean", description: "Add apiKey, claimCode, creationTime: the operator, admin project keys and users with project role editor or admin (a viewer gets 403)." }),
     }),
   },
   responses: { 200: json(deviceSchema, "The device."), ...errors(400, 401, 403, 404) },
@@ -74,7 +74,7 @@ export function addDeviceItem(app: OpenAPIHono<AppEnv>) {
     const who = await principalOf(c);
     const { device, rights } = await loadDevice(c.env, who, c.req.valid("param").deviceId);
     if (c.req.valid("query").includeAdminInfo) {
-      if (!rights.readAdminInfo) throw forbidden();
+      demand(rights, "readSecrets");
       return c.json(await presentDeviceWithSecrets(c.env, device), 200);
     }
     return c.json(presentDevice(device), 200);

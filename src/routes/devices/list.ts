@@ -3,22 +3,26 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { and, asc, count, eq, type SQL } from "drizzle-orm";
 import { principalOf } from "../../auth/principal";
-import { projectAuthority } from "../../auth/policy";
+import { demand, projectRights } from "../../auth/policy";
 import { db } from "../../db/client";
 import { devices } from "../../db/schema";
 import { deviceFields } from "../../devices/fields";
-import { deviceSchema, presentDevice } from "../../devices/present";
+import { deviceSchema, type DeviceRow, presentDevice, presentDeviceWithSecrets } from "../../devices/present";
 import { findHome } from "../../homes/access";
 import type { AppEnv } from "../../env";
 import { forbidden, invalidInput } from "../../http/errors";
 import { errors, rangeHeader, security } from "../../http/openapi";
 import { pageQuery, setRange } from "../../http/range";
-import { idSchema } from "../../http/validation";
+import { boolSchema, idSchema } from "../../http/validation";
 
 const query = z.object({
   projectId: idSchema.optional().openapi({ type: "integer", description: "Devices of this project." }),
   homeId: idSchema.optional().openapi({ type: "integer", description: "Devices of this home." }),
   deviceClass: deviceFields.deviceClass.optional(),
+  includeAdminInfo: boolSchema.optional().openapi({
+    type: "boolean",
+    description: "Add apiKey, claimCode, creationTime to every device: the operator, admin project keys and users with project role editor or admin (others get 403).",
+  }),
   ...pageQuery,
 });
 
@@ -42,16 +46,20 @@ export function addListDevices(app: OpenAPIHono<AppEnv>) {
     if (q.projectId === undefined && q.homeId === undefined) throw invalidInput({ projectId: "projectId or homeId is required" });
 
     const where: SQL[] = [];
+    let projectId = q.projectId;
     if (q.homeId !== undefined) {
       // Not seeing the home and the home not existing look the same: 403.
       const home = await findHome(c.env, who, q.homeId);
       if (!home) throw forbidden();
+      projectId ??= home.home.projectId;
       where.push(eq(devices.homeId, q.homeId));
     }
     if (q.projectId !== undefined) {
-      if (q.homeId === undefined && !projectAuthority(who, q.projectId, "viewer")) throw forbidden();
+      if (q.homeId === undefined) demand(projectRights(who, q.projectId), "viewAll");
       where.push(eq(devices.projectId, q.projectId));
     }
+    // Secrets only for those who may read every device's (never a viewer: a secret read is a takeover).
+    if (q.includeAdminInfo) demand(projectRights(who, projectId!), "readDeviceSecrets");
     if (q.deviceClass !== undefined) where.push(eq(devices.deviceClass, q.deviceClass));
 
     const skip = q.skip ?? 0;
@@ -64,6 +72,7 @@ export function addListDevices(app: OpenAPIHono<AppEnv>) {
       d.select({ n: count() }).from(devices).where(filter),
     ]);
     setRange(c, skip, rows.length, total?.n ?? 0);
-    return c.json(rows.map(presentDevice), 200);
+    const present = (row: DeviceRow) => (q.includeAdminInfo ? presentDeviceWithSecrets(c.env, row) : presentDevice(row));
+    return c.json(await Promise.all(rows.map(present)), 200);
   });
 }
