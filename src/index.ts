@@ -4,6 +4,6 @@ import { createApp } from "./app";
 export { DeviceObject } from "./live/DeviceObject";
 export { HomeHub } from "./live/HomeHub";
 export { UserHub } from "./live/UserHub";
-export { DeviceLog } from "./live/log/DeviceLog";
+export { DeviceLog } from "./logs/DeviceLog";
 
 export default createApp() satisfies ExportedHandler<Env>;

@@ -10,8 +10,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { call, get, OPERATOR, post, put } from "./helpers/api";
 import { newDevice, newProject, world } from "./helpers/fixtures";
 import { connect, eventually } from "./live/sockets";
-import type { DeviceLog } from "../src/live/log/DeviceLog";
-import { RETENTION } from "../src/live/log/retention";
+import type { DeviceLog } from "../src/logs/DeviceLog";
+import { RETENTION } from "../src/logs/retention";
 
 type World = Awaited<ReturnType<typeof world>>;
 let w: World;

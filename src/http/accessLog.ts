@@ -14,8 +14,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { presentedKey, resolveKey } from "../auth/principal";
-import type { HttpEntryInput } from "../live/log/entries";
-import { recordHttp, type Waiter } from "../live/log/record";
+import type { HttpEntryInput } from "../logs/entries";
+import { recordHttp, type Waiter } from "../logs/record";
 
 /** Path and query as requested, without any `authToken` parameter (in any letter case). */
 export function loggedPath(url: URL): string {

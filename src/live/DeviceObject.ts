@@ -10,20 +10,20 @@
  * home's hub (fan-out), after the object's own state has been written.
  */
 import { DurableObject } from "cloudflare:workers";
-import { broadcast } from "./broadcast";
+import { answerClose, broadcast, closeQuietly } from "./broadcast";
 import { appEvent, SYSTEM_EVENTS } from "./events";
 import { publishToHome } from "./fanout";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
-import { migrate } from "./sql";
+import { migrate } from "../db/objectSchema";
 import { type CommandRecord, type CommandResult, Commands } from "./device/commands";
 import { type KvChange, KvStore } from "./device/kv";
 import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
-import type { LogLevel } from "./log/entries";
-import { recordLog } from "./log/record";
+import type { LogLevel } from "../logs/entries";
+import { recordLog } from "../logs/record";
 import { deliverOnConnect } from "../logrequests/notify";
 
 /** Header on a forwarded upgrade naming the socket kind. */
@@ -111,12 +111,7 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    try {
-      // Complete the closing handshake (harmless where the runtime already replied).
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed
-    }
+    answerClose(ws, code, reason);
     this.note("info", `${infoOf(ws)?.kind ?? "unknown"} socket disconnected (code ${code})`);
     await this.socketGone(ws);
   }
@@ -228,13 +223,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** The device was erased: close its sockets and forget everything. */
   async erase(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) {
-      try {
-        ws.close(4004, "device deleted");
-      } catch {
-        // already closed
-      }
-    }
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // A fresh, empty object: no identity, so late close events touch neither D1 nor listeners.
@@ -282,7 +271,7 @@ export class DeviceObject extends DurableObject<Env> {
     await this.emit(SYSTEM_EVENTS.disconnected, {}, ip);
   }
 
-  // ---- the device's log entries (src/live/log): written off the hot path, never awaited here ----
+  // ---- the device's log entries (src/logs): written off the hot path, never awaited here ----
 
   private note(level: LogLevel, message: string): void {
     const id = this.state.identity?.id;

@@ -10,7 +10,8 @@
  * sequence number tells).
  */
 import { DurableObject } from "cloudflare:workers";
-import { migrate } from "./sql";
+import { userHub } from "./stubs";
+import { migrate } from "../db/objectSchema";
 
 const SCHEMA = [`CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`] as const;
 
@@ -54,7 +55,7 @@ export class HomeHub extends DurableObject<Env> {
    */
   async publish(homeId: number, eventJson: string): Promise<number> {
     const targets = [...this.subscribers];
-    const results = await Promise.allSettled(targets.map(([userId]) => this.env.USER.getByName(String(userId)).deliver(homeId, eventJson)));
+    const results = await Promise.allSettled(targets.map(([userId]) => userHub(this.env, userId).deliver(homeId, eventJson)));
     let sockets = 0;
     results.forEach((result, i) => {
       const [userId, seq] = targets[i]!;

@@ -14,8 +14,9 @@ import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { homeMembers } from "../db/schema";
-import { broadcast } from "./broadcast";
-import { migrate } from "./sql";
+import { answerClose, broadcast, closeQuietly } from "./broadcast";
+import { homeHub } from "./stubs";
+import { migrate } from "../db/objectSchema";
 
 /** Headers of a forwarded app-socket upgrade (set by the worker after authentication). */
 export const USER_HEADER = "x-live-user";
@@ -54,7 +55,7 @@ export class UserHub extends DurableObject<Env> {
       await this.syncHomes(userId);
     } catch (err) {
       // The client never gets this socket: do not keep it accepted here.
-      server.close(1011, "could not follow the user's homes");
+      closeQuietly(server, 1011, "could not follow the user's homes");
       throw err;
     }
     return new Response(null, { status: 101, webSocket: client });
@@ -74,13 +75,7 @@ export class UserHub extends DurableObject<Env> {
   /** Closes the sockets opened with a session that has ended. Returns how many. */
   closeSession(sessionDigest: string): number {
     const sockets = this.ctx.getWebSockets(sessionTag(sessionDigest));
-    for (const ws of sockets) {
-      try {
-        ws.close(SESSION_ENDED_CLOSE, "session ended");
-      } catch {
-        // already closed
-      }
-    }
+    for (const ws of sockets) closeQuietly(ws, SESSION_ENDED_CLOSE, "session ended");
     return sockets.length;
   }
 
@@ -93,11 +88,7 @@ export class UserHub extends DurableObject<Env> {
   override webSocketMessage(): void {}
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
-    try {
-      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // already closed
-    }
+    answerClose(ws, code, reason);
     // Nothing else: home hubs drop this user when a delivery finds no socket.
   }
 
@@ -123,8 +114,8 @@ export class UserHub extends DurableObject<Env> {
     const listening = this.appSockets().length > 0;
     await Promise.all([
       // Re-subscribing is idempotent, and repairs a hub that dropped us while we had no socket.
-      ...(listening ? [...current].map((h) => this.env.HOME.getByName(String(h)).subscribe(userId)) : []),
-      ...left.map((h) => this.env.HOME.getByName(String(h)).unsubscribe(userId)),
+      ...(listening ? [...current].map((h) => homeHub(this.env, h).subscribe(userId)) : []),
+      ...left.map((h) => homeHub(this.env, h).unsubscribe(userId)),
     ]);
   }
 }

@@ -9,8 +9,9 @@
  * user's sockets. No object sees more than one home's or one user's traffic.
  */
 import type { AppEvent } from "./events";
+import { homeHub } from "./stubs";
 
 /** Publishes to the app listeners of the event's home. Returns how many sockets got it. */
 export async function publishToHome(env: Env, event: AppEvent): Promise<number> {
-  return env.HOME.getByName(String(event.homeId)).publish(event.homeId, JSON.stringify(event));
+  return homeHub(env, event.homeId).publish(event.homeId, JSON.stringify(event));
 }

@@ -7,6 +7,7 @@
  * caller's error handling sees it (never silently lost).
  */
 import { eraseDeviceLogs } from "../logrequests/erase";
+import { deviceObject, userHub } from "./stubs";
 
 async function twice(what: string, call: () => Promise<unknown>): Promise<void> {
   try {
@@ -19,21 +20,21 @@ async function twice(what: string, call: () => Promise<unknown>): Promise<void> 
 
 /** A device was erased (hard delete, or delete in an on-demand project): close its sockets, drop its state. */
 export async function afterDeviceErased(env: Env, deviceId: number): Promise<void> {
-  await twice("afterDeviceErased", () => env.DEVICE.getByName(String(deviceId)).erase());
+  await twice("afterDeviceErased", () => deviceObject(env, deviceId).erase());
   await twice("afterDeviceErased (logs)", () => eraseDeviceLogs(env, deviceId));
 }
 
 /** A device left a home or moved to another: its events now go to other listeners. */
 export async function afterDeviceHomeChanged(env: Env, deviceId: number, _oldHomeId: number | null, newHomeId: number | null): Promise<void> {
-  await twice("afterDeviceHomeChanged", () => env.DEVICE.getByName(String(deviceId)).setHome(newHomeId));
+  await twice("afterDeviceHomeChanged", () => deviceObject(env, deviceId).setHome(newHomeId));
 }
 
 /** A user's home memberships changed (added, removed, role changed, home deleted). */
 export async function afterMembershipChanged(env: Env, userId: number): Promise<void> {
-  await twice("afterMembershipChanged", () => env.USER.getByName(String(userId)).refreshHomes(userId));
+  await twice("afterMembershipChanged", () => userHub(env, userId).refreshHomes(userId));
 }
 
 /** A user session ended (logout): close the app sockets opened with it. */
 export async function afterSessionEnded(env: Env, userId: number, sessionDigest: string): Promise<void> {
-  await twice("afterSessionEnded", () => env.USER.getByName(String(userId)).closeSession(sessionDigest));
+  await twice("afterSessionEnded", () => userHub(env, userId).closeSession(sessionDigest));
 }

@@ -2,10 +2,11 @@
  * A device was erased: its logs (the DeviceLog object) and its uploaded log
  * files (R2) go with it. Its log_requests rows go by ON DELETE CASCADE.
  */
+import { deviceLog } from "../live/stubs";
 import { deviceFilesPrefix } from "./upload";
 
 export async function eraseDeviceLogs(env: Env, deviceId: number): Promise<void> {
-  await env.DEVICE_LOG.getByName(String(deviceId)).erase();
+  await deviceLog(env, deviceId).erase();
   const prefix = deviceFilesPrefix(deviceId);
   let cursor: string | undefined;
   do {

@@ -7,7 +7,8 @@
  * device that dropped the frame gets it on its next connect).
  */
 import type { LogRequestRow } from "../db/logRequests";
-import { recordLog, type Waiter } from "../live/log/record";
+import { deviceObject } from "../live/stubs";
+import { recordLog, type Waiter } from "../logs/record";
 import { move, openLogRequests } from "./store";
 
 export const LOG_REQUEST_ACTION = "_logRequest_";
@@ -51,7 +52,7 @@ export async function deliverLogRequest(env: Env, waiter: Waiter | null, row: Lo
 export const viaDeviceObject =
   (env: Env, deviceId: number): SendSystemCommand =>
   (action, parameters) =>
-    env.DEVICE.getByName(String(deviceId)).sendSystemCommand(action, parameters);
+    deviceObject(env, deviceId).sendSystemCommand(action, parameters);
 
 /**
  * A command socket of the device has just opened: (re)sends its open request,

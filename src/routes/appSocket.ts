@@ -10,7 +10,8 @@ import type { AppEnv } from "../env";
 import { errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { SESSION_HEADER, USER_HEADER } from "../live/UserHub";
-import { live, requireUpgrade } from "./deviceLive/shared";
+import { reach, userHub } from "../live/stubs";
+import { requireUpgrade } from "./deviceLive/shared";
 
 const appSocket = createRoute({
   method: "get",
@@ -35,8 +36,8 @@ export function appSocketRoutes() {
     headers.delete("authorization");
     headers.set(USER_HEADER, String(who.userId));
     headers.set(SESSION_HEADER, who.sessionDigest);
-    const hub = c.env.USER.getByName(String(who.userId));
-    return live(() => hub.fetch(new Request(url, { method: "GET", headers })));
+    const hub = userHub(c.env, who.userId);
+    return reach(() => hub.fetch(new Request(url, { method: "GET", headers })));
   });
   return app;
 }

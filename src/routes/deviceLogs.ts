@@ -14,11 +14,12 @@ import { principalOf } from "../auth/principal";
 import { loadDevice } from "../devices/access";
 import type { DeviceRow } from "../devices/present";
 import type { AppEnv } from "../env";
-import { ApiError, invalidInput } from "../http/errors";
+import { invalidInput } from "../http/errors";
 import { errors, json, security } from "../http/openapi";
 import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
-import { httpLogEntrySchema, logEntrySchema } from "../live/log/entries";
+import { deviceLog, reach } from "../live/stubs";
+import { httpLogEntrySchema, logEntrySchema } from "../logs/entries";
 
 export const MAX_ENTRIES_DEFAULT = 100;
 export const MAX_ENTRIES_CAP = 1000;
@@ -73,29 +74,20 @@ function window(q: { begin: number; end: number; maxEntries?: number | undefined
   return { begin: q.begin, end: q.end, max: q.maxEntries ?? MAX_ENTRIES_DEFAULT };
 }
 
-async function fromLogObject<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    console.error("device log object unreachable", err);
-    throw new ApiError(503, "SERVICE_UNAVAILABLE");
-  }
-}
-
 export function deviceLogRoutes() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
   app.openapi(getLogEntries, async (c) => {
     const { device } = await authorizeLogReader(c, c.req.valid("param").deviceId);
     const w = window(c.req.valid("query"));
-    const entries = await fromLogObject(() => c.env.DEVICE_LOG.getByName(String(device.id)).logEntries(w.begin, w.end, w.max));
+    const entries = await reach(() => deviceLog(c.env, device.id).logEntries(w.begin, w.end, w.max));
     return c.json(entries, 200);
   });
 
   app.openapi(getHttpLogEntries, async (c) => {
     const { device } = await authorizeLogReader(c, c.req.valid("param").deviceId);
     const w = window(c.req.valid("query"));
-    const entries = await fromLogObject(() => c.env.DEVICE_LOG.getByName(String(device.id)).httpEntries(w.begin, w.end, w.max));
+    const entries = await reach(() => deviceLog(c.env, device.id).httpEntries(w.begin, w.end, w.max));
     return c.json(entries, 200);
   });
 

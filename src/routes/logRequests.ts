@@ -25,7 +25,7 @@ import { errors, json, jsonBody, noContent, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
-import { recordLog, type Waiter } from "../live/log/record";
+import { recordLog, type Waiter } from "../logs/record";
 import { deliverLogRequest, viaDeviceObject } from "../logrequests/notify";
 import { logRequestSchema, presentLogRequest } from "../logrequests/present";
 import { LOG_REQUEST_STATUSES, type LogRequestStatus } from "../logrequests/status";

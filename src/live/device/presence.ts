@@ -69,9 +69,4 @@ export class Presence {
     }
     this.state.markPresenceSynced(p.version);
   }
-
-  get inSync(): boolean {
-    const p = this.state.presence;
-    return p.version === p.synced;
-  }
 }

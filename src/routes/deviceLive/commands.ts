@@ -9,7 +9,8 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
 import { byteLength, LIMITS } from "../../live/limits";
-import { capBody, deviceObject, deviceParams, forwardUpgrade, live, requireUpgrade } from "./shared";
+import { deviceObject, reach } from "../../live/stubs";
+import { capBody, deviceParams, forwardUpgrade, requireUpgrade } from "./shared";
 
 const commandBody = z
   .object({
@@ -67,7 +68,7 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
     if (byteLength(commandFrame(action, parameters)) > LIMITS.commandBytes) {
       throw invalidInput({ parameters: `the command must be at most ${LIMITS.commandBytes} bytes as JSON` });
     }
-    const result = await live(() => deviceObject(c.env, device.id).sendCommand(identityOf(device), action, parameters));
+    const result = await reach(() => deviceObject(c.env, device.id).sendCommand(identityOf(device), action, parameters));
     if (result.delivered === 0) throw new ApiError(503, "DEVICE_OFFLINE");
     return c.body(null, 204);
   });

@@ -13,9 +13,10 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { now } from "../../http/time";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
 import { clientIp, identityOf } from "../../live/identity";
-import { logRejections, noteForCallingDevice } from "../../live/log/rejections";
+import { logRejections, noteForCallingDevice } from "../../http/rejections";
 import { byteLength, LIMITS } from "../../live/limits";
-import { capBody, deviceObject, deviceParams, live } from "./shared";
+import { deviceObject, reach } from "../../live/stubs";
+import { capBody, deviceParams } from "./shared";
 
 const eventBody = z
   .object({
@@ -75,11 +76,11 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     // device's object keeps its home and class (kept current by the registry
     // hooks), so the device row need not be read again.
     if (isDeviceItself(who, deviceId)) {
-      const reached = await live(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
+      const reached = await reach(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
       if (reached !== null) return c.body(null, 204);
     }
     const { device } = await loadDevice(c.env, who, deviceId, "self");
-    await live(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip));
+    await reach(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip));
     return c.body(null, 204);
   }, logRejections("event"));
 

@@ -17,7 +17,8 @@ import { timeSchema } from "../../http/validation";
 import type { KvChange } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
 import { encodeValue, keyProblem } from "../../live/kvRules";
-import { capBody, deviceObject, deviceParams, forwardUpgrade, isUpgrade, live } from "./shared";
+import { deviceObject, reach } from "../../live/stubs";
+import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 
 const kvItemSchema = z
   .object({
@@ -101,7 +102,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
       demand(rights, "self");
       return forwardUpgrade(c, device, "kv");
     }
-    const items = await live(() => deviceObject(c.env, device.id).kvList(identityOf(device), c.req.valid("query").keyPrefix));
+    const items = await reach(() => deviceObject(c.env, device.id).kvList(identityOf(device), c.req.valid("query").keyPrefix));
     return jsonText(items);
   });
 
@@ -109,7 +110,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
     const { device } = await loadDevice(c.env, who, deviceId, "readKv");
-    const item = await live(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
+    const item = await reach(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
     if (item === null) throw notFound("KEY_NOT_FOUND");
     return c.json(JSON.parse(item) as z.infer<typeof kvItemSchema> & { value: JSONValue }, 200);
   });
@@ -122,7 +123,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const body = c.req.valid("json");
     const encoded = encodeValue(body.value);
     if ("problem" in encoded) throw invalidInput({ value: encoded.problem });
-    changed(await live(async () => await deviceObject(c.env, device.id).kvSet(identityOf(device), key, encoded.json, clientIp(c.req.raw))));
+    changed(await reach(async () => await deviceObject(c.env, device.id).kvSet(identityOf(device), key, encoded.json, clientIp(c.req.raw))));
     return c.body(null, 204);
   });
 
@@ -131,7 +132,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const { deviceId, key } = c.req.valid("param");
     const { device } = await loadDevice(c.env, who, deviceId, "writeKv");
     validKey(key);
-    changed(await live(async () => await deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw))));
+    changed(await reach(async () => await deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw))));
     return c.body(null, 204);
   });
 }

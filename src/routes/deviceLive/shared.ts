@@ -14,12 +14,11 @@ import { SOCKET_KIND_HEADER } from "../../live/DeviceObject";
 import type { SocketKind } from "../../live/device/sockets";
 import { CLIENT_IP_HEADER, clientIp, identityOf, IDENTITY_HEADER } from "../../live/identity";
 import { LIMITS } from "../../live/limits";
+import { deviceObject, reach } from "../../live/stubs";
 
 export const deviceParams = z.object({
   deviceId: idSchema.openapi({ param: { name: "deviceId", in: "path" }, type: "integer", example: 34328 }),
 });
-
-export const deviceObject = (env: Env, deviceId: number) => env.DEVICE.getByName(String(deviceId));
 
 export const isUpgrade = (req: Request): boolean => req.headers.get("upgrade")?.toLowerCase() === "websocket";
 
@@ -41,18 +40,7 @@ export function forwardUpgrade(c: Context<AppEnv>, device: DeviceRow, kind: Sock
   headers.set(IDENTITY_HEADER, JSON.stringify(identityOf(device)));
   headers.set(SOCKET_KIND_HEADER, kind);
   headers.set(CLIENT_IP_HEADER, clientIp(c.req.raw) ?? "");
-  return live(() => deviceObject(c.env, device.id).fetch(new Request(url, { method: "GET", headers })));
-}
-
-/** An object that cannot be reached is a temporary failure (503), never a 500. */
-export async function live<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    console.error("live layer call failed", err);
-    throw new ApiError(503, "SERVICE_UNAVAILABLE");
-  }
+  return reach(() => deviceObject(c.env, device.id).fetch(new Request(url, { method: "GET", headers })));
 }
 
 /** Refuses bodies over the live routes' cap before they are parsed. */

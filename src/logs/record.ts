@@ -8,6 +8,7 @@
  * Worker: `recordLog(c.env, c.executionCtx, deviceId, "info", "…")`.
  * Durable Object: `recordLog(this.env, this.ctx, deviceId, "warn", "…")`.
  */
+import { deviceLog } from "../live/stubs";
 import type { HttpEntryInput, LogLevel } from "./entries";
 
 /** Anything that can keep the isolate alive until a promise settles (ExecutionContext, DurableObjectState). */
@@ -16,8 +17,6 @@ export interface Waiter {
 }
 
 type LogEnv = Pick<Env, "DEVICE_LOG">;
-
-const deviceLog = (env: LogEnv, deviceId: number) => env.DEVICE_LOG.getByName(String(deviceId));
 
 function settle(what: string, deviceId: number, waiter: Waiter | null, run: () => Promise<unknown>): Promise<void> {
   const done = (async () => {
@@ -42,9 +41,4 @@ export function recordLog(env: LogEnv, waiter: Waiter | null, deviceId: number, 
 /** Adds an HTTP access log entry for the device (see src/http/accessLog.ts). */
 export function recordHttp(env: LogEnv, waiter: Waiter | null, deviceId: number, entry: HttpEntryInput): Promise<void> {
   return settle("an access log entry", deviceId, waiter, () => deviceLog(env, deviceId).append({ http: [entry] }));
-}
-
-/** Erases the device's logs (the device itself was erased). */
-export async function eraseLogs(env: LogEnv, deviceId: number): Promise<void> {
-  await deviceLog(env, deviceId).erase();
 }

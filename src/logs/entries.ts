@@ -12,7 +12,7 @@
  * below on the way in, whoever the writer is.
  */
 import { z } from "@hono/zod-openapi";
-import { timeSchema } from "../../http/validation";
+import { timeSchema } from "../http/validation";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -1,11 +1,11 @@
 /**
  * One object per device (named by its decimal id) holding its two logs: the
  * service's log entries about the device and the device's HTTP access log
- * (src/live/log/entries.ts). Kept apart from the device's live object so a
+ * (src/logs/entries.ts). Kept apart from the device's live object so a
  * chatty log never competes with command delivery, and so writing a log line
- * is a fire-and-forget RPC for whoever records it (src/live/log/record.ts).
+ * is a fire-and-forget RPC for whoever records it (src/logs/record.ts).
  *
- * Retention (src/live/log/retention.ts): the count bound on every append, the
+ * Retention (src/logs/retention.ts): the count bound on every append, the
  * age bound by this object's alarm. Storage calls are synchronous; an append's
  * inserts and trims run with no await between them, so they commit together.
  */
@@ -22,16 +22,7 @@ import {
   queryLogEntries,
 } from "./entries";
 import { RETENTION, sweep, trimCount } from "./retention";
-
-/** Applies the schema steps not applied yet (the count is kept in the same database). */
-function migrate(sql: SqlStorage, steps: readonly string[]): void {
-  sql.exec("CREATE TABLE IF NOT EXISTS _schema (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), applied INTEGER NOT NULL)");
-  const applied = sql.exec<{ applied: number }>("SELECT applied FROM _schema").toArray()[0]?.applied ?? 0;
-  for (let i = applied; i < steps.length; i++) sql.exec(steps[i]!);
-  if (applied < steps.length) {
-    sql.exec("INSERT INTO _schema (singleton, applied) VALUES (1, ?) ON CONFLICT (singleton) DO UPDATE SET applied = excluded.applied", steps.length);
-  }
-}
+import { migrate } from "../db/objectSchema";
 
 export class DeviceLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;

@@ -6,12 +6,12 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { maybePrincipal } from "../../auth/principal";
-import type { AppEnv } from "../../env";
-import { invalidInput } from "../../http/errors";
-import { issuesToErrors } from "../../http/validation";
-import type { LogLevel } from "./entries";
-import { recordLog, type Waiter } from "./record";
+import { maybePrincipal } from "../auth/principal";
+import type { AppEnv } from "../env";
+import { invalidInput } from "./errors";
+import { issuesToErrors } from "./validation";
+import type { LogLevel } from "../logs/entries";
+import { recordLog, type Waiter } from "../logs/record";
 
 function waiterOf(c: Context<AppEnv>): Waiter | null {
   try {
