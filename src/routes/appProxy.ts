@@ -13,7 +13,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { principalOf, type Principal } from "../auth/principal";
 import { listRoutes, proxyConfig, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
-import { forward, timeoutOf } from "../appproxy/forward";
+import { forward, forwardedQuery, timeoutOf } from "../appproxy/forward";
 import { matchRoute } from "../appproxy/match";
 import { principalLabel } from "../appproxy/sign";
 import { loadDevice } from "../devices/access";
@@ -90,7 +90,7 @@ function documentProxy(app: OpenAPIHono<AppEnv>) {
       tags,
       summary: `Proxy a ${method.toUpperCase()} request to an app server`,
       description:
-        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query and body (at most 1 MiB) go on; the caller's Authorization and Cookie headers do not. The target receives signed `X-Mode-Device-Id`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
+        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `X-Mode-Device-Id`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
       security,
       request: {
         params: z.object({
@@ -141,7 +141,7 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
 
   return forward({
     request: c.req.raw,
-    targetUrl: new URL(match.route.targetUrl + match.rest + url.search),
+    targetUrl: new URL(match.route.targetUrl + match.rest + forwardedQuery(url.search)),
     secret,
     deviceId: device.id,
     projectId: device.projectId,
