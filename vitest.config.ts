@@ -19,6 +19,9 @@ export default defineConfig(async () => {
             KEY_ENCRYPTION_KEY: "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
             // Short, so the App Proxy timeout test (504) does not wait 10 s.
             APP_PROXY_TIMEOUT_MS: "1500",
+            // The App Proxy tests forward to a real server on 127.0.0.1 (test/setup/app-target.ts);
+            // test/appProxy/targets.test.ts turns it off per request to test the refusals.
+            ALLOW_PRIVATE_TARGETS: "true",
           },
         },
       }),

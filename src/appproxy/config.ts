@@ -10,6 +10,7 @@ import { open, seal } from "../auth/secretbox";
 import { db } from "../db/client";
 import { appProxyRoutes, appProxySecrets } from "../db/schema";
 import { now } from "../http/time";
+import { targetRefusal, type TargetPolicyEnv } from "../outbound/targets";
 
 export const MAX_ROUTES = 100;
 
@@ -69,6 +70,20 @@ export const routesBody = z
 export interface ProxyRoute {
   srcPath: string;
   targetUrl: string;
+}
+
+/**
+ * `routes.<i>.targetUrl` → why, for each route whose target this deployment
+ * refuses (src/outbound/targets.ts). Separate from the zod schema because the
+ * answer depends on the env (ALLOW_PRIVATE_TARGETS).
+ */
+export function refusedTargets(env: TargetPolicyEnv, routes: readonly ProxyRoute[]): Record<string, string> {
+  const errors: Record<string, string> = {};
+  routes.forEach((r, i) => {
+    const why = targetRefusal(r.targetUrl, env);
+    if (why) errors[`routes.${i}.targetUrl`] = why;
+  });
+  return errors;
 }
 
 export async function listRoutes(env: Env, projectId: number): Promise<ProxyRoute[]> {

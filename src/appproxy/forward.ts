@@ -2,7 +2,10 @@
  * Forwarding one request to an App Proxy target and bringing its answer back.
  *
  * Out: the caller's method, query, body and headers, minus what belongs to this
- * hop or to the cloud (Authorization, Cookie, hop-by-hop, Host, `cf-*`) and
+ * hop or to the cloud (Authorization, Cookie, an `authToken` query parameter,
+ * hop-by-hop headers and those `Connection` names, Host, `cf-*`), minus
+ * client-address headers (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`, …) that
+ * the caller could forge and a target might take for the cloud's word, and
  * minus any `X-Mode-*` the caller sent, which are replaced by the signed ones.
  * Back: the target's status, body and headers, minus hop-by-hop headers,
  * `Set-Cookie` (the response is served from the cloud's origin, shared by every
@@ -34,7 +37,22 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /** Request headers that never leave for the target. */
-const DROP_OUT = new Set(["authorization", "cookie", "host", "content-length", "accept-encoding", "expect"]);
+const DROP_OUT = new Set([
+  "authorization",
+  "cookie",
+  "host",
+  "content-length",
+  "accept-encoding",
+  "expect",
+  // Who the client is, as the client claims it: only a proxy may say so, and this one does not.
+  "forwarded",
+  "x-real-ip",
+  "true-client-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+]);
+/** Request header prefixes that never leave: the cloud's (signed anew), Cloudflare's, and forwarding claims. */
+const DROP_OUT_PREFIXES = ["x-mode-", "cf-", "x-forwarded-"];
 /** Response headers that never come back (the body is re-framed and already decoded). */
 const DROP_BACK = new Set(["set-cookie", "content-length", "content-encoding"]);
 
@@ -52,7 +70,7 @@ export function outgoingHeaders(incoming: Headers): Headers {
   const out = new Headers();
   for (const [name, value] of incoming) {
     const n = name.toLowerCase();
-    if (HOP_BY_HOP.has(n) || listed.has(n) || DROP_OUT.has(n) || n.startsWith("x-mode-") || n.startsWith("cf-")) continue;
+    if (HOP_BY_HOP.has(n) || listed.has(n) || DROP_OUT.has(n) || DROP_OUT_PREFIXES.some((p) => n.startsWith(p))) continue;
     out.append(name, value);
   }
   return out;
@@ -67,6 +85,22 @@ export function returnedHeaders(incoming: Headers): Headers {
     out.append(name, value);
   }
   return out;
+}
+
+/**
+ * The caller's query (`?a=1&b=2`, or "") without any `authToken` parameter,
+ * the name compared after decoding and in any letter case (as the access log
+ * does). Everything else stays byte for byte as sent: the target sees, and the
+ * signature covers, the caller's own encoding.
+ */
+export function forwardedQuery(search: string): string {
+  const pairs = search.replace(/^\?/, "").split("&");
+  const kept = pairs.filter((pair) => {
+    const name = pair.split("=", 1)[0]!;
+    return [...new URLSearchParams(`${name}=`).keys()][0]?.toLowerCase() !== "authtoken";
+  });
+  if (kept.length === pairs.length) return search;
+  return kept.some((pair) => pair !== "") ? `?${kept.join("&")}` : "";
 }
 
 export function timeoutOf(env: Env): number {

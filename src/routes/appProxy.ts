@@ -12,8 +12,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { principalOf } from "../auth/principal";
-import { listRoutes, proxyConfig, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
-import { forward, timeoutOf } from "../appproxy/forward";
+import { listRoutes, proxyConfig, refusedTargets, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
+import { forward, forwardedQuery, timeoutOf } from "../appproxy/forward";
 import { matchRoute } from "../appproxy/match";
 import { principalLabel } from "../appproxy/sign";
 import { loadDevice } from "../devices/access";
@@ -22,6 +22,7 @@ import { bodyCap } from "../http/bodyCap";
 import { ApiError, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { errorSchema, idSchema, timeSchema } from "../http/validation";
+import { targetRefusal } from "../outbound/targets";
 import { loadProject } from "../projects/access";
 
 const tags = ["App Proxy"];
@@ -44,7 +45,7 @@ const putRoutes = createRoute({
   tags,
   summary: "Replace the project's device App Proxy routes (admin key)",
   description:
-    "`srcPath` is a path prefix matched on whole segments (`api` matches `api` and `api/x`, not `apix`; the longest match wins). `targetUrl` is an http(s) base URL without credentials, query or fragment; the rest of the path is appended to it.",
+    "`srcPath` is a path prefix matched on whole segments (`api` matches `api` and `api/x`, not `apix`; the longest match wins). `targetUrl` is an http(s) base URL without credentials, query or fragment; the rest of the path is appended to it. It must name a public host: loopback, private, link-local and other non-public addresses and `localhost` names are refused (400) unless the deployment sets `ALLOW_PRIVATE_TARGETS` to `\"true\"`.",
   security,
   middleware: [bodyCap(256 * 1024)] as const,
   request: { params, body: jsonBody(routesBody) },
@@ -90,7 +91,7 @@ function documentProxy(app: OpenAPIHono<AppEnv>) {
       tags,
       summary: `Proxy a ${method.toUpperCase()} request to an app server`,
       description:
-        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query and body (at most 1 MiB) go on; the caller's Authorization and Cookie headers do not. The target receives signed `X-Mode-Device-Id`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
+        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `X-Mode-Device-Id`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
       security,
       request: {
         params: z.object({
@@ -101,7 +102,11 @@ function documentProxy(app: OpenAPIHono<AppEnv>) {
       responses: {
         200: { description: "Whatever the app server answered (any status)." },
         ...errors(400, 401, 403, 404, 413),
-        502: { description: "`APP_PROXY_UNREACHABLE` or `APP_PROXY_RESPONSE_TOO_LARGE`.", content: { "application/json": { schema: errorSchema } } },
+        502: {
+          description:
+            "`APP_PROXY_UNREACHABLE`, `APP_PROXY_RESPONSE_TOO_LARGE`, or `APP_PROXY_TARGET_NOT_ALLOWED` (the route points at a non-public address this deployment does not allow).",
+          content: { "application/json": { schema: errorSchema } },
+        },
         503: { description: "`APP_PROXY_NOT_CONFIGURED`: the project has no signing secret yet.", content: { "application/json": { schema: errorSchema } } },
         504: { description: "`APP_PROXY_TIMEOUT`: the app server did not answer in time.", content: { "application/json": { schema: errorSchema } } },
       },
@@ -128,9 +133,19 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
   if (!match) throw new ApiError(404, "APP_PROXY_ROUTE_NOT_FOUND", { srcPath: path });
   if (!secret) throw new ApiError(503, "APP_PROXY_NOT_CONFIGURED", { message: "the project has no App Proxy secret yet" });
 
+  // Judged again here, on the URL about to be fetched: a route stored while
+  // ALLOW_PRIVATE_TARGETS was on is not followed once it is off. Where it points is not the caller's to see.
+  const targetUrl = new URL(match.route.targetUrl + match.rest + forwardedQuery(url.search));
+  if (targetRefusal(targetUrl, c.env)) {
+    throw new ApiError(502, "APP_PROXY_TARGET_NOT_ALLOWED", {
+      srcPath: match.route.srcPath,
+      message: "the route's target is not a public address; the project admin must change it",
+    });
+  }
+
   return forward({
     request: c.req.raw,
-    targetUrl: new URL(match.route.targetUrl + match.rest + url.search),
+    targetUrl,
     secret,
     deviceId: device.id,
     projectId: device.projectId,
@@ -151,7 +166,10 @@ export function appProxyRoutes() {
   app.openapi(putRoutes, async (c) => {
     const { projectId } = c.req.valid("param");
     await loadProject(c.env, await principalOf(c), projectId, "administer");
-    await replaceRoutes(c.env, projectId, c.req.valid("json").routes);
+    const { routes } = c.req.valid("json");
+    const refused = refusedTargets(c.env, routes);
+    if (Object.keys(refused).length) throw invalidInput(refused);
+    await replaceRoutes(c.env, projectId, routes);
     return c.json({ routes: await listRoutes(c.env, projectId) }, 200);
   });
 

@@ -10,6 +10,9 @@
  *   /slow/…            answers after ?ms= (default 30 s), for timeouts
  *   /big/<bytes>       a body of that many bytes
  *   /redirect/…        302 to another site, which a proxy must not follow
+ *   /count/<tag>/…     counts the requests that arrived for <tag>, then echoes
+ *   /hits/<tag>        200 JSON {hits}: how many /count/<tag> requests arrived
+ *                      (so a test can prove a refused request never left)
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -24,7 +27,7 @@ declare module "vitest" {
   }
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, timers: Set<NodeJS.Timeout>) {
+function handle(req: IncomingMessage, res: ServerResponse, timers: Set<NodeJS.Timeout>, hits: Map<string, number>) {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("end", () => {
@@ -61,12 +64,18 @@ function handle(req: IncomingMessage, res: ServerResponse, timers: Set<NodeJS.Ti
         res.end(Buffer.alloc(Number(second) || 0, 120));
         return;
       }
+      case "hits": {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ hits: hits.get(second ?? "") ?? 0 }));
+        return;
+      }
       case "redirect": {
         res.writeHead(302, { location: "https://elsewhere.example/landing" });
         res.end();
         return;
       }
       default: {
+        if (first === "count") hits.set(second ?? "", (hits.get(second ?? "") ?? 0) + 1);
         res.writeHead(200, { "content-type": "application/json", "x-echo": "1" });
         res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: body.toString("utf8") }));
       }
@@ -83,7 +92,8 @@ function listen(server: Server): Promise<number> {
 
 export default async function setup(project: TestProject) {
   const timers = new Set<NodeJS.Timeout>();
-  const server = createServer((req, res) => handle(req, res, timers));
+  const hits = new Map<string, number>();
+  const server = createServer((req, res) => handle(req, res, timers, hits));
   const port = await listen(server);
 
   // A port that was free a moment ago and is closed again: connecting is refused.
