@@ -35,9 +35,10 @@ export function createApp() {
     "*",
     cors({
       origin: "*",
-      allowHeaders: ["Authorization", "Content-Type"],
+      // If-Match / If-None-Match and ETag: conditional key-value writes from browser apps.
+      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: [RANGE_HEADER],
+      exposeHeaders: [RANGE_HEADER, "ETag"],
     }),
   );
   // Devices' HTTP access log: recorded after each response, off the request's path.

@@ -15,9 +15,10 @@ import { appEvent, SYSTEM_EVENTS } from "./events";
 import { publishToHome } from "./fanout";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
+import { parseRev } from "./kvRules";
 import { migrate } from "../db/objectSchema";
 import { type CommandRecord, type CommandResult, Commands } from "./device/commands";
-import { type KvChange, KvStore } from "./device/kv";
+import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
 import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
@@ -43,6 +44,12 @@ export interface PresenceInfo {
 }
 
 const now = () => new Date().toISOString();
+
+/**
+ * `?sinceRev=N` of a key-value upgrade. The worker already refused a malformed
+ * one with 400; anything else unreadable here means "no replay" (a reload).
+ */
+const sinceRevOf = (url: string): number | null => parseRev(new URL(url).searchParams.get("sinceRev"));
 
 export class DeviceObject extends DurableObject<Env> {
   private readonly state: DeviceState;
@@ -77,11 +84,10 @@ export class DeviceObject extends DurableObject<Env> {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [kind]);
     server.serializeAttachment(info);
-    // The dump goes first on this socket, so every later set/delete it sees is above its rev.
-    if (kind === "kv") {
-      const { numItems, items } = this.kv.dump();
-      server.send(reloadFrame(this.kv.rev, numItems, items));
-    }
+    // The dump (or the replay of what a reconnecting device missed) goes first
+    // on this socket, with no await before it, so every later set/delete it
+    // sees is above the rev it ends at.
+    if (kind === "kv") this.sendKvStart(server, sinceRevOf(req.url));
     this.note("info", `${kind} socket connected${info.ip ? ` from ${info.ip}` : ""}`);
     // Open log requests go to each command socket that opens; off the connect path (src/logrequests/notify.ts).
     if (kind === "command") this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, identity.id, (a, p) => this.sendSystemCommand(a, p)));
@@ -160,21 +166,24 @@ export class DeviceObject extends DurableObject<Env> {
     return this.kv.listJson(prefix);
   }
 
-  /** `{key, value, modificationTime}` as JSON text, or null. */
-  kvGet(identity: DeviceIdentity, key: string): string | null {
+  /** `{key, value, modificationTime}` as JSON text and the rev of the key's last change (its ETag), or null. */
+  kvGet(identity: DeviceIdentity, key: string): { item: string; rev: number } | null {
     this.state.setIdentity(identity);
     return this.kv.getJson(key);
   }
 
-  /** `json` is the value already serialised and checked against the caps (src/live/kvRules.ts). */
-  async kvSet(identity: DeviceIdentity, key: string, json: string, ip: string | null): Promise<KvChange> {
+  /**
+   * `json` is the value already serialised and checked against the caps (src/live/kvRules.ts).
+   * `pre` (If-Match / If-None-Match) is checked in the same synchronous block as the write: a 412 changes nothing.
+   */
+  async kvSet(identity: DeviceIdentity, key: string, json: string, ip: string | null, pre?: KvPrecondition): Promise<KvChange> {
     this.state.setIdentity(identity);
-    return this.applySet(key, json, ip ?? "");
+    return this.applySet(key, json, ip ?? "", pre);
   }
 
-  async kvDelete(identity: DeviceIdentity, key: string, ip: string | null): Promise<KvChange> {
+  async kvDelete(identity: DeviceIdentity, key: string, ip: string | null, pre?: KvPrecondition): Promise<KvChange> {
     this.state.setIdentity(identity);
-    return this.applyDelete(key, ip ?? "");
+    return this.applyDelete(key, ip ?? "", pre);
   }
 
   /** The store's current revision. */
@@ -234,16 +243,27 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---- internals ----
 
-  private async applySet(key: string, json: string, ip: string): Promise<KvChange> {
-    const change = this.kv.set(key, json, now());
+  /** A new key-value socket's first frames: the changes after `sinceRev` when the journal still has them all, else `reload`. */
+  private sendKvStart(ws: WebSocket, sinceRev: number | null): void {
+    const missed = sinceRev === null ? null : this.kv.changesSince(sinceRev);
+    if (missed) {
+      for (const frame of missed) ws.send(frame);
+      return;
+    }
+    const { numItems, items } = this.kv.dump();
+    ws.send(reloadFrame(this.kv.rev, numItems, items));
+  }
+
+  private async applySet(key: string, json: string, ip: string, pre?: KvPrecondition): Promise<KvChange> {
+    const change = this.kv.set(key, json, now(), pre);
     if (!change.ok) return this.noteKvRefusal("set", key, change);
     broadcast(openSockets(this.ctx, "kv"), setFrame(change.rev, key, json));
     await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
     return change;
   }
 
-  private async applyDelete(key: string, ip: string): Promise<KvChange> {
-    const change = this.kv.delete(key);
+  private async applyDelete(key: string, ip: string, pre?: KvPrecondition): Promise<KvChange> {
+    const change = this.kv.delete(key, pre);
     if (!change.ok) return this.noteKvRefusal("delete", key, change);
     broadcast(openSockets(this.ctx, "kv"), deleteFrame(change.rev, key));
     await this.emit(SYSTEM_EVENTS.kvDeleted, { key, rev: change.rev }, ip);
@@ -285,7 +305,8 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   private noteKvRefusal(op: "set" | "delete", key: string, change: KvChange): KvChange {
-    if (!change.ok) this.note("warn", `key-value ${op} of ${JSON.stringify(key)} refused: ${change.reason}`);
+    // A failed precondition is optimistic concurrency working as meant, not a problem of the device.
+    if (!change.ok) this.note(change.status === 412 ? "debug" : "warn", `key-value ${op} of ${JSON.stringify(key)} refused: ${change.reason}`);
     return change;
   }
 

@@ -30,3 +30,21 @@ export function encodeValue(value: unknown): { json: string } | { problem: strin
   if (byteLength(json) > LIMITS.kvValueBytes) return { problem: `at most ${LIMITS.kvValueBytes} bytes as JSON` };
   return { json };
 }
+
+/**
+ * A rev as text (`?sinceRev=N`, the digits inside an ETag): a whole number of
+ * at most 15 digits, so it is always a safe integer.
+ */
+export const REV_TEXT = /^\d{1,15}$/;
+
+/** The rev in `text`, or null when it is not one. */
+export const parseRev = (text: string | null | undefined): number | null => (text != null && REV_TEXT.test(text) ? Number(text) : null);
+
+/** A key's strong entity tag: its rev in quotes (RFC 9110 §8.8.3). */
+export const etagOf = (rev: number): string => `"${rev}"`;
+
+/** `If-Match` as this store takes it: one strong tag `"<rev>"`, or `*` (the key must exist). */
+export const IF_MATCH_TEXT = /^(\*|"\d{1,15}")$/;
+
+/** The precondition an `If-Match` value (already matching IF_MATCH_TEXT) stands for. */
+export const ifMatchOf = (text: string): number | "*" => (text === "*" ? "*" : Number(text.slice(1, -1)));

@@ -30,6 +30,8 @@ export const LIMITS = {
 
   /** A frame a device may send on its key-value socket. */
   kvFrameBytes: 40 * 1024,
+  /** Key-value changes the journal keeps at least (what `?sinceRev=N` can replay). */
+  kvJournal: 1000,
 
   /** Request bodies of the live REST routes (checked before parsing). */
   requestBytes: 80 * 1024,

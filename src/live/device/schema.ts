@@ -31,4 +31,13 @@ export const DEVICE_SCHEMA = [
     delivered_to INTEGER NOT NULL,
     status TEXT NOT NULL
   )`,
+  // The key-value journal: one row per change of the store, numbered by the
+  // store's rev, so a device reconnecting with `?sinceRev=N` gets only what it
+  // missed. value is the JSON text of a set, NULL for a delete. Written in the
+  // same synchronous block as the change; trimmed by rev range (kv.ts).
+  `CREATE TABLE kv_journal (
+    rev INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    value TEXT
+  )`,
 ] as const;

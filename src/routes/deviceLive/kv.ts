@@ -3,6 +3,11 @@
  * key-value socket when it upgrades) and `GET/PUT/DELETE /devices/{id}/kv/{key}`.
  * Readers: anyone who may see the device. Writers: those who may operate it
  * (home members, project keys, project editors) and the device itself.
+ *
+ * Beyond the reference (docs/live.md, "Key-value revisions and the journal"):
+ * a key's ETag is the rev of its last change; `If-Match` / `If-None-Match: *`
+ * make a write conditional (checked inside the object, 412 when it fails);
+ * `?sinceRev=N` on the upgrade replays what the device missed.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -12,11 +17,11 @@ import { demand } from "../../auth/policy";
 import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, notFound } from "../../http/errors";
-import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
-import { timeSchema } from "../../http/validation";
-import type { KvChange } from "../../live/device/kv";
+import { errors, json, jsonBody, security } from "../../http/openapi";
+import { errorSchema, timeSchema } from "../../http/validation";
+import type { KvChange, KvPrecondition } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
-import { encodeValue, keyProblem } from "../../live/kvRules";
+import { encodeValue, etagOf, IF_MATCH_TEXT, ifMatchOf, keyProblem, REV_TEXT } from "../../live/kvRules";
 import { deviceObject, reach } from "../../live/stubs";
 import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 
@@ -27,6 +32,36 @@ const kvItemSchema = z
     modificationTime: timeSchema,
   })
   .openapi("KeyValue");
+
+const listedKvItemSchema = kvItemSchema
+  .extend({ rev: z.number().int().openapi({ description: "The store's rev of this key's last change (its ETag without quotes)." }) })
+  .openapi("ListedKeyValue");
+
+const etagHeader = z.object({
+  ETag: z.string().openapi({ example: '"42"', description: "The store's rev of the key's last change, in quotes." }),
+});
+
+// Header names in lower case: Hono hands headers to the validator that way.
+const ifMatch = z
+  .string()
+  .regex(IF_MATCH_TEXT, 'must be one quoted rev ("42") or *')
+  .optional()
+  .openapi({
+    param: { name: "if-match", in: "header" },
+    description: 'Write only if the key\'s rev is this one (`"42"`, from its ETag), or with `*` only if the key exists; else 412.',
+  });
+
+const ifNoneMatch = z
+  .literal("*", { error: "only * (create only) is supported" })
+  .optional()
+  .openapi({ param: { name: "if-none-match", in: "header" }, description: "`*`: create only; 412 when the key exists." });
+
+const preconditionFailed = {
+  412: {
+    description: 'A precondition failed: `PRECONDITION_FAILED` with `data.currentRev`, the key\'s rev now (null when the key does not exist). Nothing changed.',
+    content: { "application/json": { schema: errorSchema } },
+  },
+} as const;
 
 const keyParams = deviceParams.extend({
   key: z.string().openapi({ param: { name: "key", in: "path" }, example: "happy" }),
@@ -45,9 +80,21 @@ const listKv = createRoute({
     query: z.object({
       keyPrefix: z.string().optional().openapi({ description: "Only keys that start with this." }),
       authToken: z.string().optional().openapi({ description: "The device key, on an upgrade only." }),
+      sinceRev: z
+        .string()
+        .regex(REV_TEXT, "must be a rev: a whole number, 0 or more")
+        .optional()
+        .openapi({
+          description:
+            "On an upgrade only: the last rev the device holds. When the journal still has every change after it, the socket starts with those `set`/`delete` frames instead of `reload`.",
+        }),
     }),
   },
-  responses: { 101: { description: "Switching to the WebSocket protocol." }, 200: json(z.array(kvItemSchema), "The items, by key."), ...errors(401, 403, 404, 503) },
+  responses: {
+    101: { description: "Switching to the WebSocket protocol." },
+    200: json(z.array(listedKvItemSchema), "The items, by key, each with its `rev`."),
+    ...errors(400, 401, 403, 404, 503),
+  },
 });
 
 const getKv = createRoute({
@@ -57,7 +104,7 @@ const getKv = createRoute({
   summary: "Look up a key-value",
   security,
   request: { params: keyParams },
-  responses: { 200: json(kvItemSchema, "The item."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: { ...json(kvItemSchema, "The item."), headers: etagHeader }, ...errors(400, 401, 403, 404, 503) },
 });
 
 const putKv = createRoute({
@@ -67,8 +114,12 @@ const putKv = createRoute({
   summary: "Create or update a key-value",
   security,
   middleware: [capBody] as const,
-  request: { params: keyParams, body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet")) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409, 413, 503) },
+  request: {
+    params: keyParams,
+    headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
+    body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet")),
+  },
+  responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(503) },
 });
 
 const deleteKv = createRoute({
@@ -77,8 +128,8 @@ const deleteKv = createRoute({
   tags: ["Device live"],
   summary: "Delete a key-value",
   security,
-  request: { params: keyParams },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 503) },
+  request: { params: keyParams, headers: z.object({ "if-match": ifMatch }) },
+  responses: { 204: { description: "Deleted; no body." }, ...errors(400, 401, 403, 404), ...preconditionFailed, ...errors(503) },
 });
 
 function validKey(key: string): string {
@@ -90,8 +141,18 @@ function validKey(key: string): string {
 /** The object's JSON text, sent as is (it was never parsed in the worker). */
 const jsonText = (text: string) => new Response(text, { status: 200, headers: { "content-type": "application/json" } });
 
-function changed(change: KvChange): void {
+/** The new rev of a change that went through; a refusal leaves as its error. */
+function changedRev(change: KvChange): number {
   if (!change.ok) throw new ApiError(change.status, change.reason, change.data);
+  return change.rev;
+}
+
+function preconditionOf(headers: { "if-match"?: string; "if-none-match"?: "*" }): KvPrecondition | undefined {
+  const ifMatchText = headers["if-match"];
+  const pre: KvPrecondition = {};
+  if (ifMatchText !== undefined) pre.ifMatch = ifMatchOf(ifMatchText);
+  if (headers["if-none-match"] !== undefined) pre.ifNoneMatch = "*";
+  return pre.ifMatch === undefined && pre.ifNoneMatch === undefined ? undefined : pre;
 }
 
 export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
@@ -110,9 +171,9 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
     const { device } = await loadDevice(c.env, who, deviceId, "readKv");
-    const item = await reach(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
-    if (item === null) throw notFound("KEY_NOT_FOUND");
-    return c.json(JSON.parse(item) as z.infer<typeof kvItemSchema> & { value: JSONValue }, 200);
+    const found = await reach(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
+    if (found === null) throw notFound("KEY_NOT_FOUND");
+    return c.json(JSON.parse(found.item) as z.infer<typeof kvItemSchema> & { value: JSONValue }, 200, { etag: etagOf(found.rev) });
   });
 
   app.openapi(putKv, async (c) => {
@@ -123,8 +184,9 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const body = c.req.valid("json");
     const encoded = encodeValue(body.value);
     if ("problem" in encoded) throw invalidInput({ value: encoded.problem });
-    changed(await reach(async () => await deviceObject(c.env, device.id).kvSet(identityOf(device), key, encoded.json, clientIp(c.req.raw))));
-    return c.body(null, 204);
+    const pre = preconditionOf(c.req.valid("header"));
+    const rev = changedRev(await reach(async () => await deviceObject(c.env, device.id).kvSet(identityOf(device), key, encoded.json, clientIp(c.req.raw), pre)));
+    return c.body(null, 204, { etag: etagOf(rev) });
   });
 
   app.openapi(deleteKv, async (c) => {
@@ -132,7 +194,10 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     const { deviceId, key } = c.req.valid("param");
     const { device } = await loadDevice(c.env, who, deviceId, "writeKv");
     validKey(key);
-    changed(await reach(async () => await deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw))));
+    // A DELETE "only if absent" means nothing; refused rather than ignored, so no caller believes it is protected.
+    if (c.req.header("if-none-match") !== undefined) throw invalidInput({ "if-none-match": "not supported on DELETE" });
+    const pre = preconditionOf(c.req.valid("header"));
+    changedRev(await reach(async () => await deviceObject(c.env, device.id).kvDelete(identityOf(device), key, clientIp(c.req.raw), pre)));
     return c.body(null, 204);
   });
 }
