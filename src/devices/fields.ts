@@ -16,5 +16,12 @@ export const deviceFields = {
     .string()
     .max(256)
     .regex(/^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/, "letters and digits, separated by single - _ or ."),
+  /** A code as presented to claim a device (codes set before the 8-character rule still work). */
   claimCode: z.string().min(1).max(64),
+  /**
+   * A code as set through PATCH. Claim codes are unique across all projects,
+   * so a clash anywhere is a 409: at least 8 characters keeps that answer from
+   * being a cheap way to guess other projects' codes.
+   */
+  newClaimCode: z.string().min(8, "at least 8 characters").max(64, "at most 64 characters"),
 };
