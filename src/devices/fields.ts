@@ -1,6 +1,6 @@
 /** Field schemas of a device shared by the create and update routes. */
 import { z } from "@hono/zod-openapi";
-import { nameSchema } from "../http/validation";
+import { nameSchema, textSchema } from "../http/validation";
 
 /** Device class ids as MODE uses them (`smart_light`): a letter, then letters, digits, `_` or `-`. */
 export const deviceClassIdSchema = z
@@ -10,8 +10,8 @@ export const deviceClassIdSchema = z
 export const deviceFields = {
   deviceClass: deviceClassIdSchema,
   name: nameSchema(),
-  tag: nameSchema(),
-  channel: nameSchema(64),
+  tag: textSchema(),
+  channel: textSchema(64),
   bundleInstalled: z
     .string()
     .max(256)
