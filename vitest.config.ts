@@ -28,8 +28,9 @@ export default defineConfig(async () => {
     ],
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
-      // A real HTTP server (in Node) for the App Proxy tests to forward to.
-      globalSetup: ["./test/setup/app-target.ts"],
+      // A real HTTP server (in Node) for the App Proxy tests to forward to;
+      // FC_SEED for the property-based tests (test/hardening) to replay.
+      globalSetup: ["./test/setup/app-target.ts", "./test/setup/fc-seed.ts"],
       include: ["test/**/*.test.ts"],
       // CI reads the counts from a JSON report beside the usual output.
       reporters: process.env.CI ? ["default", "json"] : ["default"],

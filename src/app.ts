@@ -9,6 +9,7 @@ import { cors } from "hono/cors";
 import type { AppEnv } from "./env";
 import { accessLog } from "./http/accessLog";
 import { onError, onNotFound } from "./http/errors";
+import { jsonBodyGuard } from "./http/jsonGuard";
 import { RANGE_HEADER } from "./http/range";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
@@ -43,6 +44,8 @@ export function createApp() {
   );
   // Devices' HTTP access log: recorded after each response, off the request's path.
   app.use("*", accessLog());
+  // Before any route: JSON bodies nested too deep (or over 1 MiB) never reach a validator, an object or a proxy target.
+  app.use("*", jsonBodyGuard());
 
   app.route("/", projectRoutes());
   app.route("/", apiKeyRoutes());

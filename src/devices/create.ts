@@ -10,7 +10,7 @@ import { demand } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, provisioningTokens } from "../db/schema";
 import { findHome, loadHome } from "../homes/access";
-import { ApiError, forbidden, invalidInput } from "../http/errors";
+import { ApiError, constraintOf, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
 import { loadProject } from "../projects/access";
@@ -41,7 +41,7 @@ async function insertDevice(env: Env, values: Omit<typeof devices.$inferInsert, 
         .returning();
       return { row: row!, apiKey: secrets.apiKey.plain, claimCode: secrets.claimCode.plain };
     } catch (err) {
-      if (attempt < 2 && /UNIQUE/.test(String(err))) continue;
+      if (attempt < 2 && constraintOf(err) === "unique") continue;
       throw err;
     }
   }
@@ -57,7 +57,13 @@ export async function createInstance(env: Env, who: Principal, f: InstanceFields
     if (!home || home.home.projectId !== f.projectId) throw invalidInput({ homeId: "no such home in this project" });
     demand(home.rights, "addDevices");
   }
-  const created = await insertDevice(env, { ...f, claimTime: f.homeId !== undefined ? time : undefined, bundleInstallTime: f.bundleInstalled ? time : undefined });
+  let created: Awaited<ReturnType<typeof insertDevice>>;
+  try {
+    created = await insertDevice(env, { ...f, claimTime: f.homeId !== undefined ? time : undefined, bundleInstallTime: f.bundleInstalled ? time : undefined });
+  } catch (err) {
+    // The home was deleted since it was checked: the same answer as if it had been gone already.
+    throw onConstraint(err, { foreignKey: () => invalidInput({ homeId: "no such home in this project" }) });
+  }
   if (f.homeId !== undefined) await afterDeviceHomeChanged(env, created.row.id, null, f.homeId);
   return created;
 }
@@ -72,11 +78,17 @@ export async function claimDevice(env: Env, who: Principal, homeId: number, clai
   if (device.homeId !== null) throw forbidden("DEVICE_ALREADY_IN_HOME");
   const time = now();
   // Conditional on the state just read, so two homes racing for one device cannot both win.
-  const [claimed] = await d
-    .update(devices)
-    .set({ homeId, claimTime: time, claimExpirationTime: time })
-    .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
-    .returning();
+  let claimed: DeviceRow | undefined;
+  try {
+    [claimed] = await d
+      .update(devices)
+      .set({ homeId, claimTime: time, claimExpirationTime: time })
+      .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
+      .returning();
+  } catch (err) {
+    // The home was deleted since it was loaded.
+    throw onConstraint(err, { foreignKey: () => notFound("HOME_NOT_FOUND") });
+  }
   if (!claimed) throw forbidden("DEVICE_NOT_CLAIMABLE");
   await afterDeviceHomeChanged(env, claimed.id, null, homeId);
   return claimed;
@@ -98,13 +110,13 @@ export async function completeProvisioning(env: Env, token: string, deviceClassO
     .where(and(eq(provisioningTokens.tokenDigest, tokenDigest), isNull(provisioningTokens.usedTime)))
     .returning();
   if (!spent) throw new ApiError(403, "INVALID_TOKEN");
-  const created = await insertDevice(env, {
-    projectId: spent.projectId,
-    deviceClass,
-    tag: spent.deviceTag,
-    homeId: spent.homeId,
-    claimTime: time,
-  });
+  let created: Awaited<ReturnType<typeof insertDevice>>;
+  try {
+    created = await insertDevice(env, { projectId: spent.projectId, deviceClass, tag: spent.deviceTag, homeId: spent.homeId, claimTime: time });
+  } catch (err) {
+    // The token's home was deleted meanwhile, and the token with it.
+    throw onConstraint(err, { foreignKey: () => new ApiError(403, "INVALID_TOKEN") });
+  }
   await afterDeviceHomeChanged(env, created.row.id, null, spent.homeId);
   return created;
 }

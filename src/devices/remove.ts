@@ -9,7 +9,7 @@ import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { devices, projects } from "../db/schema";
 import { demand } from "../auth/policy";
-import { conflict } from "../http/errors";
+import { conflict, onConstraint } from "../http/errors";
 import { afterDeviceErased, afterDeviceHomeChanged } from "../live/hooks";
 import type { DeviceRights } from "./access";
 import type { DeviceRow } from "./present";
@@ -28,8 +28,7 @@ export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRi
     await d.delete(devices).where(eq(devices.id, device.id));
   } catch (err) {
     // Rows that must outlive the device (restricting foreign keys) make it not erasable yet.
-    if (/FOREIGN KEY/i.test(String(err))) throw conflict("DEVICE_IN_USE");
-    throw err;
+    throw onConstraint(err, { foreignKey: () => conflict("DEVICE_IN_USE") });
   }
   forget((p) => p.kind === "device" && p.deviceId === device.id);
   await afterDeviceErased(env, device.id);

@@ -10,7 +10,7 @@ import { db } from "../db/client";
 import { devices } from "../db/schema";
 import { findHome } from "../homes/access";
 import { demand } from "../auth/policy";
-import { conflict, forbidden, invalidInput } from "../http/errors";
+import { conflict, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
 import type { DeviceRights } from "./access";
@@ -54,11 +54,19 @@ export async function updateDevice(env: Env, who: Principal, device: DeviceRow, 
     values.claimCodeCipher = sealed.cipher;
   }
   if (Object.keys(values).length === 0) return;
+  let updated: { id: number }[];
   try {
-    await db(env).update(devices).set(values).where(eq(devices.id, device.id));
+    updated = await db(env).update(devices).set(values).where(eq(devices.id, device.id)).returning({ id: devices.id });
   } catch (err) {
-    if (claimCode !== undefined && /UNIQUE/.test(String(err))) throw conflict("CLAIM_CODE_IN_USE");
-    throw err;
+    throw onConstraint(err, {
+      // The only unique column a PATCH sets. Codes are unique across projects: the same
+      // answer whichever project holds it, and nothing about that device.
+      unique: () => conflict("CLAIM_CODE_IN_USE"),
+      // The new home was deleted since it was checked.
+      foreignKey: () => invalidInput({ homeId: "no such home in the device's project" }),
+    });
   }
+  // Erased since it was loaded: the change went nowhere.
+  if (updated.length === 0) throw notFound("DEVICE_NOT_FOUND");
   if (homeChanges) await afterDeviceHomeChanged(env, device.id, device.homeId, patch.homeId!);
 }

@@ -8,6 +8,7 @@ import { z } from "@hono/zod-openapi";
 import { and, asc, count, eq, inArray } from "drizzle-orm";
 import { db } from "../db/client";
 import { firmwareBundleComponents, firmwareBundles, firmwareComponentVersions } from "../db/schema";
+import { constraintOf } from "../http/errors";
 import { now } from "../http/time";
 import type { DeviceConfigSchema } from "./configSchema";
 
@@ -40,10 +41,7 @@ export interface Bundle {
   creationTime: string;
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  for (let e = err; e instanceof Error; e = e.cause) if (/UNIQUE constraint failed|SQLITE_CONSTRAINT_PRIMARYKEY/.test(e.message)) return true;
-  return false;
-}
+const isUniqueViolation = (err: unknown): boolean => constraintOf(err) === "unique";
 
 const versionOut = (row: typeof firmwareComponentVersions.$inferSelect): ComponentVersion => ({
   componentName: row.componentName,

@@ -38,6 +38,13 @@ export function onError(err: Error, c: Context): Response {
     if (err.status === 415) return c.json(errorBody("UNSUPPORTED_MEDIA_TYPE", { errors: { body: err.message } }), 415);
     return c.json(errorBody(err.status === 404 ? "NOT_FOUND" : "REQUEST_FAILED"), err.status);
   }
+  // A constraint no route anticipated (typically a race with another request):
+  // the request conflicts with the current state, which is not a server failure.
+  const constraint = constraintOf(err);
+  if (constraint) {
+    console.warn(`unmapped ${constraint} constraint violation`, err);
+    return c.json(errorBody("CONFLICT", { constraint }), 409);
+  }
   if (isD1Error(err)) {
     console.error("database error", err);
     return c.json(errorBody("DATABASE_ERROR"), 503);
@@ -46,8 +53,51 @@ export function onError(err: Error, c: Context): Response {
   return c.json(errorBody("INTERNAL_ERROR"), 500);
 }
 
+// ---- storage errors ----
+// drizzle wraps D1's error (`DrizzleQueryError`, whose message is the SQL), and
+// D1's own error may wrap SQLite's: what happened is found by walking `cause`.
+
+/** The error and its causes, outermost first (bounded, in case of a cycle). */
+function* causes(err: unknown): Generator<Error> {
+  let e = err;
+  for (let i = 0; i < 8 && e instanceof Error; i++, e = e.cause) yield e;
+}
+
 function isD1Error(err: Error): boolean {
-  return /D1_|SQLITE_/.test(err.message);
+  for (const e of causes(err)) if (/D1_|SQLITE_/.test(e.message)) return true;
+  return false;
+}
+
+/** Which kind of SQLite constraint a storage error broke. */
+export type Constraint = "unique" | "foreignKey" | "notNull" | "check" | "other";
+
+const EXTENDED: Record<string, Constraint> = { UNIQUE: "unique", PRIMARYKEY: "unique", FOREIGNKEY: "foreignKey", NOTNULL: "notNull", CHECK: "check" };
+
+/**
+ * The constraint a storage error broke, or null when it is no constraint
+ * violation. Read from SQLite's extended result code
+ * (`SQLITE_CONSTRAINT_FOREIGNKEY`), which D1 puts in the message of the
+ * innermost error; no other field carries it.
+ */
+export function constraintOf(err: unknown): Constraint | null {
+  for (const e of causes(err)) {
+    const extended = /SQLITE_CONSTRAINT_([A-Z]+)/.exec(e.message);
+    if (extended) return EXTENDED[extended[1]!] ?? "other";
+    if (e.message.includes("SQLITE_CONSTRAINT")) return "other";
+  }
+  return null;
+}
+
+/**
+ * For a catch block: the answer `answers` gives for the constraint `err`
+ * broke, or `err` itself when it broke none of those (so it is rethrown as is).
+ *
+ *     catch (err) { throw onConstraint(err, { foreignKey: () => notFound("HOME_NOT_FOUND") }); }
+ */
+export function onConstraint(err: unknown, answers: Partial<Record<Constraint, () => Error>>): unknown {
+  const constraint = constraintOf(err);
+  const answer = constraint && answers[constraint];
+  return answer ? answer() : err;
 }
 
 export function onNotFound(c: Context): Response {

@@ -61,7 +61,26 @@ export const boolSchema = z.preprocess(
   z.boolean({ error: "must be true or false" }),
 );
 
-export const nameSchema = (max = 256) => z.string().max(max, `at most ${max} characters`);
+// Control characters (C0, DEL, C1) make names unprintable in apps and logs; a
+// lone surrogate is not text at all (it cannot be encoded as UTF-8, so storage
+// would silently alter it).
+const CONTROL = /\p{Cc}/u;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Free text that is shown back (device tags, channels): any printable text up to `max` characters, empty allowed. */
+export const textSchema = (max = 256) =>
+  z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .refine((s) => !CONTROL.test(s), "must not contain control characters")
+    .refine((s) => !LONE_SURROGATE.test(s), "must not contain unpaired surrogates (not valid Unicode)");
+
+/**
+ * The one schema of every name (project, home, device, user, API key, device
+ * class): printable text of 1 to `max` characters that is not only spaces.
+ * Stored as given, not trimmed.
+ */
+export const nameSchema = (max = 256) => textSchema(max).refine((s) => s.trim().length > 0, "must not be empty or only spaces");
 
 /** RFC 3339 timestamp as the wire carries it. */
 export const timeSchema = z.string().openapi({ format: "date-time", example: "2019-09-18T22:31:20.678Z" });

@@ -13,6 +13,7 @@
  * shape with `action` added, so SDKs that switch on `action` skip it as an
  * unknown action (the Go SDK logs and ignores it). The socket stays open.
  */
+import { TOO_DEEP, tooDeepField } from "../http/jsonDepth";
 import { encodeValue, keyProblem } from "./kvRules";
 import { byteLength, LIMITS } from "./limits";
 
@@ -30,6 +31,16 @@ export const deleteFrame = (rev: number, key: string): string => JSON.stringify(
 export const errorFrame = (reason: string, data?: Record<string, unknown>): string =>
   JSON.stringify(data === undefined ? { action: "error", reason } : { action: "error", reason, data });
 
+/**
+ * The error frame for a text frame nested deeper than the JSON cap (see
+ * src/http/jsonDepth.ts), or null. Every parser of socket frames calls this
+ * before it parses: a deep value would overflow the stack further on.
+ */
+export function frameNestingError(message: string): string | null {
+  const field = tooDeepField(message);
+  return field === null ? null : errorFrame("INVALID_INPUT", { errors: { [field === "body" ? "frame" : field]: TOO_DEEP } });
+}
+
 /** A change a device asks for on its key-value socket. */
 export type KvRequest = { action: "set"; key: string; json: string } | { action: "delete"; key: string };
 
@@ -39,6 +50,8 @@ export function parseKvRequest(message: string | ArrayBuffer): { ok: true; reque
   if (byteLength(message) > LIMITS.kvFrameBytes) {
     return { ok: false, error: errorFrame("REQUEST_TOO_LARGE", { maxBytes: LIMITS.kvFrameBytes }) };
   }
+  const nesting = frameNestingError(message);
+  if (nesting) return { ok: false, error: nesting };
   let body: unknown;
   try {
     body = JSON.parse(message);

@@ -30,7 +30,7 @@ const createKey = createRoute({
   tags: ["Projects"],
   summary: "Create a project API key",
   security,
-  request: { params, body: jsonBody(z.strictObject({ name: nameSchema().min(1), admin: boolSchema.default(false) })) },
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema(), admin: boolSchema.default(false) })) },
   responses: { 201: json(newApiKeySchema, "The key, shown once."), ...errors(400, 401, 403, 404) },
 });
 

@@ -24,7 +24,7 @@ const createClass = createRoute({
   tags: ["Projects"],
   summary: "Define a device class",
   security,
-  request: { params, body: jsonBody(z.strictObject({ id: deviceClassIdSchema, name: nameSchema().min(1) })) },
+  request: { params, body: jsonBody(z.strictObject({ id: deviceClassIdSchema, name: nameSchema() })) },
   responses: { 201: json(deviceClassSchema, "The new class."), ...errors(400, 401, 403, 404, 409) },
 });
 

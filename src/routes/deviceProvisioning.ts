@@ -13,7 +13,7 @@ import { requireDeviceClass } from "../devices/classes";
 import { deviceFields } from "../devices/fields";
 import type { AppEnv } from "../env";
 import { loadHome } from "../homes/access";
-import { forbidden } from "../http/errors";
+import { forbidden, notFound, onConstraint } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
 import { idSchema, timeSchema } from "../http/validation";
@@ -48,17 +48,21 @@ export function deviceProvisioningRoutes() {
     await requireDeviceClass(c.env, home.projectId, b.deviceClass);
     const token = newKey("provisioning");
     const expirationTime = inSeconds(PROVISIONING_TOKEN_SECONDS);
-    await db(c.env)
-      .insert(provisioningTokens)
-      .values({
-        tokenDigest: await digest(token),
-        projectId: home.projectId,
-        homeId: home.id,
-        deviceClass: b.deviceClass,
-        deviceTag: b.deviceTag ?? "",
-        expirationTime,
-        creationTime: now(),
-      });
+    const values = {
+      tokenDigest: await digest(token),
+      projectId: home.projectId,
+      homeId: home.id,
+      deviceClass: b.deviceClass,
+      deviceTag: b.deviceTag ?? "",
+      expirationTime,
+      creationTime: now(),
+    };
+    try {
+      await db(c.env).insert(provisioningTokens).values(values);
+    } catch (err) {
+      // The home was deleted since it was loaded.
+      throw onConstraint(err, { foreignKey: () => notFound("HOME_NOT_FOUND") });
+    }
     return c.json({ token, expirationTime }, 201);
   });
   return app;

@@ -37,7 +37,7 @@ const createHome = createRoute({
   request: {
     body: jsonBody(
       z.strictObject({
-        name: nameSchema().min(1),
+        name: nameSchema(),
         projectId: idSchema.optional().openapi({ type: "integer", description: "Required for project keys and the operator." }),
       }),
     ),
@@ -77,7 +77,7 @@ const patchHome = createRoute({
   tags: ["Homes"],
   summary: "Rename a home (owners, project editors, project keys)",
   security,
-  request: { params: homeParams, body: jsonBody(z.strictObject({ name: nameSchema().min(1) })) },
+  request: { params: homeParams, body: jsonBody(z.strictObject({ name: nameSchema() })) },
   responses: { ...noContent, ...errors(400, 401, 403, 404) },
 });
 

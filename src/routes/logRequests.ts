@@ -21,6 +21,7 @@ import { loadDevice } from "../devices/access";
 import type { DeviceRow } from "../devices/present";
 import type { AppEnv } from "../env";
 import { ApiError, conflict, forbidden, invalidInput, notFound } from "../http/errors";
+import { opaqueBody } from "../http/jsonGuard";
 import { errors, json, jsonBody, noContent, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { rfc3339Millis } from "../http/rfc3339";
@@ -177,6 +178,8 @@ const uploadFile = createRoute({
   summary: "Upload the requested log file (the device itself)",
   description: `The device's own key only. The body is the file, any content type (kept and served back), at most ${LOG_FILE_MAX_BYTES} bytes (413 \`LOG_FILE_TOO_LARGE\`). The request goes \`uploading\` while the body streams in, then \`completed\`; an upload that breaks off or is too large returns the request to \`delivered\` so the device may try again (or report failure). 409 \`UPLOAD_IN_PROGRESS\` while another upload of the request runs, 409 \`LOG_REQUEST_CLOSED\` once it is completed, failed or cancelled.`,
   security,
+  // The file is stored as sent: never read as JSON, whatever its content type.
+  middleware: [opaqueBody] as const,
   request: {
     params: itemParams,
     body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },

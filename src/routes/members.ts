@@ -9,9 +9,9 @@ import { and, count, eq, or, sql } from "drizzle-orm";
 import { demand, memberRemovalRights } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
-import { homeMembers, users } from "../db/schema";
+import { homeMembers, homes, users } from "../db/schema";
 import type { AppEnv } from "../env";
-import { conflict, notFound } from "../http/errors";
+import { conflict, constraintOf, notFound } from "../http/errors";
 import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
@@ -122,11 +122,15 @@ export function membersRoutes() {
     // Only users of the home's own project can join it.
     const user = await d.query.users.findFirst({ where: and(eq(users.projectId, home.projectId), eq(users.email, email)) });
     if (!user) throw notFound("UNKNOWN_EMAIL");
-    const [row] = await d
-      .insert(homeMembers)
-      .values({ homeId: home.id, userId: user.id, role, creationTime: now() })
-      .onConflictDoNothing()
-      .returning();
+    let row: typeof homeMembers.$inferSelect | undefined;
+    try {
+      [row] = await d.insert(homeMembers).values({ homeId: home.id, userId: user.id, role, creationTime: now() }).onConflictDoNothing().returning();
+    } catch (err) {
+      // The home or the user was deleted since it was read: say which.
+      if (constraintOf(err) !== "foreignKey") throw err;
+      const stillThere = await d.query.homes.findFirst({ where: eq(homes.id, home.id), columns: { id: true } });
+      throw stillThere ? notFound("UNKNOWN_EMAIL") : notFound("HOME_NOT_FOUND");
+    }
     if (!row) throw conflict("USER_EXISTS");
     await afterMembershipChanged(c.env, user.id);
     return c.json({ userId: user.id, homeId: home.id, name: user.name, email: user.email, role: row.role, creationTime: row.creationTime }, 201);

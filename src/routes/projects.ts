@@ -29,7 +29,7 @@ const createProject = createRoute({
   summary: "Create a project (operator)",
   security,
   request: {
-    body: jsonBody(z.strictObject({ name: nameSchema().min(1), provisioning: z.enum(["preProvisioned", "onDemand"]) })),
+    body: jsonBody(z.strictObject({ name: nameSchema(), provisioning: z.enum(["preProvisioned", "onDemand"]) })),
   },
   responses: { 201: json(projectSchema, "The new project."), ...errors(400, 401, 403) },
 });
@@ -59,7 +59,7 @@ const patchProject = createRoute({
   tags: ["Projects"],
   summary: "Rename a project (operator or admin project key)",
   security,
-  request: { params, body: jsonBody(z.strictObject({ name: nameSchema().min(1) })) },
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema() })) },
   responses: { 204: { description: "Updated." }, ...errors(400, 401, 403, 404) },
 });
 

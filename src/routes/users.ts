@@ -66,7 +66,7 @@ const createUser = createRoute({
   summary: "Sign a user up (no key needed; a project key may call it for its own project)",
   security: [{}, ...security],
   request: {
-    body: jsonBody(z.strictObject({ projectId: idSchema, name: nameSchema().min(1), email: emailSchema, password: passwordSchema })),
+    body: jsonBody(z.strictObject({ projectId: idSchema, name: nameSchema(), email: emailSchema, password: passwordSchema })),
   },
   responses: { 201: json(userSchema, "The new user, who can log in at once."), ...errors(400, 401, 403, 404, 409) },
 });
@@ -83,7 +83,7 @@ const getUser = createRoute({
 
 const patchUserBody = z
   .strictObject({
-    name: nameSchema().min(1).optional(),
+    name: nameSchema().optional(),
     password: passwordSchema.optional(),
     currentPassword: z.string().max(256, "at most 256 characters").optional(),
   })

@@ -46,7 +46,7 @@ const patchDevice = createRoute({
           tag: deviceFields.tag.optional(),
           channel: deviceFields.channel.optional(),
           homeId: idSchema.nullable().optional().openapi({ type: "integer", description: "Move to this home (null: out of any home)." }),
-          claimCode: deviceFields.claimCode.optional(),
+          claimCode: deviceFields.newClaimCode.optional(),
         })
         .openapi("UpdateDevice"),
     ),

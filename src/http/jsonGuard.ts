@@ -1,0 +1,55 @@
+/**
+ * Where JSON bodies enter: one app-wide middleware that reads a JSON body
+ * once, refuses it when it is too large or nested deeper than the cap
+ * (jsonDepth.ts), and hands the same bytes on, so the route's own body cap,
+ * its zod validator and anything that forwards the body read them as sent.
+ * It runs before any route middleware or validator, so nothing parses,
+ * validates or forwards an over-deep body.
+ *
+ * Only JSON media types are read (`application/json`, `…+json`, with
+ * parameters): form bodies are flat by nature. A route whose body is an opaque
+ * file, whatever its content type, says so with the `opaqueBody` marker.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { readCapped, tooLarge } from "./bodyCap";
+import { invalidInput } from "./errors";
+import { TOO_DEEP, tooDeepField } from "./jsonDepth";
+
+/**
+ * No route takes a larger JSON body (the App Proxy's 1 MiB is the largest;
+ * the other routes cap theirs lower with `bodyCap`, which still applies).
+ */
+export const JSON_BODY_MAX_BYTES = 1024 * 1024;
+
+/** The media types Hono's validator parses as JSON. */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
+
+/**
+ * Route middleware that does nothing but mark the route's body as an opaque
+ * file (a log upload): the guard leaves it unread, however it is labelled.
+ */
+export const opaqueBody: MiddlewareHandler = async (_c, next) => {
+  await next();
+};
+
+// Hono wraps a sub-app's handler when the sub-app has its own error handler; the original is kept here.
+const COMPOSED_HANDLER = "__COMPOSED_HANDLER";
+
+function isOpaque(c: Context): boolean {
+  return matchedRoutes(c).some(({ handler }) => handler === opaqueBody || (handler as unknown as Record<string, unknown>)[COMPOSED_HANDLER] === opaqueBody);
+}
+
+export function jsonBodyGuard(): MiddlewareHandler {
+  return async function jsonBodyGuard(c, next) {
+    const type = c.req.header("content-type");
+    const mediaType = type?.split(";")[0]?.trim() ?? "";
+    if (!c.req.raw.body || !JSON_MEDIA_TYPE.test(mediaType) || isOpaque(c)) return next();
+    const bytes = await readCapped(c.req.raw.body, JSON_BODY_MAX_BYTES);
+    if (bytes === null) throw tooLarge(JSON_BODY_MAX_BYTES);
+    const field = tooDeepField(new TextDecoder().decode(bytes));
+    if (field !== null) throw invalidInput({ [field]: TOO_DEEP });
+    c.req.raw = new Request(c.req.raw, { body: bytes });
+    return next();
+  };
+}
