@@ -35,9 +35,9 @@ export function createApp() {
     "*",
     cors({
       origin: "*",
-      allowHeaders: ["Authorization", "Content-Type"],
+      allowHeaders: ["Authorization", "Content-Type", "Idempotency-Key"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: [RANGE_HEADER],
+      exposeHeaders: [RANGE_HEADER, "Idempotent-Replayed"],
     }),
   );
   // Devices' HTTP access log: recorded after each response, off the request's path.

@@ -118,7 +118,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (info?.kind !== "kv") {
       const report = parseReportFrame(message);
       if (!report) this.note("debug", "frame on the command socket ignored (not a command report)");
-      else this.applyReport(report.commandId, report.status, report.resultJson, info?.ip ?? "");
+      else if (this.applyReport(report.commandId, report.status, report.resultJson, info?.ip ?? "").ok) await this.scheduleCommands();
       return;
     }
     const parsed = parseKvRequest(message);

@@ -307,6 +307,17 @@ describe("Idempotency-Key", () => {
     socket.close();
   });
 
+  it("may be sent by browsers (CORS), which may read Idempotent-Replayed", async () => {
+    const { device } = await fresh();
+    const preflight = await call("OPTIONS", `/devices/${device.id}/command`, {
+      headers: { Origin: "https://app.example", "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": "authorization,content-type,idempotency-key" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("idempotency-key");
+    const res = await call("GET", "/openapi.json", { headers: { Origin: "https://app.example" } });
+    expect(res.headers.get("access-control-expose-headers")?.toLowerCase()).toContain("idempotent-replayed");
+  });
+
   it("is per device, covers commands without ttl (a 503 is not remembered), and must be visible ASCII of at most 255 characters", async () => {
     const { project, device } = await fresh();
     const other = await newDevice(project);

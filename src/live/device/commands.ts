@@ -170,6 +170,12 @@ export class Commands {
     // Finished commands among the last `commandsKept` stay; open ones are never trimmed (a range delete on the key).
     if (id > LIMITS.commandsKept) this.sql.exec("DELETE FROM commands WHERE id <= ? AND settled_time IS NOT NULL", id - LIMITS.commandsKept);
     const delivered = reached ? broadcast(sockets, commandFrame(cmd.action, cmd.parametersJson, commandId)) : 0;
+    if (reached && delivered === 0) {
+      // Every socket was closing under us: as if none had been open (their close events follow).
+      const after = cmd.ttl === null ? "expired" : "queued";
+      this.sql.exec("UPDATE commands SET status = ?, delivery_time = NULL, delivered_to = 0, completion_time = ? WHERE id = ?", after, after === "expired" ? time : null, id);
+      return { commandId, status: after, expirationTime, delivered };
+    }
     return { commandId, status, expirationTime, delivered };
   }
 
