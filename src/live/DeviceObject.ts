@@ -1,13 +1,14 @@
 /**
  * One object per device (named by its decimal id): its hibernating sockets,
- * command delivery and history, key-value store, and presence. The worker
+ * command queue and history, key-value store, and presence. The worker
  * authenticates and validates, then calls the typed RPC methods below (or
  * forwards the raw request, only for the two WebSocket upgrades).
  *
  * Everything that must survive is in the object's SQLite; what is in memory
  * is a cache of it. Storage calls are synchronous, so no request needs
- * `blockConcurrencyWhile`; the only awaits are D1 (presence) and RPC to the
- * home's hub (fan-out), after the object's own state has been written.
+ * `blockConcurrencyWhile`; the only awaits are D1 (presence), the alarm's
+ * get/set and RPC to the home's hub (fan-out), after the object's own state
+ * has been written.
  */
 import { DurableObject } from "cloudflare:workers";
 import { broadcast } from "./broadcast";
