@@ -223,6 +223,23 @@ describe("expiry", () => {
   });
 });
 
+describe("retention", () => {
+  it("the alarm drops finished commands after 7 days and keeps open ones", async () => {
+    const { project, device } = await fresh();
+    expect((await send(device, project.key, { action: "old" })).status).toBe(503);
+    const open = (await send(device, project.key, { action: "still-open", ttl: 604800 })).body.commandId;
+    const [old] = (await get(`/devices/${device.id}/commands?statuses=expired`, project.key)).body;
+    // Eight days pass for the finished one (its times moved back; the clock cannot be).
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+    await runInDurableObject(stub(device.id), (_i, state) => {
+      state.storage.sql.exec("UPDATE commands SET issue_time = ?, completion_time = ?, settled_time = ? WHERE command_id = ?", eightDaysAgo, eightDaysAgo, eightDaysAgo, old.commandId);
+    });
+    await runDurableObjectAlarm(stub(device.id));
+    expect((await get(`/devices/${device.id}/commands/${old.commandId}`, project.key)).status).toBe(404);
+    expect((await get(`/devices/${device.id}/commands`, project.key)).body.map((c: any) => c.commandId)).toEqual([open]);
+  });
+});
+
 describe("cancel", () => {
   it("a cancelled command is never sent; a final one answers 409 COMMAND_FINISHED; an unknown one 404", async () => {
     const { project, device } = await fresh();
@@ -305,6 +322,19 @@ describe("Idempotency-Key", () => {
     expect(await socket.next()).toMatchObject({ action: "pay" });
     await socket.silent();
     socket.close();
+  });
+
+  it("is forgotten after 24 h: the same key then makes a new command", async () => {
+    const { project, device } = await fresh();
+    const body = { action: "daily", ttl: 600 };
+    const first = await send(device, project.key, body, { "Idempotency-Key": "day-1" });
+    await runInDurableObject(stub(device.id), (_i, state) => {
+      state.storage.sql.exec("UPDATE command_keys SET created_at = ?", Date.now() - 25 * 3600_000);
+    });
+    const later = await send(device, project.key, body, { "Idempotency-Key": "day-1" });
+    expect(later.status).toBe(202);
+    expect(later.body.commandId).not.toBe(first.body.commandId);
+    expect(later.headers.get("idempotent-replayed")).toBeNull();
   });
 
   it("may be sent by browsers (CORS), which may read Idempotent-Replayed", async () => {
