@@ -36,10 +36,11 @@ export function createApp() {
     "*",
     cors({
       origin: "*",
-      // If-Match / If-None-Match and ETag: conditional key-value writes from browser apps.
-      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+      // If-Match / If-None-Match and ETag: conditional key-value writes from browser apps;
+      // Idempotency-Key and Idempotent-Replayed: commands sent safely twice.
+      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: [RANGE_HEADER, "ETag"],
+      exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed"],
     }),
   );
   // Devices' HTTP access log: recorded after each response, off the request's path.

@@ -143,6 +143,7 @@ describe("telling the device", () => {
     expect(await socket.next()).toEqual({
       action: "_logRequest_",
       parameters: { logRequestId: created.id, start: "2030-01-01T00:00:00.000Z", end: null, prefixes: ["app"] },
+      commandId: expect.any(String),
     });
     socket.close();
   });
@@ -157,6 +158,7 @@ describe("telling the device", () => {
     expect(await socket.next()).toEqual({
       action: "_logRequest_",
       parameters: { logRequestId: created.id, start: null, end: "2030-01-01T00:00:00.000Z", prefixes: [] },
+      commandId: expect.any(String),
     });
     await eventually(async () => expect(await status(device, created.id)).toBe("delivered"), 3000);
     socket.close();

@@ -253,16 +253,17 @@ describe("what the live device layer records", () => {
     }, 3000);
     expect(messages).toEqual(
       expect.arrayContaining([
-        'warn: command "while-offline" refused: device offline',
+        expect.stringMatching(/^warn: command "while-offline" refused: device offline \(commandId [0-9a-f-]{36}, issuer project-key:\d+\)$/),
         "info: command socket connected from 192.0.2.9",
-        'info: command "blink" delivered to 1 socket(s)',
+        expect.stringMatching(/^info: command "blink" delivered to 1 socket\(s\) \(commandId [0-9a-f-]{36}, issuer project-key:\d+\)$/),
         "info: kv socket connected",
         "info: command socket disconnected (code 1000)",
       ]),
     );
     expect(messages.some((m) => m.startsWith("warn: key-value frame rejected:") && m.includes("INVALID_INPUT"))).toBe(true);
     expect(messages.some((m) => m.startsWith('warn: key-value delete of "absent" refused'))).toBe(true);
-    expect(messages.indexOf('warn: command "while-offline" refused: device offline')).toBeLessThan(messages.indexOf('info: command "blink" delivered to 1 socket(s)'));
+    const at = (prefix: string) => messages.findIndex((m) => m.startsWith(prefix));
+    expect(at('warn: command "while-offline" refused: device offline')).toBeLessThan(at('info: command "blink" delivered to 1 socket(s)'));
   });
 
   it("rejected events and firmware installs; a request refused before its route is still in the access log", async () => {

@@ -22,6 +22,9 @@ const EXPECTED: Record<string, string[]> = {
   "/devices": ["get", "post"],
   "/devices/{deviceId}": ["delete", "get", "patch"],
   "/devices/{deviceId}/command": ["get", "put"],
+  "/devices/{deviceId}/commands": ["get"],
+  "/devices/{deviceId}/commands/{commandId}": ["delete", "get"],
+  "/devices/{deviceId}/commands/{commandId}/result": ["post"],
   "/devices/{deviceId}/event": ["put"],
   "/devices/{deviceId}/firmwareInfo": ["put"],
   "/devices/{deviceId}/kv": ["get"],
@@ -50,6 +53,9 @@ describe("OpenAPI document", () => {
     // Every operation documents its errors in the {reason, data} shape.
     const get401 = res.body.paths["/devices/{deviceId}"].get.responses["401"];
     expect(get401.content["application/json"].schema.$ref).toBe("#/components/schemas/Error");
+    // The command queue's answers and refusals are declared.
+    expect(Object.keys(res.body.paths["/devices/{deviceId}/command"].put.responses)).toEqual(expect.arrayContaining(["202", "204", "409", "429", "503"]));
+    expect(Object.keys(res.body.paths["/devices/{deviceId}/commands/{commandId}"].delete.responses)).toEqual(expect.arrayContaining(["204", "404", "409"]));
   });
 
   it("has a human-readable reference page at /docs", async () => {

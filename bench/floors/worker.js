@@ -10,18 +10,30 @@ export class Relay extends DurableObject {
     this.fresh = true;
     ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS commands (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, time INTEGER NOT NULL)");
+      // B6: rows waiting for the next connect.
+      ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL)");
     });
   }
 
   async fetch(request) {
     const fresh = this.fresh;
     this.fresh = false;
+    const kind = new URL(request.url).pathname.split("/")[1];
     if (request.headers.get("upgrade") === "websocket") {
       const pair = new WebSocketPair();
       this.ctx.acceptWebSocket(pair[1]);
+      // B6 floor: send the queued rows in order on connect, then forget them.
+      if (kind === "drain") {
+        for (const { body } of this.ctx.storage.sql.exec("SELECT body FROM queue ORDER BY seq")) pair[1].send(body);
+        this.ctx.storage.sql.exec("DELETE FROM queue");
+      }
       return new Response(null, { status: 101, webSocket: pair[0] });
     }
     const body = await request.text();
+    if (kind === "queue") {
+      this.ctx.storage.sql.exec("INSERT INTO queue (body) VALUES (?)", body);
+      return new Response(null, { status: 202 });
+    }
     this.ctx.storage.sql.exec("INSERT INTO commands (body, time) VALUES (?, ?)", body, Date.now());
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return new Response(null, { status: 503, headers: { "x-fresh": String(fresh) } });
@@ -45,7 +57,7 @@ export default {
       const row = await env.DB.prepare("SELECT * FROM devices WHERE id = ?").bind(Number(id)).first();
       return row ? Response.json(row) : new Response(null, { status: 404 });
     }
-    if ((kind === "ws" || kind === "relay") && id) {
+    if ((kind === "ws" || kind === "relay" || kind === "queue" || kind === "drain") && id) {
       return env.RELAY.get(env.RELAY.idFromName(id)).fetch(request);
     }
     return new Response("floor worker", { status: 200 });

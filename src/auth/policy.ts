@@ -113,7 +113,10 @@ export function deviceRights(p: Principal, d: DeviceView) {
     updateName: operate,
     /** tag, homeId, channel, claimCode. */
     updateProjectFields: projectAuthority(p, d.projectId, "editor", true),
+    /** Send and cancel commands. */
     sendCommand: operate,
+    /** The command history and each command's status and result. */
+    readCommands: operate || self,
     readKv: see,
     writeKv: operate || self,
     /** The App Proxy, on the device's behalf. */

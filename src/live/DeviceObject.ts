@@ -1,13 +1,14 @@
 /**
  * One object per device (named by its decimal id): its hibernating sockets,
- * command delivery and history, key-value store, and presence. The worker
+ * command queue and history, key-value store, and presence. The worker
  * authenticates and validates, then calls the typed RPC methods below (or
  * forwards the raw request, only for the two WebSocket upgrades).
  *
  * Everything that must survive is in the object's SQLite; what is in memory
  * is a cache of it. Storage calls are synchronous, so no request needs
- * `blockConcurrencyWhile`; the only awaits are D1 (presence) and RPC to the
- * home's hub (fan-out), after the object's own state has been written.
+ * `blockConcurrencyWhile`; the only awaits are D1 (presence), the alarm's
+ * get/set and RPC to the home's hub (fan-out), after the object's own state
+ * has been written.
  */
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly } from "./broadcast";
@@ -17,12 +18,15 @@ import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
 import { parseRev } from "./kvRules";
 import { migrate } from "../db/objectSchema";
-import { type CommandRecord, type CommandResult, Commands } from "./device/commands";
+import { type CommandAnswer, CommandKeys, fingerprintOf } from "./device/commandKeys";
+import { parseReportFrame } from "./device/commandReport";
+import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands, issuerLabel, type NewCommand, type Outcome } from "./device/commands";
 import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
 import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
+import { LIMITS } from "./limits";
 import type { LogLevel } from "../logs/entries";
 import { recordLog } from "../logs/record";
 import { deliverOnConnect } from "../logrequests/notify";
@@ -51,10 +55,23 @@ const now = () => new Date().toISOString();
  */
 const sinceRevOf = (url: string): number | null => parseRev(new URL(url).searchParams.get("sinceRev"));
 
+/** `PUT /devices/{id}/command` as the route hands it over. */
+export interface CommandRequest extends NewCommand {
+  idempotencyKey: string | null;
+}
+
+/** What `PUT /devices/{id}/command` answers: the answer (maybe replayed for an Idempotency-Key), or a refusal. */
+export type SendOutcome =
+  | { ok: true; answer: CommandAnswer; replayed: boolean }
+  | { ok: false; status: 409 | 429 | 503; reason: string; data?: Record<string, string | number> };
+
 export class DeviceObject extends DurableObject<Env> {
   private readonly state: DeviceState;
   private readonly kv: KvStore;
   private readonly commands: Commands;
+  private readonly commandKeys: CommandKeys;
+  /** `_deviceCommandUpdated_` events go out one after another, in the order of the changes. */
+  private commandEvents: Promise<void> = Promise.resolve();
   private readonly presence: Presence;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -64,6 +81,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.state = new DeviceState(sql);
     this.kv = new KvStore(sql, this.state);
     this.commands = new Commands(ctx, sql);
+    this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at));
     // Marked connected but holding no socket: the sockets went away while no
     // instance was running (e.g. a restart). The alarm settles it.
@@ -89,6 +107,9 @@ export class DeviceObject extends DurableObject<Env> {
     // sees is above the rev it ends at.
     if (kind === "kv") this.sendKvStart(server, sinceRevOf(req.url));
     this.note("info", `${kind} socket connected${info.ip ? ` from ${info.ip}` : ""}`);
+    // Open commands go out first, in acceptance order, before anything sent
+    // after this point (no await between the accept and here).
+    if (kind === "command") this.drainQueue(server, info.ip);
     // Open log requests go to each command socket that opens; off the connect path (src/logrequests/notify.ts).
     if (kind === "command") this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, identity.id, (a, p) => this.sendSystemCommand(a, p)));
     if (this.presence.opened(time)) await this.wentOnline(info.ip);
@@ -99,10 +120,12 @@ export class DeviceObject extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const info = infoOf(ws);
-    // The command socket carries nothing from the device; anything sent there
-    // is ignored (an error frame would reach the Node library's command callback).
+    // On the command socket only a device's result counts; anything else is
+    // ignored (an error frame would reach the Node library's command callback).
     if (info?.kind !== "kv") {
-      this.note("debug", "frame on the command socket ignored");
+      const report = parseReportFrame(message);
+      if (!report) this.note("debug", "frame on the command socket ignored (not a command report)");
+      else if (this.applyReport(report.commandId, report.status, report.resultJson, info?.ip ?? "").ok) await this.scheduleCommands();
       return;
     }
     const parsed = parseKvRequest(message);
@@ -127,32 +150,107 @@ export class DeviceObject extends DurableObject<Env> {
     await this.socketGone(ws);
   }
 
+  /**
+   * Idempotent, and the one alarm for everything that is due: expires
+   * commands whose ttl ran out, purges old finished ones, settles presence
+   * from the sockets actually open and makes D1 agree, then arms itself for
+   * the earliest of what is due next (an expiry, a purge, the presence audit).
+   */
   override async alarm(): Promise<void> {
-    // Idempotent: settles presence from the sockets actually open, then makes D1 agree.
+    const t = Date.now();
+    this.commandsChanged(this.commands.expireDue(t), "");
+    this.commands.purge(t);
     if (this.presence.closed(now())) await this.wentOffline("");
     else await this.syncPresence();
-    if (this.presence.connected) await this.armAlarm(Date.now() + PRESENCE_AUDIT_MS);
+    const next = this.commands.nextDue();
+    const audit = this.presence.connected ? Date.now() + PRESENCE_AUDIT_MS : null;
+    const due = next === null ? audit : audit === null ? next : Math.min(next, audit);
+    if (due !== null) await this.armAlarm(due);
   }
 
-  // ---- RPC: commands ----
+  // ---- RPC: commands (src/live/device/commands.ts) ----
 
-  /** Sends a command frame to every open command socket. `delivered: 0` means offline (nothing was sent). */
-  sendCommand(identity: DeviceIdentity, action: string, parameters: Record<string, unknown>): CommandResult {
+  /**
+   * Stores the command and sends it to every open command socket. Resolves
+   * once the row is written (the output gate holds the answer until it is
+   * durable), so a `202` always names a stored command.
+   */
+  async sendCommand(identity: DeviceIdentity, request: CommandRequest): Promise<SendOutcome> {
     this.state.setIdentity(identity);
-    return this.noteCommand(action, this.commands.send(action, parameters));
+    const t = Date.now();
+    const { idempotencyKey: key, ...cmd } = request;
+    const fingerprint = fingerprintOf(cmd.action, cmd.parametersJson, cmd.ttl);
+    const known = key === null ? null : this.commandKeys.recall(key, fingerprint, t);
+    if (known?.kind === "mismatch") return { ok: false, status: 409, reason: "IDEMPOTENCY_KEY_REUSED" };
+    if (known) return { ok: true, answer: known.answer, replayed: true };
+    // Expired ones first, so the cap counts only commands still open.
+    const changes = this.commands.expireDue(t);
+    if (cmd.ttl !== null && this.commands.openCount() >= LIMITS.commandQueueOpen) {
+      this.commandsChanged(changes, "");
+      this.note("warn", `command ${JSON.stringify(cmd.action)} refused: queue full (${LIMITS.commandQueueOpen} open), issuer ${issuerLabel(cmd.issuer)}`);
+      return { ok: false, status: 429, reason: "COMMAND_QUEUE_FULL", data: { limit: LIMITS.commandQueueOpen } };
+    }
+    const accepted = this.commands.accept(cmd, t);
+    const answer = answerOf(accepted);
+    if (key !== null && answer) this.commandKeys.remember(key, fingerprint, accepted.commandId, answer, t);
+    this.noteAccepted(cmd, accepted);
+    this.commandsChanged([...changes, { commandId: accepted.commandId, action: cmd.action, status: accepted.status }], "");
+    await this.scheduleCommands();
+    return answer ? { ok: true, answer, replayed: false } : { ok: false, status: 503, reason: "DEVICE_OFFLINE" };
   }
 
   /**
    * A command from the cloud itself (e.g. a log request) to every open command
-   * socket, recorded in the history like any other. Returns the sockets reached.
+   * socket, kept in the history like any other (without ttl: the cloud
+   * re-sends its own on connect). Returns the sockets reached.
    */
-  sendSystemCommand(action: string, parameters: Record<string, unknown>): number {
-    return this.noteCommand(action, this.commands.send(action, parameters)).delivered;
+  async sendSystemCommand(action: string, parameters: Record<string, unknown>): Promise<number> {
+    const cmd: NewCommand = { action, parametersJson: JSON.stringify(parameters), ttl: null, issuer: CLOUD };
+    const accepted = this.commands.accept(cmd, Date.now());
+    this.noteAccepted(cmd, accepted);
+    this.commandsChanged([{ commandId: accepted.commandId, action, status: accepted.status }], "");
+    await this.scheduleCommands();
+    return accepted.delivered;
   }
 
-  /** Recent commands, newest first. */
-  commandHistory(limit?: number): CommandRecord[] {
-    return this.commands.history(limit);
+  // Commands cross RPC as JSON text (parameters and results are any JSON).
+
+  /** `GET /devices/{id}/commands`: a page, newest first, as the JSON text of the array; `count` items of `total`. */
+  listCommands(identity: DeviceIdentity, statuses: CommandStatus[], skip: number, limit: number): { total: number; count: number; json: string } {
+    this.state.setIdentity(identity);
+    this.commandsChanged(this.commands.expireDue(Date.now()), "");
+    const { total, items } = this.commands.list(statuses, skip, limit);
+    return { total, count: items.length, json: JSON.stringify(items) };
+  }
+
+  /** One command as JSON text, or null. */
+  getCommand(identity: DeviceIdentity, commandId: string): string | null {
+    this.state.setIdentity(identity);
+    this.commandsChanged(this.commands.expireDue(Date.now()), "");
+    const command = this.commands.get(commandId);
+    return command && JSON.stringify(command);
+  }
+
+  /** `DELETE /devices/{id}/commands/{commandId}`: an open command is never sent again. */
+  async cancelCommand(identity: DeviceIdentity, commandId: string, issuer: NewCommand["issuer"]): Promise<Outcome> {
+    this.state.setIdentity(identity);
+    const t = Date.now();
+    this.commandsChanged(this.commands.expireDue(t), "");
+    const outcome = this.commands.cancel(commandId, t);
+    if (outcome.ok) {
+      this.note("info", `command ${JSON.stringify(outcome.change.action)} cancelled by ${issuerLabel(issuer)} (commandId ${commandId})`);
+      this.commandsChanged([outcome.change], "");
+      await this.scheduleCommands();
+    }
+    return outcome;
+  }
+
+  /** The device's result through REST (`POST …/commands/{commandId}/result`). */
+  async reportCommand(identity: DeviceIdentity, commandId: string, status: "succeeded" | "failed", resultJson: string | null, ip: string | null): Promise<Outcome> {
+    this.state.setIdentity(identity);
+    const outcome = this.applyReport(commandId, status, resultJson, ip ?? "");
+    if (outcome.ok) await this.scheduleCommands();
+    return outcome;
   }
 
   // ---- RPC: key-values ----
@@ -243,6 +341,50 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---- internals ----
 
+  /** A command socket opened: expired commands are settled, then every open one goes out on it. */
+  private drainQueue(ws: WebSocket, ip: string): void {
+    const t = Date.now();
+    const expired = this.commands.expireDue(t);
+    const { sent, changes } = this.commands.drainTo(ws, t);
+    if (sent > 0) this.note("info", `${sent} open command(s) sent on connect (${changes.length} for the first time)`);
+    this.commandsChanged([...expired, ...changes], ip);
+  }
+
+  private applyReport(commandId: string, status: "succeeded" | "failed", resultJson: string | null, ip: string): Outcome {
+    const t = Date.now();
+    this.commandsChanged(this.commands.expireDue(t), "");
+    const outcome = this.commands.report(commandId, status, resultJson, t);
+    if (outcome.ok) {
+      this.note("info", `command ${JSON.stringify(outcome.change.action)} ${status} (commandId ${commandId})`);
+      this.commandsChanged([outcome.change], ip);
+    } else {
+      this.note("warn", `result for command ${JSON.stringify(commandId)} refused: ${outcome.reason}`);
+    }
+    return outcome;
+  }
+
+  /** Arms the alarm for the queue's next expiry or purge, if sooner than the one set. */
+  private async scheduleCommands(): Promise<void> {
+    const due = this.commands.nextDue();
+    if (due !== null) await this.armAlarm(due);
+  }
+
+  /**
+   * `_deviceCommandUpdated_` to the home's listeners and a log entry per
+   * expiry. Off the caller's path, chained so listeners see each command's
+   * changes in order; the change itself is already stored.
+   */
+  private commandsChanged(changes: CommandChange[], ip: string): void {
+    for (const c of changes) if (c.status === "expired") this.note("info", `command ${JSON.stringify(c.action)} expired (commandId ${c.commandId})`);
+    if (changes.length === 0 || this.state.identity?.homeId == null) return;
+    const run = this.commandEvents.then(async () => {
+      for (const c of changes) await this.emit(SYSTEM_EVENTS.commandUpdated, { commandId: c.commandId, action: c.action, status: c.status }, ip);
+    });
+    this.commandEvents = run;
+    this.ctx.waitUntil(run);
+  }
+
+
   /** A new key-value socket's first frames: the changes after `sinceRev` when the journal still has them all, else `reload`. */
   private sendKvStart(ws: WebSocket, sinceRev: number | null): void {
     const missed = sinceRev === null ? null : this.kv.changesSince(sinceRev);
@@ -298,10 +440,12 @@ export class DeviceObject extends DurableObject<Env> {
     if (id !== undefined) void recordLog(this.env, this.ctx, id, level, message);
   }
 
-  private noteCommand(action: string, result: CommandResult): CommandResult {
-    if (result.delivered > 0) this.note("info", `command ${JSON.stringify(action)} delivered to ${result.delivered} socket(s)`);
-    else this.note("warn", `command ${JSON.stringify(action)} refused: device offline`);
-    return result;
+  private noteAccepted(cmd: NewCommand, a: Accepted): void {
+    const who = `(commandId ${a.commandId}, issuer ${issuerLabel(cmd.issuer)})`;
+    const what = `command ${JSON.stringify(cmd.action)}`;
+    if (a.status === "expired") this.note("warn", `${what} refused: device offline ${who}`);
+    else if (a.status === "queued") this.note("info", `${what} queued until ${a.expirationTime}: no command socket open ${who}`);
+    else this.note("info", `${what} delivered to ${a.delivered} socket(s)${a.expirationTime ? `, open until ${a.expirationTime}` : ""} ${who}`);
   }
 
   private noteKvRefusal(op: "set" | "delete", key: string, change: KvChange): KvChange {
@@ -339,4 +483,10 @@ export class DeviceObject extends DurableObject<Env> {
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
+}
+
+/** The answer for an accepted command (null: one without ttl that reached no socket, the `503`). */
+function answerOf(a: Accepted): CommandAnswer | null {
+  if (a.expirationTime === null) return a.status === "delivered" ? { status: 204 } : null;
+  return { status: 202, body: { commandId: a.commandId, status: a.status === "delivered" ? "delivered" : "queued", expirationTime: a.expirationTime } };
 }

@@ -2,7 +2,7 @@
  * The app event: what an app listener (`/userSession/websocket`) receives, one
  * JSON text frame per event, exactly as CONTRACT.md shapes it. Device events
  * are relayed with their `eventType`/`eventData` unchanged; the system adds its
- * own event types for presence and key-value changes.
+ * own event types for presence, key-value and command changes.
  */
 import type { DeviceIdentity } from "./identity";
 
@@ -11,6 +11,8 @@ export const SYSTEM_EVENTS = {
   disconnected: "_deviceDisconnected_",
   kvSaved: "_deviceKVSaved_",
   kvDeleted: "_deviceKVDeleted_",
+  /** `{commandId, action, status}` on each status change of a command (src/live/device/commands.ts). */
+  commandUpdated: "_deviceCommandUpdated_",
 } as const;
 
 export interface AppEvent {

@@ -2,8 +2,9 @@
  * Frames on the device sockets, as CONTRACT.md ("Real-time") fixes them, plus
  * the one frame of our own: the error frame.
  *
- * Command socket, server → device: `{"action", "parameters"}`, nothing else
- * (the Go SDK and the Node library parse exactly that).
+ * Command socket, server → device: `{"action", "parameters", "commandId"}`,
+ * nothing else (the Go SDK and the Node library read `action` and
+ * `parameters` and ignore the rest).
  * Key-value socket, server → device: `reload` once right after the upgrade,
  * then `set`/`delete` with a `rev` one above the previous change.
  * Key-value socket, device → server: `{"action":"set","key","value"}` or
@@ -17,7 +18,13 @@ import { TOO_DEEP, tooDeepField } from "../http/jsonDepth";
 import { encodeValue, keyProblem } from "./kvRules";
 import { byteLength, LIMITS } from "./limits";
 
-export const commandFrame = (action: string, parameters: Record<string, unknown>): string => JSON.stringify({ action, parameters });
+/**
+ * `{"action","parameters","commandId"}`, built around the parameters' JSON text
+ * as stored (no parse and re-serialisation when a queued command goes out).
+ * Clients that know only `{action, parameters}` ignore `commandId`.
+ */
+export const commandFrame = (action: string, parametersJson: string, commandId: string): string =>
+  `{"action":${JSON.stringify(action)},"parameters":${parametersJson},"commandId":${JSON.stringify(commandId)}}`;
 
 /** `items` is the JSON text of the items array, as the store keeps it (see KvStore.dump). */
 export const reloadFrame = (rev: number, numItems: number, items: string): string =>

@@ -9,10 +9,22 @@
 export const LIMITS = {
   /** `action` of a command. */
   commandActionChars: 256,
-  /** A whole command frame (`{action, parameters}`) as sent to the device. */
+  /** A whole command frame (`{action, parameters, commandId}`) as sent to the device. */
   commandBytes: 64 * 1024,
-  /** Commands kept per device in the object's history (the future queue's backlog). */
-  commandHistory: 100,
+  /** Open commands (queued, or delivered and not yet reported) per device: `429 COMMAND_QUEUE_FULL` beyond. */
+  commandQueueOpen: 100,
+  /** `ttl` of a queued command, in seconds (7 days). */
+  commandTtlMaxSeconds: 604_800,
+  /** Finished commands are kept this long (purged by the alarm within the hour after)… */
+  commandsKeptMs: 7 * 24 * 60 * 60 * 1000,
+  /** …and only those among the last this many commands accepted, whichever is smaller. */
+  commandsKept: 1000,
+  /** An `Idempotency-Key` is remembered this long per device. */
+  commandIdempotencyMs: 24 * 60 * 60 * 1000,
+  /** `Idempotency-Key` header. */
+  idempotencyKeyChars: 255,
+  /** A device's result object, serialised. */
+  commandResultBytes: 16 * 1024,
 
   /** `eventType` of a device event. */
   eventTypeChars: 128,

@@ -5,7 +5,8 @@
 // library's own WebSocket client:
 //   - command socket opened with the header `Authorization: ModeCloud <key>`
 //   - `ws.ping("ts=<ms>")` answered by a pong echoing the payload
-//   - each command arrives as one JSON text frame `{action, parameters}`
+//   - each command arrives as one JSON text frame `{action, parameters, commandId}`
+//     (the library reads action and parameters; commandId is ours)
 //   - `PUT /devices/{id}/event` with Content-Type, Content-Length and the
 //     same header answers 204 (the only status the library counts as success)
 //
@@ -50,10 +51,17 @@ async function api(method, url, key, body) {
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
+const serverEnv = { ...process.env, ...secrets, CI: "true", WRANGLER_SEND_METRICS: "false" };
+
 before(async () => {
-  const env = { ...process.env, ...secrets, CI: "true", WRANGLER_SEND_METRICS: "false" };
-  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, env, encoding: "utf8" });
+  const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, env: serverEnv, encoding: "utf8" });
   assert.equal(migrate.status, 0, migrate.stderr + migrate.stdout);
+  await startServer();
+});
+
+/** Starts `wrangler dev` on a free port over the test's persist directory (the same one on a restart). */
+async function startServer() {
+  const env = serverEnv;
   port = await freePort();
   const inspectorPort = await freePort();
   base = `http://127.0.0.1:${port}`;
@@ -76,10 +84,18 @@ before(async () => {
     if (Date.now() > deadline || server.exitCode !== null) throw new Error(`wrangler dev did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 250));
   }
-});
+}
 
-after(() => {
-  if (server && server.exitCode === null) process.kill(-server.pid, "SIGTERM");
+/** Stops the `wrangler dev` this test started (its own process group) and waits for it to exit. */
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((resolve) => server.once("exit", resolve));
+  process.kill(-server.pid, "SIGTERM");
+  await exited;
+}
+
+after(async () => {
+  await stopServer();
   rmSync(persist, { recursive: true, force: true });
 });
 
@@ -111,6 +127,12 @@ function listenCommands(deviceId, token) {
     ws.once("error", reject);
   });
   return { ws, opened, nextCommand };
+}
+
+/** What the MODE library reads of a command frame. */
+function withoutId({ commandId, ...command }) {
+  assert.equal(typeof commandId, "string");
+  return command;
 }
 
 const pingPong = (ws, payload) =>
@@ -168,7 +190,9 @@ test("the Node MODE device library's protocol works unchanged", { timeout: 120_0
 
   const sent = await api("PUT", `/devices/${id}/command`, key.body.key, { action: "sprinkler-on", parameters: { zone: 2, duration: 120 } });
   assert.equal(sent.status, 204);
-  assert.deepEqual(await first.nextCommand(), { action: "sprinkler-on", parameters: { zone: 2, duration: 120 } });
+  const { commandId, ...command } = await first.nextCommand();
+  assert.deepEqual(command, { action: "sprinkler-on", parameters: { zone: 2, duration: 120 } });
+  assert.equal(typeof commandId, "string");
 
   assert.equal(await triggerEvent(id, apiKey, "first_event", { eventItem: 1 }), 204);
 
@@ -179,7 +203,7 @@ test("the Node MODE device library's protocol works unchanged", { timeout: 120_0
   const again = `ts=${Date.now()}`;
   assert.equal(await pingPong(second.ws, again), again);
   assert.equal((await api("PUT", `/devices/${id}/command`, key.body.key, { action: "sprinkler-off" })).status, 204);
-  assert.deepEqual(await second.nextCommand(), { action: "sprinkler-off", parameters: {} });
+  assert.deepEqual(withoutId(await second.nextCommand()), { action: "sprinkler-off", parameters: {} });
   second.ws.close();
 });
 
@@ -192,7 +216,7 @@ test("pings are answered and commands delivered after the device's object has hi
   const payload = `ts=${Date.now()}`;
   assert.equal(await pingPong(socket.ws, payload), payload);
   assert.equal((await api("PUT", `/devices/${id}/command`, key.body.key, { action: "wake" })).status, 204);
-  assert.deepEqual(await socket.nextCommand(), { action: "wake", parameters: {} });
+  assert.deepEqual(withoutId(await socket.nextCommand()), { action: "wake", parameters: {} });
   socket.ws.close();
 });
 
@@ -213,4 +237,28 @@ test("a dropped TCP connection (no close frame) marks the device disconnected wi
   assert.equal(shown.isConnected, false, "still connected a second after the drop");
   assert.ok(shown.lastDisconnectTime >= shown.lastConnectTime);
   assert.equal((await api("PUT", `/devices/${id}/command`, key.body.key, { action: "gone" })).status, 503);
+});
+
+test("a queued command survives a restart of the process: delivered with its commandId on the next connect", { timeout: 180_000 }, async () => {
+  const { key, id, apiKey } = await newDevice("node-lib-restart", "valve");
+  const queued = await api("PUT", `/devices/${id}/command`, key.body.key, { action: "close-valve", parameters: { valve: 3 }, ttl: 3600 });
+  assert.equal(queued.status, 202);
+  assert.equal(queued.body.status, "queued");
+
+  // Same persist directory, new process: only what was stored before the 202 remains.
+  await stopServer();
+  await startServer();
+
+  const socket = listenCommands(id, apiKey);
+  await socket.opened;
+  assert.deepEqual(await socket.nextCommand(), { action: "close-valve", parameters: { valve: 3 }, commandId: queued.body.commandId });
+  socket.ws.send(JSON.stringify({ commandId: queued.body.commandId, status: "succeeded" }));
+  let shown;
+  for (let i = 0; i < 40; i++) {
+    shown = await api("GET", `/devices/${id}/commands/${queued.body.commandId}`, key.body.key);
+    if (shown.body.status === "succeeded") break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(shown.body.status, "succeeded");
+  socket.ws.close();
 });

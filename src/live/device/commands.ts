@@ -1,30 +1,130 @@
 /**
- * Command delivery with a short history. Every command gets an id and a row
- * (delivered or not) in the object's SQLite, trimmed to the last
- * `LIMITS.commandHistory`: the backlog a durable queue with acknowledgements
- * would drain. Delivery itself is one frame to every open command socket; the
- * frame is serialised once whatever the number of sockets.
+ * The device's command queue, in the object's SQLite (table `commands`, see
+ * ./schema.ts). Every command gets a row and a public `commandId` before any
+ * frame goes out; the output gate then holds the frame and the caller's
+ * answer until the row is durable, so a `202` always names a stored command.
+ *
+ * Lifecycle (docs/live.md has the table):
+ * - with `ttl`: `queued` (no command socket open) or `delivered` (sent to every
+ *   open one) → `succeeded`/`failed` (the device reports), `expired` (the ttl
+ *   ran out first) or `cancelled`. Open commands (queued, or delivered and not
+ *   reported) go out again, in acceptance order, on every command socket that
+ *   opens: at-least-once, same `commandId`.
+ * - without `ttl` (the reference's commands, and the cloud's own): ttl 0.
+ *   `delivered` when a socket got it, otherwise `expired` at once (the `503`).
+ *   Never sent again and never cancellable; the device may still report it.
+ *
+ * The frame is serialised once per command whatever the number of sockets,
+ * around the parameters' JSON text as stored.
  */
+import { broadcast } from "../broadcast";
 import { commandFrame } from "../frames";
 import { LIMITS } from "../limits";
-import { broadcast } from "../broadcast";
 import { openSockets } from "./sockets";
 
-export interface CommandResult {
-  id: number;
-  /** Sockets the frame went to; 0 means the device is offline. */
+export const COMMAND_STATUSES = ["queued", "delivered", "succeeded", "failed", "expired", "cancelled"] as const;
+export type CommandStatus = (typeof COMMAND_STATUSES)[number];
+
+const FINAL: ReadonlySet<string> = new Set<CommandStatus>(["succeeded", "failed", "expired", "cancelled"]);
+
+/**
+ * Who sent a command: a user (`id` = user id), a project API key (`id` = the
+ * key's id), the operator or the cloud itself (`id` null). Commands recorded
+ * before the queue existed have no known issuer (`unknown`).
+ */
+export interface Issuer {
+  kind: "user" | "project" | "operator" | "cloud" | "unknown";
+  id: number | null;
+}
+
+export const CLOUD: Issuer = { kind: "cloud", id: null };
+
+/** How an issuer appears in the device's log entries. */
+export const issuerLabel = (i: Issuer): string => (i.kind === "project" ? `project-key:${i.id}` : i.id === null ? i.kind : `${i.kind}:${i.id}`);
+
+/** A command as `GET /devices/{id}/commands[/{commandId}]` shows it. */
+export interface CommandView {
+  commandId: string;
+  action: string;
+  parameters: Record<string, unknown>;
+  status: CommandStatus;
+  creationTime: string;
+  deliveryTime?: string;
+  completionTime?: string;
+  expirationTime?: string;
+  result?: Record<string, unknown>;
+  issuer: Issuer;
+}
+
+/** A status change: for `_deviceCommandUpdated_` and the device's log. */
+export interface CommandChange {
+  commandId: string;
+  action: string;
+  status: CommandStatus;
+}
+
+export interface NewCommand {
+  action: string;
+  /** JSON text of the parameters object. */
+  parametersJson: string;
+  /** Seconds; null: the reference's command (delivered now or not at all). */
+  ttl: number | null;
+  issuer: Issuer;
+}
+
+export interface Accepted {
+  commandId: string;
+  /** `expired` only for a command without ttl that reached no socket. */
+  status: "queued" | "delivered" | "expired";
+  expirationTime: string | null;
+  /** Sockets the frame went to now. */
   delivered: number;
 }
 
-export interface CommandRecord {
+/** What a report or a cancellation came to. */
+export type Outcome = { ok: true; change: CommandChange } | { ok: false; status: 404 | 409; reason: string; data?: Record<string, string | number> };
+
+type Row = {
   id: number;
+  command_id: string;
   action: string;
-  /** JSON text of the parameters object. */
   parameters: string;
-  issueTime: string;
-  deliveredTo: number;
-  status: "delivered" | "offline";
+  status: CommandStatus;
+  issue_time: string;
+  delivery_time: string | null;
+  completion_time: string | null;
+  expiration_time: string | null;
+  result: string | null;
+  issuer_kind: Issuer["kind"] | null;
+  issuer_id: number | null;
+};
+
+/** Matches the partial index `commands_open`: the queue proper. */
+const OPEN = "status IN ('queued', 'delivered') AND expiration_time IS NOT NULL";
+
+/** Retention is enforced by the alarm, batched: at most this long after a row's 7 days. */
+export const PURGE_SLACK_MS = 60 * 60 * 1000;
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function view(r: Row): CommandView {
+  const v: CommandView = {
+    commandId: r.command_id,
+    action: r.action,
+    parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+    status: r.status,
+    creationTime: r.issue_time,
+    issuer: { kind: r.issuer_kind ?? "unknown", id: r.issuer_id },
+  };
+  if (r.delivery_time !== null) v.deliveryTime = r.delivery_time;
+  if (r.completion_time !== null) v.completionTime = r.completion_time;
+  if (r.expiration_time !== null) v.expirationTime = r.expiration_time;
+  if (r.result !== null) v.result = JSON.parse(r.result) as Record<string, unknown>;
+  return v;
 }
+
+const notFound: Outcome = { ok: false, status: 404, reason: "COMMAND_NOT_FOUND" };
+const finished = (status: CommandStatus): Outcome => ({ ok: false, status: 409, reason: "COMMAND_FINISHED", data: { status } });
 
 export class Commands {
   constructor(
@@ -32,46 +132,151 @@ export class Commands {
     private readonly sql: SqlStorage,
   ) {}
 
-  send(action: string, parameters: Record<string, unknown>): CommandResult {
-    const sockets = openSockets(this.ctx, "command");
-    const paramsJson = JSON.stringify(parameters);
-    // Recorded before it is sent: the output gate holds the frame until the row is durable.
-    const id = this.record(action, paramsJson, sockets.length > 0 ? "delivered" : "offline", sockets.length);
-    if (sockets.length === 0) return { id, delivered: 0 };
-    const delivered = broadcast(sockets, commandFrame(action, parameters));
-    return { id, delivered };
+  /** Open commands: queued, or delivered and not yet reported. */
+  openCount(): number {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM commands WHERE ${OPEN}`).one().n;
   }
 
-  private record(action: string, paramsJson: string, status: CommandRecord["status"], deliveredTo: number): number {
+  /**
+   * Stores the command, then sends it to every open command socket. One
+   * synchronous block: the row and its frame commit together.
+   */
+  accept(cmd: NewCommand, nowMs: number): Accepted {
+    const sockets = openSockets(this.ctx, "command");
+    const time = iso(nowMs);
+    const commandId = crypto.randomUUID();
+    const reached = sockets.length > 0;
+    const expirationTime = cmd.ttl === null ? null : iso(nowMs + cmd.ttl * 1000);
+    const status: Accepted["status"] = reached ? "delivered" : cmd.ttl === null ? "expired" : "queued";
     const { id } = this.sql
       .exec<{ id: number }>(
-        "INSERT INTO commands (action, parameters, issue_time, delivered_to, status) VALUES (?, ?, ?, ?, ?) RETURNING id",
-        action,
-        paramsJson,
-        new Date().toISOString(),
-        deliveredTo,
+        `INSERT INTO commands (command_id, action, parameters, issue_time, delivered_to, status, issuer_kind, issuer_id,
+           expiration_time, delivery_time, completion_time, settled_time)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+        commandId,
+        cmd.action,
+        cmd.parametersJson,
+        time,
+        sockets.length,
         status,
+        cmd.issuer.kind,
+        cmd.issuer.id,
+        expirationTime,
+        reached ? time : null,
+        status === "expired" ? time : null,
+        cmd.ttl === null ? time : null,
       )
       .one();
-    if (id > LIMITS.commandHistory) this.sql.exec("DELETE FROM commands WHERE id <= ?", id - LIMITS.commandHistory);
-    return id;
+    // Finished commands among the last `commandsKept` stay; open ones are never trimmed (a range delete on the key).
+    if (id > LIMITS.commandsKept) this.sql.exec("DELETE FROM commands WHERE id <= ? AND settled_time IS NOT NULL", id - LIMITS.commandsKept);
+    const delivered = reached ? broadcast(sockets, commandFrame(cmd.action, cmd.parametersJson, commandId)) : 0;
+    if (reached && delivered === 0) {
+      // Every socket was closing under us: as if none had been open (their close events follow).
+      const after = cmd.ttl === null ? "expired" : "queued";
+      this.sql.exec("UPDATE commands SET status = ?, delivery_time = NULL, delivered_to = 0, completion_time = ? WHERE id = ?", after, after === "expired" ? time : null, id);
+      return { commandId, status: after, expirationTime, delivered };
+    }
+    return { commandId, status, expirationTime, delivered };
   }
 
-  /** The most recent commands, newest first. */
-  history(limit: number = LIMITS.commandHistory): CommandRecord[] {
+  /**
+   * A command socket has just opened: every open command goes out on it, in
+   * acceptance order (queued ones become delivered). Call `expireDue` first,
+   * so nothing past its expiry is sent.
+   */
+  drainTo(ws: WebSocket, nowMs: number): { sent: number; changes: CommandChange[] } {
+    const rows = this.sql.exec<Row>(`SELECT * FROM commands WHERE ${OPEN} ORDER BY id`).toArray();
+    const changes: CommandChange[] = [];
+    let sent = 0;
+    for (const r of rows) {
+      try {
+        ws.send(commandFrame(r.action, r.parameters, r.command_id));
+      } catch {
+        break; // the socket went away meanwhile: the rest waits for the next connect
+      }
+      sent++;
+      if (r.status === "queued") changes.push({ commandId: r.command_id, action: r.action, status: "delivered" });
+    }
+    const firstDelivered = rows.slice(0, sent).filter((r) => r.status === "queued");
+    if (firstDelivered.length > 0) {
+      const time = iso(nowMs);
+      for (const r of firstDelivered) this.sql.exec("UPDATE commands SET status = 'delivered', delivery_time = ? WHERE id = ?", time, r.id);
+    }
+    if (sent > 0) this.sql.exec(`UPDATE commands SET delivered_to = delivered_to + 1 WHERE id IN (${rows.slice(0, sent).map((r) => r.id).join(",")})`);
+    return { sent, changes };
+  }
+
+  /** Open commands whose expiry has come: `expired`, never sent again. */
+  expireDue(nowMs: number): CommandChange[] {
+    const time = iso(nowMs);
     return this.sql
-      .exec<{ id: number; action: string; parameters: string; issue_time: string; delivered_to: number; status: CommandRecord["status"] }>(
-        "SELECT * FROM commands ORDER BY id DESC LIMIT ?",
-        limit,
+      .exec<{ command_id: string; action: string }>(
+        `UPDATE commands SET status = 'expired', completion_time = ?, settled_time = ? WHERE ${OPEN} AND expiration_time <= ? RETURNING command_id, action`,
+        time,
+        time,
+        time,
       )
       .toArray()
-      .map((r) => ({
-        id: r.id,
-        action: r.action,
-        parameters: r.parameters,
-        issueTime: r.issue_time,
-        deliveredTo: r.delivered_to,
-        status: r.status,
-      }));
+      .map((r) => ({ commandId: r.command_id, action: r.action, status: "expired" }));
+  }
+
+  /** The device's result. Open commands and delivered ones without ttl take one; final ones refuse. */
+  report(commandId: string, status: "succeeded" | "failed", resultJson: string | null, nowMs: number): Outcome {
+    const r = this.row(commandId);
+    if (!r) return notFound;
+    if (FINAL.has(r.status)) return finished(r.status);
+    const time = iso(nowMs);
+    this.sql.exec(
+      "UPDATE commands SET status = ?, result = ?, completion_time = ?, settled_time = COALESCE(settled_time, ?) WHERE id = ?",
+      status,
+      resultJson,
+      time,
+      time,
+      r.id,
+    );
+    return { ok: true, change: { commandId, action: r.action, status } };
+  }
+
+  /** Cancels an open command; one without ttl was already handed over for good. */
+  cancel(commandId: string, nowMs: number): Outcome {
+    const r = this.row(commandId);
+    if (!r) return notFound;
+    if (FINAL.has(r.status) || r.expiration_time === null) return finished(r.status);
+    const time = iso(nowMs);
+    this.sql.exec("UPDATE commands SET status = 'cancelled', completion_time = ?, settled_time = ? WHERE id = ?", time, time, r.id);
+    return { ok: true, change: { commandId, action: r.action, status: "cancelled" } };
+  }
+
+  get(commandId: string): CommandView | null {
+    const r = this.row(commandId);
+    return r ? view(r) : null;
+  }
+
+  /** Newest first; `statuses` empty means all. */
+  list(statuses: readonly CommandStatus[], skip: number, limit: number): { total: number; items: CommandView[] } {
+    const where = statuses.length ? `WHERE status IN (${statuses.map(() => "?").join(", ")})` : "";
+    const total = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM commands ${where}`, ...statuses).one().n;
+    const items = this.sql
+      .exec<Row>(`SELECT * FROM commands ${where} ORDER BY id DESC LIMIT ? OFFSET ?`, ...statuses, limit, skip)
+      .toArray()
+      .map(view);
+    return { total, items };
+  }
+
+  /** Drops finished commands older than the retention. */
+  purge(nowMs: number): void {
+    this.sql.exec("DELETE FROM commands WHERE settled_time IS NOT NULL AND settled_time < ?", iso(nowMs - LIMITS.commandsKeptMs));
+  }
+
+  /** When the alarm must next run for the queue (an expiry, or a purge), or null. */
+  nextDue(): number | null {
+    const { e } = this.sql.exec<{ e: string | null }>(`SELECT MIN(expiration_time) AS e FROM commands WHERE ${OPEN}`).one();
+    const { s } = this.sql.exec<{ s: string | null }>("SELECT MIN(settled_time) AS s FROM commands WHERE settled_time IS NOT NULL").one();
+    const dues = [e === null ? null : Date.parse(e), s === null ? null : Date.parse(s) + LIMITS.commandsKeptMs + PURGE_SLACK_MS].filter((d) => d !== null);
+    return dues.length ? Math.min(...dues) : null;
+  }
+
+  private row(commandId: string): Row | undefined {
+    return this.sql.exec<Row>("SELECT * FROM commands WHERE command_id = ?", commandId).toArray()[0];
   }
 }

@@ -21,8 +21,8 @@ export const DEVICE_SCHEMA = [
     rev INTEGER NOT NULL,
     bytes INTEGER NOT NULL
   )`,
-  // Recent commands. AUTOINCREMENT so an id is never reused after old rows
-  // are trimmed: a durable queue with acknowledgements can key on it.
+  // Commands. AUTOINCREMENT so an id (the acceptance order) is never reused
+  // after old rows are trimmed.
   `CREATE TABLE commands (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     action TEXT NOT NULL,
@@ -31,6 +31,42 @@ export const DEVICE_SCHEMA = [
     delivered_to INTEGER NOT NULL,
     status TEXT NOT NULL
   )`,
+  // ---- the command queue (src/live/device/commands.ts) ----
+  // The history above becomes the queue: each command gets a public id, its
+  // issuer, an expiry (null: sent without ttl), the times of its transitions
+  // and the device's result. `settled_time` is when it left the open set (a
+  // final status, or at once for a command without ttl): retention counts from it.
+  `ALTER TABLE commands ADD COLUMN command_id TEXT`,
+  `ALTER TABLE commands ADD COLUMN issuer_kind TEXT`,
+  `ALTER TABLE commands ADD COLUMN issuer_id INTEGER`,
+  `ALTER TABLE commands ADD COLUMN expiration_time TEXT`,
+  `ALTER TABLE commands ADD COLUMN delivery_time TEXT`,
+  `ALTER TABLE commands ADD COLUMN completion_time TEXT`,
+  `ALTER TABLE commands ADD COLUMN settled_time TEXT`,
+  `ALTER TABLE commands ADD COLUMN result TEXT`,
+  // Rows written before the queue: "offline" was a command without ttl that
+  // reached no socket, which the queue calls expired (ttl 0). Their issuer is unknown.
+  `UPDATE commands SET
+    command_id = printf('legacy-%d', id),
+    status = CASE status WHEN 'offline' THEN 'expired' ELSE status END,
+    delivery_time = CASE status WHEN 'delivered' THEN issue_time END,
+    completion_time = CASE status WHEN 'offline' THEN issue_time END,
+    settled_time = issue_time`,
+  `CREATE UNIQUE INDEX commands_by_command_id ON commands (command_id)`,
+  // Open commands (the queue proper) by expiry: the alarm's next due time and the drain on connect.
+  `CREATE INDEX commands_open ON commands (expiration_time) WHERE status IN ('queued', 'delivered') AND expiration_time IS NOT NULL`,
+  `CREATE INDEX commands_settled ON commands (settled_time) WHERE settled_time IS NOT NULL`,
+  `CREATE INDEX commands_by_status ON commands (status, id)`,
+  // Idempotency-Key → the answer given, for 24 h. The fingerprint is the
+  // request (action, parameters, ttl): the same key with another request is refused.
+  `CREATE TABLE command_keys (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  )`,
+  `CREATE INDEX command_keys_by_time ON command_keys (created_at)`,
   // The key-value journal: one row per change of the store, numbered by the
   // store's rev, so a device reconnecting with `?sinceRev=N` gets only what it
   // missed. value is the JSON text of a set, NULL for a delete. Written in the

@@ -1,16 +1,32 @@
-/** `GET /devices/{id}/command` (the device's command socket) and `PUT /devices/{id}/command`. */
+/**
+ * `GET /devices/{id}/command` (the device's command socket) and
+ * `PUT /devices/{id}/command`: without `ttl` the reference's command (`204`
+ * delivered now, `503 DEVICE_OFFLINE`), with `ttl` a queued one (`202`).
+ * The queue's own routes are in ./commandQueue.ts.
+ */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { principalOf } from "../../auth/principal";
 import { callerAndDevice, loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput } from "../../http/errors";
-import { errors, jsonBody, noContent, security } from "../../http/openapi";
+import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
+import type { SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
 import { byteLength, LIMITS } from "../../live/limits";
 import { deviceObject, reach } from "../../live/stubs";
+import { issuerOf } from "./commandQueue";
 import { capBody, deviceParams, forwardUpgrade, requireUpgrade } from "./shared";
+
+/** A stand-in of a commandId's length (a UUID), to size the frame before the object picks the id. */
+const SAMPLE_COMMAND_ID = "00000000-0000-0000-0000-000000000000";
+
+const ttlSchema = z
+  .number({ error: `must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}` })
+  .int(`must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}`)
+  .min(1, "must be at least 1 (second)")
+  .max(LIMITS.commandTtlMaxSeconds, `must be at most ${LIMITS.commandTtlMaxSeconds} (7 days)`);
 
 const commandBody = z
   .object({
@@ -25,8 +41,32 @@ const commandBody = z
       .record(z.string(), z.unknown(), { error: "must be a JSON object" })
       .optional()
       .openapi({ description: "Action-specific parameters; opaque to the cloud.", example: { zone: 2, duration: 120 } }),
+    ttl: ttlSchema.optional().openapi({
+      type: "integer",
+      description:
+        "Seconds the command may wait for the device (1 to 604800). With it the command is queued when the device is offline and delivered on its next connect (`202`); without it, the reference's behaviour (`204` or `503 DEVICE_OFFLINE`).",
+      example: 3600,
+    }),
   })
   .openapi("DeviceCommand");
+
+const commandHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1, "must not be empty")
+    .max(LIMITS.idempotencyKeyChars, `at most ${LIMITS.idempotencyKeyChars} characters`)
+    .regex(/^[\x21-\x7e]+$/, "visible ASCII characters only")
+    .optional()
+    .openapi({ description: "The same key for the same device within 24 h gets the same answer and `commandId`; the device gets the command once." }),
+});
+
+const acceptedSchema = z
+  .object({
+    commandId: z.string().openapi({ example: "3b0f6a2e-5c1d-4f7e-9a8b-1c2d3e4f5a6b" }),
+    status: z.enum(["queued", "delivered"]).openapi({ description: "`delivered`: sent to the device's open command socket(s) now; `queued`: waiting for its next connect." }),
+    expirationTime: z.string().openapi({ format: "date-time", description: "When the command expires unless the device has reported it." }),
+  })
+  .openapi("QueuedCommand");
 
 const listenCommands = createRoute({
   method: "get",
@@ -34,7 +74,7 @@ const listenCommands = createRoute({
   tags: ["Device live"],
   summary: "Receive commands (WebSocket; the device itself)",
   description:
-    "Upgrade to a WebSocket and receive one text frame per command, `{action, parameters}`. Only the device's own key; `?authToken=<key>` may replace the header. Protocol pings are answered with a pong echoing the payload.",
+    "Upgrade to a WebSocket and receive one text frame per command, `{action, parameters, commandId}`; open queued commands come first, in the order they were accepted. The device may report a result on the same socket: `{commandId, status: \"succeeded\"|\"failed\", result?}` (anything else it sends is ignored). Only the device's own key; `?authToken=<key>` may replace the header. Protocol pings are answered with a pong echoing the payload.",
   security,
   request: {
     params: deviceParams,
@@ -48,10 +88,16 @@ const sendCommand = createRoute({
   path: "/devices/{deviceId}/command",
   tags: ["Device live"],
   summary: "Send a command to a device",
+  description:
+    "Without `ttl`: `204` once sent to the device's open command socket(s), `503 DEVICE_OFFLINE` when none is open. With `ttl`: stored first, then `202` (sent now or queued for the next connect). `409 IDEMPOTENCY_KEY_REUSED`: the `Idempotency-Key` was used for another request; `429 COMMAND_QUEUE_FULL`: 100 commands are open already.",
   security,
   middleware: [capBody] as const,
-  request: { params: deviceParams, body: jsonBody(commandBody) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 413, 503) },
+  request: { params: deviceParams, headers: commandHeaders, body: jsonBody(commandBody) },
+  responses: {
+    ...noContent,
+    202: json(acceptedSchema, "Stored; sent now or queued until the device connects. A replay of an `Idempotency-Key` carries `Idempotent-Replayed: true`."),
+    ...errors(400, 401, 403, 404, 409, 413, 429, 503),
+  },
 });
 
 export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
@@ -63,13 +109,17 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(sendCommand, async (c) => {
-    const { device } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
-    const { action, parameters = {} } = c.req.valid("json");
-    if (byteLength(commandFrame(action, parameters)) > LIMITS.commandBytes) {
+    const { who, device } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
+    const { action, parameters = {}, ttl } = c.req.valid("json");
+    const parametersJson = JSON.stringify(parameters);
+    if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMITS.commandBytes) {
       throw invalidInput({ parameters: `the command must be at most ${LIMITS.commandBytes} bytes as JSON` });
     }
-    const result = await reach(() => deviceObject(c.env, device.id).sendCommand(identityOf(device), action, parameters));
-    if (result.delivered === 0) throw new ApiError(503, "DEVICE_OFFLINE");
-    return c.body(null, 204);
+    const request = { action, parametersJson, ttl: ttl ?? null, issuer: issuerOf(who), idempotencyKey: c.req.valid("header")["idempotency-key"] ?? null };
+    const outcome = await reach<SendOutcome>(() => deviceObject(c.env, device.id).sendCommand(identityOf(device), request));
+    if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
+    if (outcome.replayed) c.header("Idempotent-Replayed", "true");
+    const { answer } = outcome;
+    return answer.status === 202 ? c.json(answer.body, 202) : c.body(null, 204);
   });
 }
