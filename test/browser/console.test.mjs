@@ -79,6 +79,42 @@ function startSimulator(id, key, every) {
   return { child, waitFor, output: () => out };
 }
 
+// Runs with or without a browser: the simulator is what README's "First calls" step 2 starts.
+describe("the simulated device (npm run device)", () => {
+  test("prints commands and key-value changes, sends heartbeats, stops on Ctrl-C", { timeout: 60_000 }, async () => {
+    const { api, operator } = server;
+    const project = await api("POST", "/projects", operator, { name: "Simulated", provisioning: "preProvisioned" });
+    const key = (await api("POST", `/projects/${project.body.id}/apiKeys`, operator, { name: "k", admin: true })).body.key;
+    await api("POST", `/projects/${project.body.id}/deviceClasses`, key, { id: "lamp", name: "Lamp" });
+    const device = (await api("POST", "/devices", key, { projectId: project.body.id, deviceClass: "lamp" })).body;
+    const simulated = startSimulator(device.id, device.apiKey, 1);
+    try {
+      await simulated.waitFor(/command socket connected/, "the command socket");
+      await simulated.waitFor(/kv reload rev=\d+ items=0/, "the key-value reload");
+      assert.equal((await api("PUT", `/devices/${device.id}/command`, key, { action: "blink", parameters: { times: 3 } })).status, 204);
+      await simulated.waitFor(/command blink \{"times":3\}/, "the command");
+      assert.equal((await api("PUT", `/devices/${device.id}/kv/color`, key, { value: "red" })).status, 204);
+      await simulated.waitFor(/kv set color = "red" \(rev \d+\)/, "the set frame");
+      assert.equal((await api("DELETE", `/devices/${device.id}/kv/color`, key)).status, 204);
+      await simulated.waitFor(/kv delete color \(rev \d+\)/, "the delete frame");
+      await simulated.waitFor(/event heartbeat \{"uptime":\d+\} -> 204/, "a heartbeat answered 204");
+      assert.equal((await api("GET", `/devices/${device.id}`, key)).body.isConnected, true);
+    } finally {
+      simulated.child.kill("SIGINT");
+    }
+    const code = await new Promise((resolve) => simulated.child.once("exit", resolve));
+    assert.equal(code, 0, simulated.output());
+    assert.match(simulated.output(), /stopped/);
+  });
+
+  test("a wrong key stops it with a clear message instead of retrying forever", { timeout: 30_000 }, async () => {
+    const simulated = startSimulator(1, "mcd_not-a-key", 0);
+    const code = await new Promise((resolve) => simulated.child.once("exit", resolve));
+    assert.equal(code, 1);
+    assert.match(simulated.output(), /socket refused: 401/);
+  });
+});
+
 describe("the console in a browser", { skip: noBrowser }, () => {
   let browser;
   let page;
