@@ -29,6 +29,10 @@ import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { usersRoutes } from "./routes/users";
 
+/** Static assets (wrangler.toml `[assets]`), served in front of the worker. */
+const CONSOLE_PATH = "/console/";
+const SCALAR_SCRIPT = "/docs/scalar.js";
+
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
@@ -79,7 +83,27 @@ export function createApp() {
       description: "The MODE Cloud Devices API, served at the edge. Errors are `{reason, data}`.",
     },
   });
-  app.get("/docs", Scalar({ url: "/openapi.json", pageTitle: "Edge device cloud API" }));
+  // The reference page works offline: Scalar's script is one of our static assets
+  // (copied from node_modules by scripts/build-assets.mjs), no web fonts are fetched,
+  // and what calls Scalar's own servers is off: its AI agent (on by default on
+  // localhost) and the developer toolbar (whose "Share" uploads the document).
+  app.get(
+    "/docs",
+    Scalar({
+      url: "/openapi.json",
+      pageTitle: "Edge device cloud API",
+      cdn: SCALAR_SCRIPT,
+      withDefaultFonts: false,
+      agent: { disabled: true },
+      showDeveloperTools: "never",
+    }),
+  );
+  // A newcomer's first page is the console (static assets under /console/). A
+  // WebSocket upgrade at `/` is left to whatever socket protocol is mounted here.
+  app.get("/", async (c, next) => {
+    if (c.req.header("upgrade")?.toLowerCase() === "websocket") return next();
+    return c.redirect(CONSOLE_PATH, 302);
+  });
 
   app.onError(onError);
   app.notFound(onNotFound);

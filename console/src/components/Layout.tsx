@@ -1,0 +1,63 @@
+/** The frame of every page: a header with the project, a left nav that collapses on phones. */
+import type { ComponentChildren } from "preact";
+import { useState } from "preact/hooks";
+import { useLiveStatus, POLL_MS, type LiveStatus } from "../live";
+import type { Session } from "../session";
+
+const STATUS_TEXT: Record<LiveStatus, string> = {
+  connecting: "Live: connecting…",
+  live: "Live: connected",
+  reconnecting: "Live: reconnecting…",
+  polling: `Live: polling every ${POLL_MS / 1000} s`,
+};
+
+export function Layout({ session, page, onSignOut, children }: { session: Session; page: string; onSignOut: () => void; children: ComponentChildren }) {
+  const [navOpen, setNavOpen] = useState(false);
+  const status = useLiveStatus();
+  const who = session.kind === "user" ? session.userName : session.isAdmin ? "admin key" : "project key";
+  const links: [string, string][] = [
+    ["devices", "Devices"],
+    ["homes", "Homes"],
+  ];
+  if (session.isAdmin) links.push(["project", "Keys and classes"]);
+  return (
+    <div class={`shell ${navOpen ? "nav-open" : ""}`}>
+      <header class="top">
+        <button type="button" class="nav-toggle" aria-expanded={navOpen} aria-controls="nav" onClick={() => setNavOpen(!navOpen)}>
+          Menu
+        </button>
+        <div class="brand">
+          <span class="product">Device console</span>
+          <span class="project" title={`Project ${session.project.id}`}>
+            {session.project.name} <span class="muted">#{session.project.id}</span>
+          </span>
+        </div>
+        <div class="who">
+          <span class={`live-status ${status}`} role="status">
+            <span class="dot" aria-hidden="true" />
+            {STATUS_TEXT[status]}
+          </span>
+          <span class="muted">{who}</span>
+          <button type="button" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <nav id="nav" class="side" aria-label="Main">
+        <ul>
+          {links.map(([path, label]) => (
+            <li key={path}>
+              <a href={`#/${path}`} aria-current={page === path ? "page" : undefined} onClick={() => setNavOpen(false)}>
+                {label}
+              </a>
+            </li>
+          ))}
+          <li>
+            <a href="/docs">API reference</a>
+          </li>
+        </ul>
+      </nav>
+      <main id="main">{children}</main>
+    </div>
+  );
+}

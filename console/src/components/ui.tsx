@@ -1,0 +1,90 @@
+/** Small pieces every page uses: presence, errors, paging, times, loading data. */
+import type { ComponentChildren } from "preact";
+import { useCallback, useEffect, useState } from "preact/hooks";
+
+/** Presence as a dot and a word: never colour alone. */
+export function Presence({ online }: { online: boolean }) {
+  return (
+    <span class={`presence ${online ? "online" : "offline"}`}>
+      <span class="dot" aria-hidden="true" />
+      {online ? "Online" : "Offline"}
+    </span>
+  );
+}
+
+export function ErrorNote({ error }: { error: unknown }) {
+  if (!error) return null;
+  return (
+    <p class="error" role="alert">
+      {error instanceof Error ? error.message : String(error)}
+    </p>
+  );
+}
+
+export function Section({ title, children, actions }: { title: string; children: ComponentChildren; actions?: ComponentChildren }) {
+  const id = `s-${title.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+  return (
+    <section class="card" aria-labelledby={id}>
+      <div class="card-head">
+        <h2 id={id}>{title}</h2>
+        {actions}
+      </div>
+      {children}
+    </section>
+  );
+}
+
+export function Pager({ skip, limit, total, onPage }: { skip: number; limit: number; total: number; onPage: (skip: number) => void }) {
+  const first = total === 0 ? 0 : skip + 1;
+  const last = Math.min(skip + limit, total);
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button type="button" disabled={skip === 0} onClick={() => onPage(Math.max(0, skip - limit))}>
+        Previous page
+      </button>
+      <span>
+        {first}–{last} of {total}
+      </span>
+      <button type="button" disabled={last >= total} onClick={() => onPage(skip + limit)}>
+        Next page
+      </button>
+    </nav>
+  );
+}
+
+export function time(t: string | null | undefined): string {
+  if (!t) return "—";
+  const d = new Date(t);
+  return Number.isNaN(d.getTime()) ? t : d.toLocaleString();
+}
+
+export function json(v: unknown): string {
+  return JSON.stringify(v);
+}
+
+/** Parses a JSON text typed by the user; throws a readable error. */
+export function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error(`${what} is not valid JSON`);
+  }
+}
+
+/** Loads data with `load` when `deps` change; `reload` runs it again (e.g. on a poll or after a write). */
+export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(null);
+  const reload = useCallback(() => {
+    load().then(
+      (d) => {
+        setData(d);
+        setError(null);
+      },
+      (e: unknown) => setError(e),
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, deps);
+  useEffect(reload, [reload]);
+  return { data, setData, error, reload };
+}

@@ -1,0 +1,279 @@
+// The device console in a real browser (Debian's chromium, driven by
+// puppeteer-core) against `wrangler dev` serving the worker and its static
+// assets, with the simulated device of scripts/device.mjs as the device:
+// what a newcomer does in the first minutes, end to end. A screenshot of each
+// step goes to test/browser/screenshots/ (git-ignored).
+//
+// Without chromium (CHROMIUM_PATH, default /usr/bin/chromium) the browser tests
+// skip with a message; the asset checks still run. `.ci/run` installs chromium.
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { root, startWrangler } from "../node/wrangler.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const noBrowser = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH): browser tests skipped`;
+if (noBrowser) console.log(`# ${noBrowser}`);
+const shots = path.join(import.meta.dirname, "screenshots");
+
+let server;
+before(async () => {
+  server = await startWrangler("console-");
+});
+after(() => server?.stop());
+
+describe("static assets served with the worker", () => {
+  test("/ leads to the console page, which loads only its own files", async () => {
+    const root = await fetch(`${server.base}/`, { redirect: "manual" });
+    assert.equal(root.status, 302);
+    assert.equal(root.headers.get("location"), "/console/");
+    const page = await fetch(`${server.base}/console/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type"), /text\/html/);
+    const html = await page.text();
+    assert.match(html, /<script type="module" src="\.\/app\.js">/);
+    assert.doesNotMatch(html, /https?:\/\//, "the console page names no other host");
+    const app = await fetch(`${server.base}/console/app.js`);
+    assert.equal(app.status, 200);
+    assert.match(app.headers.get("content-type"), /javascript/);
+  });
+
+  test("/docs needs no internet: its script answers 200 with JavaScript from this server", async () => {
+    const docs = await fetch(`${server.base}/docs`);
+    assert.equal(docs.status, 200);
+    const html = await docs.text();
+    assert.doesNotMatch(html, /(https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}/i, "no external host in /docs");
+    const src = /<script src="([^"]+)"><\/script>/.exec(html)?.[1];
+    assert.equal(src, "/docs/scalar.js");
+    const script = await fetch(server.base + src);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get("content-type"), /javascript/);
+    assert.match(await script.text(), /createApiReference/);
+  });
+
+  test("API paths are still the worker's, not assets", async () => {
+    assert.equal((await fetch(`${server.base}/devices?projectId=1`)).status, 401);
+    const missing = await fetch(`${server.base}/console/nope.js`);
+    assert.equal(missing.status, 404);
+  });
+});
+
+/** The simulated device (scripts/device.mjs) as a child process, with its output to wait on. */
+function startSimulator(id, key, every) {
+  const child = spawn(process.execPath, [path.join(root, "scripts/device.mjs"), "--url", server.base, "--id", String(id), "--key", key, "--every", String(every)], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const waitFor = async (pattern, what, ms = 15_000) => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(out)) {
+      if (Date.now() > deadline) throw new Error(`the simulator did not print ${what} within ${ms} ms; it printed:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return { child, waitFor, output: () => out };
+}
+
+// Runs with or without a browser: the simulator is what README's "First calls" step 2 starts.
+describe("the simulated device (npm run device)", () => {
+  test("prints commands and key-value changes, sends heartbeats, stops on Ctrl-C", { timeout: 60_000 }, async () => {
+    const { api, operator } = server;
+    const project = await api("POST", "/projects", operator, { name: "Simulated", provisioning: "preProvisioned" });
+    const key = (await api("POST", `/projects/${project.body.id}/apiKeys`, operator, { name: "k", admin: true })).body.key;
+    await api("POST", `/projects/${project.body.id}/deviceClasses`, key, { id: "lamp", name: "Lamp" });
+    const device = (await api("POST", "/devices", key, { projectId: project.body.id, deviceClass: "lamp" })).body;
+    const simulated = startSimulator(device.id, device.apiKey, 1);
+    try {
+      await simulated.waitFor(/command socket connected/, "the command socket");
+      await simulated.waitFor(/kv reload rev=\d+ items=0/, "the key-value reload");
+      assert.equal((await api("PUT", `/devices/${device.id}/command`, key, { action: "blink", parameters: { times: 3 } })).status, 204);
+      await simulated.waitFor(/command blink \{"times":3\}/, "the command");
+      assert.equal((await api("PUT", `/devices/${device.id}/kv/color`, key, { value: "red" })).status, 204);
+      await simulated.waitFor(/kv set color = "red" \(rev \d+\)/, "the set frame");
+      assert.equal((await api("DELETE", `/devices/${device.id}/kv/color`, key)).status, 204);
+      await simulated.waitFor(/kv delete color \(rev \d+\)/, "the delete frame");
+      await simulated.waitFor(/event heartbeat \{"uptime":\d+\} -> 204/, "a heartbeat answered 204");
+      assert.equal((await api("GET", `/devices/${device.id}`, key)).body.isConnected, true);
+    } finally {
+      simulated.child.kill("SIGINT");
+    }
+    const code = await new Promise((resolve) => simulated.child.once("exit", resolve));
+    assert.equal(code, 0, simulated.output());
+    assert.match(simulated.output(), /stopped/);
+  });
+
+  test("a wrong key stops it with a clear message instead of retrying forever", { timeout: 30_000 }, async () => {
+    const simulated = startSimulator(1, "mcd_not-a-key", 0);
+    const code = await new Promise((resolve) => simulated.child.once("exit", resolve));
+    assert.equal(code, 1);
+    assert.match(simulated.output(), /socket refused: 401/);
+  });
+});
+
+describe("the console in a browser", { skip: noBrowser }, () => {
+  let browser;
+  let page;
+  let sim;
+  const fixture = {};
+  let shot = 0;
+  const screenshot = async (name) => {
+    shot += 1;
+    await page.screenshot({ path: path.join(shots, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+  };
+  const text = (selector) => page.$eval(selector, (el) => el.textContent ?? "");
+  const waitText = (selector, needle, timeout = 15_000) =>
+    page.waitForFunction((s, n) => [...document.querySelectorAll(s)].some((el) => el.textContent?.includes(n)), { timeout }, selector, needle);
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    const { api, operator } = server;
+    // Everything a newcomer makes through the README's first calls.
+    const project = await api("POST", "/projects", operator, { name: "Sprinklers", provisioning: "preProvisioned" });
+    assert.equal(project.status, 201);
+    fixture.projectId = project.body.id;
+    const key = await api("POST", `/projects/${fixture.projectId}/apiKeys`, operator, { name: "factory", admin: true });
+    fixture.adminKey = key.body.key;
+    assert.equal((await api("POST", `/projects/${fixture.projectId}/deviceClasses`, fixture.adminKey, { id: "sprinkler", name: "Sprinkler" })).status, 201);
+    const device = await api("POST", "/devices", fixture.adminKey, { projectId: fixture.projectId, deviceClass: "sprinkler", tag: "SN-0001" });
+    assert.equal(device.status, 201);
+    Object.assign(fixture, { deviceId: device.body.id, deviceKey: device.body.apiKey });
+    const user = { projectId: fixture.projectId, name: "Ada", email: "ada@example.com", password: "correct horse" };
+    assert.equal((await api("POST", "/users", null, user)).status, 201);
+    const login = await api("POST", "/auth/user", null, { projectId: fixture.projectId, email: user.email, password: user.password });
+    const home = await api("POST", "/homes", login.body.token, { name: "Garden" });
+    assert.equal(home.status, 201);
+    fixture.homeId = home.body.id;
+    const open = await api("POST", "/deviceRegistration", fixture.deviceKey, { deviceId: fixture.deviceId, claimable: true, duration: 600 });
+    assert.equal(open.status, 200, JSON.stringify(open.body));
+    const claimed = await api("POST", "/devices", login.body.token, { homeId: fixture.homeId, claimCode: device.body.claimCode });
+    assert.ok(claimed.status < 300, JSON.stringify(claimed.body));
+    assert.equal((await api("PUT", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey, { value: 10 })).status, 204);
+
+    const puppeteer = (await import("puppeteer-core")).default;
+    // --no-sandbox: CI runs as root, where chromium's sandbox will not start.
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    page = await browser.newPage();
+    page.on("pageerror", (err) => console.log(`# page error: ${err.message}`));
+    await page.setViewport({ width: 1280, height: 800 });
+  });
+
+  after(async () => {
+    sim?.child.kill("SIGINT");
+    await browser?.close();
+  });
+
+  test("sign in as a user: / opens the console, the device is listed offline", async () => {
+    await page.goto(`${server.base}/`);
+    assert.equal(new URL(page.url()).pathname, "/console/");
+    await page.waitForSelector("#projectId");
+    await page.type("#projectId", String(fixture.projectId));
+    await page.type("#email", "ada@example.com");
+    await page.type("#password", "correct horse");
+    await screenshot("sign-in");
+    await page.click("button[type=submit]");
+    await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
+    await waitText(".live-status", "Live: connected");
+    assert.match(await text(`tr[data-device-id="${fixture.deviceId}"]`), /Offline/);
+    assert.match(await text(".top"), /Sprinklers/);
+    await screenshot("devices-offline");
+  });
+
+  test("the device goes online in the list when the simulated device connects", async () => {
+    sim = startSimulator(fixture.deviceId, fixture.deviceKey, 2);
+    await sim.waitFor(/command socket connected/, "the command socket");
+    await sim.waitFor(/kv reload rev=\d+ items=1/, "the key-value reload");
+    await waitText(`tr[data-device-id="${fixture.deviceId}"]`, "Online");
+    await screenshot("devices-online");
+  });
+
+  test("a command sent from the page arrives at the device", async () => {
+    await page.click(`tr[data-device-id="${fixture.deviceId}"] a`);
+    await page.waitForSelector("#cmd-action");
+    await page.type("#cmd-action", "sprinkler-on");
+    await page.$eval("#cmd-params", (el) => el.select());
+    await page.type("#cmd-params", '{"zone":2,"duration":120}');
+    await page.click("#cmd-action ~ button[type=submit]");
+    await waitText("#cmd-answer", "Delivered");
+    await sim.waitFor(/command sprinkler-on \{"zone":2,"duration":120\}/, "the command");
+    await screenshot("command-delivered");
+  });
+
+  test("a key-value edited in the page reaches the device's key-value socket", async () => {
+    await waitText('tr[data-key="brightness"]', "10");
+    await page.click('button[aria-label="Edit brightness"]');
+    await page.$eval("#kv-edit-brightness", (el) => el.select());
+    await page.type("#kv-edit-brightness", "75");
+    await page.click('tr[data-key="brightness"] button[type=submit]');
+    await sim.waitFor(/kv set brightness = 75 \(rev \d+\)/, "the set frame");
+    await waitText('tr[data-key="brightness"] td.value', "75");
+    await screenshot("kv-edited");
+  });
+
+  test("an event the device sends appears in the page's live events", async () => {
+    await sim.waitFor(/event heartbeat \{"uptime":\d+\} -> 204/, "a heartbeat sent");
+    await waitText('[role="log"]', "heartbeat");
+    assert.match(await text('[role="log"]'), /uptime/);
+    await screenshot("events");
+  });
+
+  test("homes list the user's home and its members", async () => {
+    await page.click('#nav a[href="#/homes"]');
+    await waitText('table[aria-label="Homes"]', "Garden");
+    await page.click(`a[href="#/homes/${fixture.homeId}"]`);
+    await waitText('table[aria-label="Members"]', "ada@example.com");
+    assert.match(await text('table[aria-label="Members"]'), /owner/);
+    await screenshot("home-members");
+    await page.goto(`${server.base}/console/#/devices/${fixture.deviceId}`);
+    await page.waitForSelector("#cmd-action");
+  });
+
+  test("at phone width the nav collapses behind a Menu button", async () => {
+    await page.setViewport({ width: 375, height: 812 });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(await page.$eval("#nav", (el) => getComputedStyle(el).display), "none");
+    await screenshot("phone-device");
+    await page.click(".nav-toggle");
+    assert.notEqual(await page.$eval("#nav", (el) => getComputedStyle(el).display), "none");
+    await screenshot("phone-nav-open");
+    await page.click('#nav a[href="#/devices"]');
+    await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
+    await screenshot("phone-devices");
+    await page.setViewport({ width: 1280, height: 800 });
+  });
+
+  test("an admin key signs in too: presence by polling, and the project's keys and classes", async () => {
+    await page.click(".who button");
+    await page.waitForSelector("#projectId");
+    await page.click('input[value="key"]');
+    await page.type("#projectId", String(fixture.projectId));
+    await page.type("#apiKey", fixture.adminKey);
+    await page.click("button[type=submit]");
+    await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
+    await waitText(".live-status", "polling");
+    assert.match(await text(`tr[data-device-id="${fixture.deviceId}"]`), /Online/);
+    await page.click('#nav a[href="#/project"]');
+    await waitText('table[aria-label="API keys"]', "factory");
+    await waitText('table[aria-label="Device classes"]', "sprinkler");
+    await screenshot("admin-keys-classes");
+  });
+
+  test("/docs renders offline: every request stays on this server", async () => {
+    const docs = await browser.newPage();
+    const hosts = new Set();
+    docs.on("request", (r) => {
+      const u = new URL(r.url());
+      if (u.protocol.startsWith("http")) hosts.add(u.host);
+    });
+    await docs.setViewport({ width: 1280, height: 800 });
+    await docs.goto(`${server.base}/docs`, { waitUntil: "networkidle0" });
+    await docs.waitForFunction(() => document.body.innerText.includes("Edge device cloud"), { timeout: 20_000 });
+    await docs.screenshot({ path: path.join(shots, "99-docs.png") });
+    assert.deepEqual([...hosts], [new URL(server.base).host]);
+    await docs.close();
+  });
+});
