@@ -158,7 +158,8 @@ async function main() {
     port: svcPort,
     inspectorPort: await freePort(),
     persistTo: svcPersist,
-    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey },
+    // The per-device rates (100 in 10 s) would refuse the load the bench measures: off here.
+    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0" },
     logFile: path.join(resultsDir, "service.log"),
     pin,
   });

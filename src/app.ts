@@ -44,7 +44,7 @@ export function createApp() {
       // Idempotency-Key and Idempotent-Replayed: commands sent safely twice.
       allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed"],
+      exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed", "Retry-After"],
     }),
   );
   // Devices' HTTP access log: recorded after each response, off the request's path.

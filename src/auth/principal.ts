@@ -4,12 +4,13 @@
  * prefix names the table; the lookup is by SHA-256 digest and the match is
  * confirmed in constant time. The operator token is compared the same way.
  */
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
 import { db } from "../db/client";
 import { devices, projectApiKeys, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { unauthorized } from "../http/errors";
+import { limitOf } from "../limits/table";
 import { digest, kindOf, timingSafeEqual } from "./keys";
 import { recall, remember } from "./principalCache";
 
@@ -62,12 +63,19 @@ async function lookupKey(env: Env, key: string, keyDigest: string): Promise<Prin
     }
     case "session": {
       const [row] = await d
-        .select({ digest: userSessions.tokenDigest, userId: users.id, projectId: users.projectId, projectRole: users.projectRole })
+        .select({
+          digest: userSessions.tokenDigest,
+          userId: users.id,
+          projectId: users.projectId,
+          projectRole: users.projectRole,
+          lastUsed: sql<string>`coalesce(${userSessions.lastUsedTime}, ${userSessions.creationTime})`,
+        })
         .from(userSessions)
         .innerJoin(users, eq(users.id, userSessions.userId))
         .where(eq(userSessions.tokenDigest, keyDigest))
         .limit(1);
       if (!row || !timingSafeEqual(row.digest, keyDigest)) return null;
+      if (!(await sessionStillFresh(env, row.digest, row.lastUsed))) return null;
       return { kind: "user", userId: row.userId, projectId: row.projectId, projectRole: row.projectRole, sessionDigest: row.digest };
     }
     case "device": {
@@ -83,6 +91,25 @@ async function lookupKey(env: Env, key: string, keyDigest: string): Promise<Prin
       return null;
   }
 }
+
+/**
+ * Sessions expire after `SESSION_IDLE_DAYS` unused (the row is deleted). Use
+ * is recorded at most once a day per session, so a busy app costs no D1 write
+ * per request; a resolved key is also remembered 5 s (principalCache.ts).
+ */
+async function sessionStillFresh(env: Env, tokenDigest: string, lastUsed: string): Promise<boolean> {
+  const t = Date.now();
+  const idle = t - Date.parse(lastUsed);
+  const days = limitOf(env, "sessionIdleDays");
+  if (days > 0 && idle > days * DAY_MS) {
+    await db(env).delete(userSessions).where(eq(userSessions.tokenDigest, tokenDigest));
+    return false;
+  }
+  if (idle > DAY_MS) await db(env).update(userSessions).set({ lastUsedTime: new Date(t).toISOString() }).where(eq(userSessions.tokenDigest, tokenDigest));
+  return true;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** The caller, or null when no key was presented. An unknown key is 401. Cached per request. */
 export async function maybePrincipal(c: Context<AppEnv>): Promise<Principal | null> {

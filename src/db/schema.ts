@@ -73,8 +73,29 @@ export const userSessions = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     creationTime: text("creation_time").notNull(),
+    /** When the session was last used, refreshed at most once a day; null: never since it was made. Idle too long → expired. */
+    lastUsedTime: text("last_used_time"),
   },
   (t) => [index("user_sessions_user").on(t.userId)],
+);
+
+/**
+ * Failed sign-ins per email of a project, counted in a window that starts at
+ * the first failure (src/limits/login.ts). Unknown emails are counted too, so
+ * the lockout says nothing about which addresses have accounts.
+ */
+export const loginFailures = sqliteTable(
+  "login_failures",
+  {
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    email: text("email").notNull(),
+    failures: integer("failures").notNull(),
+    /** Epoch ms of the window's first failure. */
+    windowStart: integer("window_start").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.email] })],
 );
 
 export const homes = sqliteTable(

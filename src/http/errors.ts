@@ -31,7 +31,12 @@ export function errorBody(reason: string, data?: ErrorData): { reason: string; d
 
 /** Hono `onError`: every thrown error leaves as `{reason, data}`, never a stack trace. */
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof ApiError) return c.json(errorBody(err.reason, err.data), err.status);
+  if (err instanceof ApiError) {
+    // Every limit that can be waited out says how long, in the header clients and proxies know.
+    const retryAfter = err.data?.["retryAfter"];
+    const headers = typeof retryAfter === "number" ? { "Retry-After": String(retryAfter) } : undefined;
+    return c.json(errorBody(err.reason, err.data), err.status, headers);
+  }
   if (err instanceof HTTPException) {
     // Hono's own validators throw these: malformed JSON, missing content type.
     if (err.status === 400) return c.json(errorBody("INVALID_INPUT", { errors: { body: err.message } }), 400);

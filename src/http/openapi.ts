@@ -13,6 +13,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: "Does not exist or is not visible to the caller.",
   409: "Conflicts with the current state.",
   413: "Body too large.",
+  429: "Over a rate (`RATE_LIMITED`, `data.limit` names it, `data.retryAfter` and the `Retry-After` header say how many seconds to wait) or a queue cap.",
   502: "Upstream failed.",
   503: "Temporarily unavailable (e.g. `DEVICE_OFFLINE`).",
   504: "Upstream timed out.",

@@ -22,6 +22,7 @@ import { type CommandAnswer, CommandKeys, fingerprintOf } from "./device/command
 import { parseReportFrame } from "./device/commandReport";
 import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands, issuerLabel, type NewCommand, type Outcome } from "./device/commands";
 import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
+import { DeviceRates, type RateRefusal } from "./device/rate";
 import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
@@ -55,6 +56,9 @@ const now = () => new Date().toISOString();
  */
 const sinceRevOf = (url: string): number | null => parseRev(new URL(url).searchParams.get("sinceRev"));
 
+/** What `PUT /devices/{id}/event` gets back: the sockets reached, or the device's event rate refused it. */
+export type EventOutcome = { ok: true; reached: number } | RateRefusal;
+
 /** `PUT /devices/{id}/command` as the route hands it over. */
 export interface CommandRequest extends NewCommand {
   idempotencyKey: string | null;
@@ -73,6 +77,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** `_deviceCommandUpdated_` events go out one after another, in the order of the changes. */
   private commandEvents: Promise<void> = Promise.resolve();
   private readonly presence: Presence;
+  private readonly rates: DeviceRates;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -81,6 +86,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.state = new DeviceState(sql);
     this.kv = new KvStore(sql, this.state);
     this.commands = new Commands(ctx, sql);
+    this.rates = new DeviceRates(env);
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at));
     // Marked connected but holding no socket: the sockets went away while no
@@ -190,6 +196,12 @@ export class DeviceObject extends DurableObject<Env> {
       this.note("warn", `command ${JSON.stringify(cmd.action)} refused: queue full (${LIMITS.commandQueueOpen} open), issuer ${issuerLabel(cmd.issuer)}`);
       return { ok: false, status: 429, reason: "COMMAND_QUEUE_FULL", data: { limit: LIMITS.commandQueueOpen } };
     }
+    const limited = this.rates.commands.take(t);
+    if (limited) {
+      this.commandsChanged(changes, "");
+      this.note("warn", `command ${JSON.stringify(cmd.action)} refused: over ${limited.data.limit}, issuer ${issuerLabel(cmd.issuer)}`);
+      return limited;
+    }
     const accepted = this.commands.accept(cmd, t);
     const answer = answerOf(accepted);
     if (key !== null && answer) this.commandKeys.remember(key, fingerprint, accepted.commandId, answer, t);
@@ -292,10 +304,9 @@ export class DeviceObject extends DurableObject<Env> {
   // ---- RPC: events, presence, registry hooks ----
 
   /** Relays a device event to the app listeners of the device's home. Returns the number of sockets reached. */
-  async publishEvent(identity: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<number> {
+  async publishEvent(identity: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<EventOutcome> {
     this.state.setIdentity(identity);
-    const event = appEvent(identity, eventType, eventData, ip);
-    return event ? publishToHome(this.env, event) : 0;
+    return this.publish(identity, eventType, eventData, ip);
   }
 
   /**
@@ -304,11 +315,10 @@ export class DeviceObject extends DurableObject<Env> {
    * Null when it has none yet — the caller then reads the row and calls
    * `publishEvent`.
    */
-  async publishOwnEvent(eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<number | null> {
+  async publishOwnEvent(eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<EventOutcome | null> {
     const identity = this.state.identity;
     if (identity === null) return null;
-    const event = appEvent(identity, eventType, eventData, ip);
-    return event ? publishToHome(this.env, event) : 0;
+    return this.publish(identity, eventType, eventData, ip);
   }
 
   presenceInfo(): PresenceInfo {
@@ -396,7 +406,20 @@ export class DeviceObject extends DurableObject<Env> {
     ws.send(reloadFrame(this.kv.rev, numItems, items));
   }
 
+  /** A device event to the home's listeners, within the device's event rate. */
+  private async publish(identity: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<EventOutcome> {
+    const limited = this.rates.events.take(Date.now());
+    if (limited) {
+      this.note("warn", `event ${JSON.stringify(eventType)} refused: over ${limited.data.limit}`);
+      return limited;
+    }
+    const event = appEvent(identity, eventType, eventData, ip);
+    return { ok: true, reached: event ? await publishToHome(this.env, event) : 0 };
+  }
+
   private async applySet(key: string, json: string, ip: string, pre?: KvPrecondition): Promise<KvChange> {
+    const limited = this.rates.kvWrites.take(Date.now());
+    if (limited) return this.noteKvRefusal("set", key, limited);
     const change = this.kv.set(key, json, now(), pre);
     if (!change.ok) return this.noteKvRefusal("set", key, change);
     broadcast(openSockets(this.ctx, "kv"), setFrame(change.rev, key, json));
@@ -405,6 +428,8 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   private async applyDelete(key: string, ip: string, pre?: KvPrecondition): Promise<KvChange> {
+    const limited = this.rates.kvWrites.take(Date.now());
+    if (limited) return this.noteKvRefusal("delete", key, limited);
     const change = this.kv.delete(key, pre);
     if (!change.ok) return this.noteKvRefusal("delete", key, change);
     broadcast(openSockets(this.ctx, "kv"), deleteFrame(change.rev, key));

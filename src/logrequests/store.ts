@@ -3,11 +3,11 @@
  * unique index), read, list, and the status moves of status.ts, each one
  * conditional UPDATE that either applies or changes nothing.
  */
-import { and, asc, count, desc, eq, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, lt, notInArray, or, type SQL, sql } from "drizzle-orm";
 import { db } from "../db/client";
 import { type LogRequestRow, logRequests } from "../db/logRequests";
 import { now } from "../http/time";
-import { type LogRequestStatus, MOVES, type MoveName, OPEN_STATUSES, STATUS_RANK, UPLOAD_STALE_MS } from "./status";
+import { FINAL_STATUSES, type LogRequestStatus, MOVES, type MoveName, OPEN_STATUSES, STATUS_RANK, UPLOAD_STALE_MS } from "./status";
 
 export interface NewLogRequest {
   start: string | null;
@@ -39,6 +39,26 @@ export async function createLogRequest(
     .returning();
   if (created) return { created };
   return { blocking: (await openLogRequests(env, deviceId))[0] ?? null };
+}
+
+/**
+ * Makes room for one more request of the device: its finished requests beyond
+ * the newest `keep - 1` are deleted (open ones never; there is at most one).
+ * Returns the R2 keys of their files, for the caller to delete.
+ */
+export async function pruneLogRequests(env: Env, deviceId: number, keep: number): Promise<string[]> {
+  if (keep === 0) return []; // no cap
+  const newest = db(env)
+    .select({ id: logRequests.id })
+    .from(logRequests)
+    .where(eq(logRequests.deviceId, deviceId))
+    .orderBy(desc(logRequests.creationTime), desc(logRequests.id))
+    .limit(Math.max(0, keep - 1));
+  const gone = await db(env)
+    .delete(logRequests)
+    .where(and(eq(logRequests.deviceId, deviceId), inArray(logRequests.status, [...FINAL_STATUSES]), notInArray(logRequests.id, newest)))
+    .returning({ fileKey: logRequests.fileKey });
+  return gone.flatMap((r) => (r.fileKey ? [r.fileKey] : []));
 }
 
 export async function getLogRequest(env: Env, deviceId: number, id: string): Promise<LogRequestRow | null> {

@@ -13,6 +13,7 @@ import { requireDeviceClass } from "../devices/classes";
 import { deviceFields } from "../devices/fields";
 import type { AppEnv } from "../env";
 import { loadHome } from "../homes/access";
+import { refuseProvisioningTokensOverCap } from "../limits/caps";
 import { forbidden, notFound, onConstraint } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
@@ -33,7 +34,7 @@ const route = createRoute({
   },
   responses: {
     201: json(z.object({ token: z.string(), expirationTime: timeSchema }), "The single-use token."),
-    ...errors(400, 401, 403, 404),
+    ...errors(400, 401, 403, 404, 409),
   },
 });
 
@@ -46,6 +47,7 @@ export function deviceProvisioningRoutes() {
     if (project?.provisioning !== "onDemand") throw forbidden("PROJECT_NOT_ON_DEMAND");
     const b = c.req.valid("json");
     await requireDeviceClass(c.env, home.projectId, b.deviceClass);
+    await refuseProvisioningTokensOverCap(c.env, home.id);
     const token = newKey("provisioning");
     const expirationTime = inSeconds(PROVISIONING_TOKEN_SECONDS);
     const values = {

@@ -18,6 +18,7 @@ import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { afterMembershipChanged } from "../live/hooks";
 import { loadHome } from "../homes/access";
+import { refuseHomesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 export const homeSchema = z
@@ -42,7 +43,7 @@ const createHome = createRoute({
       }),
     ),
   },
-  responses: { 201: json(homeSchema, "The new home."), ...errors(400, 401, 403, 404) },
+  responses: { 201: json(homeSchema, "The new home."), ...errors(400, 401, 403, 404, 409) },
 });
 
 const listHomes = createRoute({
@@ -109,6 +110,7 @@ export function homesRoutes() {
     const projectId = await projectForNewHome(c.env, who, body.projectId);
     const d = db(c.env);
     const values = { projectId, name: body.name, creationTime: now() };
+    if (who.kind === "user") await refuseHomesOverCap(c.env, who.userId);
     if (who.kind !== "user") {
       const [row] = await d.insert(homes).values(values).returning();
       return c.json(row!, 201);

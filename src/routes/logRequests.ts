@@ -30,7 +30,8 @@ import { recordLog, type Waiter } from "../logs/record";
 import { deliverLogRequest, viaDeviceObject } from "../logrequests/notify";
 import { logRequestSchema, presentLogRequest } from "../logrequests/present";
 import { LOG_REQUEST_STATUSES, type LogRequestStatus } from "../logrequests/status";
-import { createLogRequest, getLogRequest, listLogRequests, move, type SortKey } from "../logrequests/store";
+import { createLogRequest, getLogRequest, listLogRequests, move, pruneLogRequests, type SortKey } from "../logrequests/store";
+import { limitOf } from "../limits/table";
 import { declaredLength, fileKey, LOG_FILE_MAX_BYTES, storeFile, uploadContentType } from "../logrequests/upload";
 
 const LIMITS = { prefixes: 32, prefixChars: 256, reasonChars: 1024, idChars: 64, listQueryChars: 256 } as const;
@@ -259,6 +260,9 @@ export function logRequestRoutes() {
     const { device } = await asReader(c, c.req.valid("param").deviceId);
     const { start = null, end = null, prefixes = [] } = c.req.valid("json");
     if (start !== null && end !== null && start > end) throw invalidInput({ end: "must not be before start" });
+    // At most MAX_LOG_REQUESTS_PER_DEVICE kept: the oldest finished ones (and their files) make room.
+    const stale = await pruneLogRequests(c.env, device.id, limitOf(c.env, "logRequestsPerDevice"));
+    if (stale.length) waiterOf(c)?.waitUntil(c.env.LOGS.delete(stale).catch((err) => console.error(`device ${device.id}: deleting pruned log files failed`, err)));
     const result = await createLogRequest(c.env, device.id, { start, end, prefixes });
     if ("blocking" in result) {
       throw forbidden("BLOCKING_LOG_REQUEST", result.blocking ? { logRequestId: result.blocking.id, status: result.blocking.status } : undefined);

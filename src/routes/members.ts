@@ -17,6 +17,7 @@ import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
 import { idSchema, timeSchema } from "../http/validation";
 import { loadHome } from "../homes/access";
+import { refuseHomesOverCap } from "../limits/caps";
 import { afterMembershipChanged } from "../live/hooks";
 import { homeParams } from "./homes";
 import { emailSchema } from "./users";
@@ -122,6 +123,7 @@ export function membersRoutes() {
     // Only users of the home's own project can join it.
     const user = await d.query.users.findFirst({ where: and(eq(users.projectId, home.projectId), eq(users.email, email)) });
     if (!user) throw notFound("UNKNOWN_EMAIL");
+    await refuseHomesOverCap(c.env, user.id);
     let row: typeof homeMembers.$inferSelect | undefined;
     try {
       [row] = await d.insert(homeMembers).values({ homeId: home.id, userId: user.id, role, creationTime: now() }).onConflictDoNothing().returning();

@@ -17,6 +17,7 @@ import { errors, json, jsonOrFormBody, noContent, security } from "../http/opena
 import { now } from "../http/time";
 import { formAsJson, idSchema, timeSchema } from "../http/validation";
 import { afterSessionEnded } from "../live/hooks";
+import { clearLoginFailures, countLoginFailure, refuseBusyAddress, refuseLockedOutLogin } from "../limits/login";
 import { emailSchema } from "./users";
 
 const loginBody = z.strictObject({
@@ -38,7 +39,7 @@ const login = createRoute({
       z.object({ userId: z.number().int(), token: z.string().openapi({ description: "The user key. Shown only here." }) }).openapi("Login"),
       "A new session.",
     ),
-    ...errors(400, 401, 404),
+    ...errors(400, 401, 404, 429),
   },
 });
 
@@ -72,6 +73,8 @@ export function sessionRoutes() {
 
   app.openapi(login, async (c) => {
     const { projectId, email, password } = c.req.valid("json");
+    await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
+    await refuseLockedOutLogin(c.env, projectId, email);
     const d = db(c.env);
     const user = await d.query.users.findFirst({
       where: and(eq(users.projectId, projectId), eq(users.email, email)),
@@ -79,8 +82,11 @@ export function sessionRoutes() {
     });
     dummyHash ??= hashPassword("not a password of anyone");
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
-    if (!user) throw notFound("UNKNOWN_EMAIL");
-    if (!ok) throw new ApiError(401, "INCORRECT_PASSWORD");
+    if (!user || !ok) {
+      await countLoginFailure(c.env, projectId, email);
+      throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
+    }
+    await clearLoginFailures(c.env, projectId, email);
     const token = newKey("session");
     await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, creationTime: now() });
     return c.json({ userId: user.id, token }, 200);

@@ -17,6 +17,7 @@ import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { afterSessionEnded } from "../live/hooks";
 import { forget } from "../auth/principalCache";
 import { demand, projectRights, requireUser } from "../auth/policy";
+import { refuseBusyAddress } from "../limits/login";
 import { loadUser, type UserRow } from "../users/access";
 import { loadProject } from "../projects/access";
 
@@ -68,7 +69,7 @@ const createUser = createRoute({
   request: {
     body: jsonBody(z.strictObject({ projectId: idSchema, name: nameSchema(), email: emailSchema, password: passwordSchema })),
   },
-  responses: { 201: json(userSchema, "The new user, who can log in at once."), ...errors(400, 401, 403, 404, 409) },
+  responses: { 201: json(userSchema, "The new user, who can log in at once."), ...errors(400, 401, 403, 404, 409, 429) },
 });
 
 const getUser = createRoute({
@@ -125,6 +126,8 @@ export function usersRoutes() {
     const who = await maybePrincipal(c);
     const body = c.req.valid("json");
     if (who) demand(projectRights(who, body.projectId), "see");
+    // Anonymous sign-ups are counted per client address; a project's own keys are its backend.
+    else await refuseBusyAddress(c.env, c.req.raw, "signupsPerAddress");
     const d = db(c.env);
     const project = await d.query.projects.findFirst({ where: eq(projects.id, body.projectId), columns: { id: true } });
     if (!project) throw notFound("PROJECT_NOT_FOUND");

@@ -23,7 +23,7 @@ export interface KvPrecondition {
 
 export type KvChange =
   | { ok: true; rev: number }
-  | { ok: false; status: 404 | 409 | 412; reason: string; data: Record<string, string | number | null> };
+  | { ok: false; status: 404 | 409 | 412 | 429; reason: string; data: Record<string, string | number | null> };
 
 /**
  * The journal is trimmed once every this many changes, by one range delete on

@@ -1,6 +1,7 @@
 /** `PUT /devices/{id}/event` and `PUT /devices/{id}/firmwareInfo`: what a device reports about itself. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { eq } from "drizzle-orm";
 import { isDeviceItself } from "../../auth/policy";
 import { principalOf } from "../../auth/principal";
@@ -8,9 +9,10 @@ import { db } from "../../db/client";
 import { devices } from "../../db/schema";
 import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
-import { invalidInput } from "../../http/errors";
+import { ApiError, invalidInput } from "../../http/errors";
 import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { now } from "../../http/time";
+import type { EventOutcome } from "../../live/DeviceObject";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
 import { clientIp, identityOf } from "../../live/identity";
 import { logRejections, noteForCallingDevice } from "../../http/rejections";
@@ -48,7 +50,7 @@ const sendEvent = createRoute({
   security,
   middleware: [capBody] as const,
   request: { params: deviceParams, body: jsonBody(eventBody) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 413, 503) },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 413, 429, 503) },
 });
 
 const recordFirmware = createRoute({
@@ -61,6 +63,12 @@ const recordFirmware = createRoute({
   request: { params: deviceParams, body: jsonBody(firmwareBody) },
   responses: { ...noContent, ...errors(400, 401, 403, 404, 413) },
 });
+
+/** 204 once published; the device's event rate's refusal as the 429 it is. */
+function published(c: Context<AppEnv>, outcome: EventOutcome): Response {
+  if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
+  return c.body(null, 204);
+}
 
 export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(sendEvent, async (c) => {
@@ -76,12 +84,11 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     // device's object keeps its home and class (kept current by the registry
     // hooks), so the device row need not be read again.
     if (isDeviceItself(who, deviceId)) {
-      const reached = await reach(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
-      if (reached !== null) return c.body(null, 204);
+      const outcome = await reach<EventOutcome | null>(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
+      if (outcome !== null) return published(c, outcome);
     }
     const { device } = await loadDevice(c.env, who, deviceId, "self");
-    await reach(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip));
-    return c.body(null, 204);
+    return published(c, await reach<EventOutcome>(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip)));
   }, logRejections("event"));
 
   app.openapi(recordFirmware, async (c) => {

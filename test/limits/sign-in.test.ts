@@ -1,0 +1,110 @@
+/**
+ * Sign-in and sign-up limits: the exact per-email lockout (in D1) and the
+ * per-address rates (Cloudflare's Rate Limiting binding, as miniflare runs it).
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, get } from "../helpers/api";
+import { newProject, newUser } from "../helpers/fixtures";
+import { expectRateLimited } from "./limited";
+
+const login = (projectId: number, email: string, password: string, ip?: string) =>
+  call("POST", "/auth/user", { body: { projectId, email, password }, headers: ip ? { "cf-connecting-ip": ip } : {} });
+
+describe("sign-in lockout per email", () => {
+  it("after 5 failures the right password is refused too, for the rest of 15 minutes; other emails are not affected", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const other = await newUser(project.id, "other");
+    for (let i = 0; i < 5; i++) expect((await login(project.id, user.email, "wrong password")).status).toBe(401);
+    expectRateLimited(await login(project.id, user.email, user.password), "loginFailuresPerEmail", 15 * 60);
+    expectRateLimited(await login(project.id, user.email.toUpperCase(), "wrong password"), "loginFailuresPerEmail", 15 * 60);
+    expect((await login(project.id, other.email, other.password)).status).toBe(200);
+    // Sessions made before the lockout keep working: it guards sign-in, not the account.
+    expect((await get("/userSession", user.token)).status).toBe(200);
+
+    // The window ends (moved back in D1, the real storage): the right password works and clears the count.
+    await env.DB.prepare("UPDATE login_failures SET window_start = window_start - 16 * 60000 WHERE email = ?").bind(user.email).run();
+    expect((await login(project.id, user.email, user.password)).status).toBe(200);
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM login_failures WHERE email = ?").bind(user.email).first<{ n: number }>();
+    expect(left?.n).toBe(0);
+  });
+
+  it("a success clears the count; unknown emails are counted too, so a lockout says nothing about accounts", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    for (let i = 0; i < 4; i++) expect((await login(project.id, user.email, "wrong password")).status).toBe(401);
+    expect((await login(project.id, user.email, user.password)).status).toBe(200);
+    for (let i = 0; i < 4; i++) expect((await login(project.id, user.email, "wrong password")).status).toBe(401);
+    expect((await login(project.id, user.email, user.password)).status).toBe(200);
+
+    const nobody = `nobody-${crypto.randomUUID()}@example.com`;
+    for (let i = 0; i < 5; i++) expect((await login(project.id, nobody, "whatever")).status).toBe(404);
+    expectRateLimited(await login(project.id, nobody, "whatever"), "loginFailuresPerEmail", 15 * 60);
+  });
+});
+
+describe("per client address", () => {
+  it("sign-ins: 30 a minute from one address, then 429; loopback (local development) is not counted", async () => {
+    const project = await newProject();
+    const ip = `203.0.113.${1 + Math.floor(Math.random() * 250)}`;
+    const statuses: number[] = [];
+    // Different unknown emails, so the per-email lockout stays out of it. The binding's
+    // window is a fixed minute: if one ends mid-test the count starts again, so look
+    // for the refusal within two windows' worth.
+    for (let i = 0; i < 61 && !statuses.includes(429); i++) {
+      const res = await login(project.id, `probe-${i}-${crypto.randomUUID()}@example.com`, "x", ip);
+      statuses.push(res.status);
+      if (res.status === 429) expectRateLimited(res, "loginsPerAddress", 60);
+    }
+    expect(statuses.slice(0, 30).every((s) => s === 404)).toBe(true);
+    expect(statuses).toContain(429);
+    for (let i = 0; i < 35; i++) expect((await login(project.id, `local-${i}@example.com`, "x", "127.0.0.1")).status).toBe(404);
+  });
+
+  it("anonymous sign-ups: 20 a minute from one address, then 429; a project key is not counted", async () => {
+    const project = await newProject();
+    const ip = `198.51.100.${1 + Math.floor(Math.random() * 250)}`;
+    const signUp = (i: number, key?: string) =>
+      call("POST", "/users", { key, body: { projectId: project.id, name: "n", email: `s${i}-${crypto.randomUUID()}@example.com`, password: "long enough" }, headers: { "cf-connecting-ip": ip } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 41 && !statuses.includes(429); i++) {
+      const res = await signUp(i);
+      statuses.push(res.status);
+      if (res.status === 429) expectRateLimited(res, "signupsPerAddress", 60);
+    }
+    expect(statuses.slice(0, 20).every((s) => s === 201)).toBe(true);
+    expect(statuses).toContain(429);
+    expect((await signUp(1000, project.key)).status).toBe(201);
+  });
+});
+
+describe("sessions", () => {
+  it("expire after 30 idle days (the row is deleted); use refreshes the idle clock at most daily", async () => {
+    const project = await newProject();
+    const stale = await newUser(project.id, "stale");
+    // Backdated in D1 before the key is first used, so no isolate remembers it resolved.
+    await env.DB.prepare("UPDATE user_sessions SET creation_time = ? WHERE user_id = ?").bind(new Date(Date.now() - 31 * 86400_000).toISOString(), stale.id).run();
+    const res = await get("/userSession", stale.token);
+    expect(res.status).toBe(401);
+    expect(res.body).toEqual({ reason: "AUTHORIZATION_REQUIRED" });
+    const rows = await env.DB.prepare("SELECT count(*) AS n FROM user_sessions WHERE user_id = ?").bind(stale.id).first<{ n: number }>();
+    expect(rows?.n).toBe(0);
+
+    const busy = await newUser(project.id, "busy");
+    const twoDaysAgo = new Date(Date.now() - 2 * 86400_000).toISOString();
+    await env.DB.prepare("UPDATE user_sessions SET creation_time = ? WHERE user_id = ?").bind(twoDaysAgo, busy.id).run();
+    expect((await get("/userSession", busy.token)).status).toBe(200);
+    const used = await env.DB.prepare("SELECT last_used_time AS t FROM user_sessions WHERE user_id = ?").bind(busy.id).first<{ t: string }>();
+    expect(Date.now() - Date.parse(used!.t)).toBeLessThan(60_000);
+  });
+});
+
+describe("the OpenAPI document", () => {
+  it("declares the 429 of sign-in", async () => {
+    const doc = (await get("/openapi.json")).body;
+    expect(doc.paths["/auth/user"].post.responses["429"]).toBeDefined();
+  });
+});
+
+
