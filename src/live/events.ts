@@ -1,6 +1,6 @@
 /**
  * The app event: what an app listener (`/userSession/websocket`) receives, one
- * JSON text frame per event, exactly as CONTRACT.md shapes it. Device events
+ * JSON text frame per event, exactly as docs/contract.md shapes it. Device events
  * are relayed with their `eventType`/`eventData` unchanged; the system adds its
  * own event types for presence, key-value and command changes.
  */

@@ -1,5 +1,5 @@
 /**
- * Frames on the device sockets, as CONTRACT.md ("Real-time") fixes them, plus
+ * Frames on the device sockets, as docs/contract.md ("Real-time") fixes them, plus
  * the one frame of our own: the error frame.
  *
  * Command socket, server → device: `{"action", "parameters", "commandId"}`,

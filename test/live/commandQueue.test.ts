@@ -1,5 +1,5 @@
 /**
- * The command queue through the public API (CONTRACT.md, "Commands that are
+ * The command queue through the public API (docs/contract.md, "Commands that are
  * never lost"): `ttl` → `202`, delivery in acceptance order on connect,
  * redelivery until reported, expiry by the alarm, cancel, the cap,
  * idempotency, and nothing lost across eviction.

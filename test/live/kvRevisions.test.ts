@@ -1,5 +1,5 @@
 /**
- * Key-values without gaps or lost updates (CONTRACT.md, "Beyond the
+ * Key-values without gaps or lost updates (docs/contract.md, "Beyond the
  * reference"): per-key revisions as ETags, If-Match / If-None-Match
  * preconditions checked atomically in the device's object, and the journal
  * that lets a reconnecting device ask only for what it missed (`?sinceRev=N`).

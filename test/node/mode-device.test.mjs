@@ -13,7 +13,7 @@
 // Run: npx node --test test/node/*.test.mjs  (starts and stops its own wrangler dev).
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -51,9 +51,17 @@ async function api(method, url, key, body) {
   return { status: res.status, body: text ? JSON.parse(text) : undefined };
 }
 
-const serverEnv = { ...process.env, ...secrets, CI: "true", WRANGLER_SEND_METRICS: "false" };
+// The secrets go in an env file of this test's own, named with --env-file.
+// Without it, wrangler takes the secrets from the project's .dev.vars when
+// there is one (the file `npm start` writes for the user) and ignores the
+// environment, so the operator token here would answer 401. Given
+// --env-file, it reads neither .dev.vars nor .env; it still adds
+// process.env, hence the same values there and env files forced on.
+const envFile = path.join(persist, "secrets.env");
+const serverEnv = { ...process.env, ...secrets, CI: "true", WRANGLER_SEND_METRICS: "false", CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true" };
 
 before(async () => {
+  writeFileSync(envFile, Object.entries(secrets).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
   const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, env: serverEnv, encoding: "utf8" });
   assert.equal(migrate.status, 0, migrate.stderr + migrate.stdout);
   await startServer();
@@ -65,7 +73,7 @@ async function startServer() {
   port = await freePort();
   const inspectorPort = await freePort();
   base = `http://127.0.0.1:${port}`;
-  server = spawn(process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"], {
+  server = spawn(process.execPath, [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],

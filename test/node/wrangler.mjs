@@ -4,7 +4,7 @@
 // The approach of mode-device.test.mjs, shared for the tests that need more.
 import { spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -31,8 +31,13 @@ export async function startWrangler(prefix = "wrangler-") {
     KEY_ENCRYPTION_KEY: randomBytes(32).toString("base64"),
     CI: "true",
     WRANGLER_SEND_METRICS: "false",
+    CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "true",
   };
   const persist = mkdtempSync(path.join(tmpdir(), prefix));
+  // Secrets from an env file of this server's own (--env-file): otherwise a
+  // project .dev.vars (written by `npm start`) would win over the environment.
+  const envFile = path.join(persist, "secrets.env");
+  writeFileSync(envFile, `OPERATOR_TOKEN=${env.OPERATOR_TOKEN}\nKEY_ENCRYPTION_KEY=${env.KEY_ENCRYPTION_KEY}\n`, { mode: 0o600 });
   const built = spawnSync(process.execPath, [path.join(root, "scripts/build-assets.mjs")], { cwd: root, encoding: "utf8" });
   if (built.status !== 0) throw new Error(`asset build failed:\n${built.stderr}${built.stdout}`);
   const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, env, encoding: "utf8" });
@@ -42,7 +47,7 @@ export async function startWrangler(prefix = "wrangler-") {
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(
     process.execPath,
-    [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--show-interactive-dev-session=false"],
+    [wrangler, "dev", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspectorPort), "--persist-to", persist, "--env-file", envFile, "--show-interactive-dev-session=false"],
     { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true },
   );
   let log = "";
