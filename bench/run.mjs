@@ -70,7 +70,7 @@ if (Number(process.versions.node.split(".")[0]) < 22) {
 // "0" = the working tree in place (wrangler then reloads whenever someone
 // edits it, which disturbs the measurement).
 const snapshot = process.env.BENCH_SNAPSHOT === "0" ? null : process.env.BENCH_SNAPSHOT === "worktree" ? "worktree" : "head";
-const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts"];
+const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconfig.json", "worker-configuration.d.ts", "console", "scripts"];
 
 /**
  * A copy of the files `wrangler dev` reads, with node_modules linked, so that
@@ -97,6 +97,10 @@ function snapshotApp(runDir) {
     }
   }
   symlinkSync(path.join(ROOT, "node_modules"), path.join(app, "node_modules"), "dir");
+  // The static assets (console, /docs script) are generated, not committed: built into the copy, as `npm start` does.
+  if (existsSync(path.join(app, "scripts", "build-assets.mjs"))) {
+    execFileSync(process.execPath, [path.join(app, "scripts", "build-assets.mjs")], { cwd: app, stdio: "ignore" });
+  }
   return app;
 }
 
