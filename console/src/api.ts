@@ -37,8 +37,8 @@ export function useKey(key: string | null): void {
   currentKey = key;
 }
 
-export async function request<T = unknown>(method: string, path: string, body?: unknown): Promise<Answer<T>> {
-  const headers: Record<string, string> = {};
+export async function request<T = unknown>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<Answer<T>> {
+  const headers: Record<string, string> = { ...extraHeaders };
   if (currentKey) headers.authorization = `ModeCloud ${currentKey}`;
   if (body !== undefined) headers["content-type"] = "application/json";
   let res: Response;

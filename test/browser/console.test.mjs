@@ -214,6 +214,20 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await screenshot("kv-edited");
   });
 
+  test("an edit of a key someone changed meanwhile is refused, not written over (If-Match)", async () => {
+    await page.click('button[aria-label="Edit brightness"]');
+    // Another writer changes the key while the page's edit is open.
+    assert.equal((await server.api("PUT", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey, { value: 80 })).status, 204);
+    await sim.waitFor(/kv set brightness = 80 \(rev \d+\)/, "the other writer's set frame");
+    await page.$eval("#kv-edit-brightness", (el) => el.select());
+    await page.type("#kv-edit-brightness", "5");
+    await page.click('tr[data-key="brightness"] button[type=submit]');
+    await waitText('[role="alert"]', "changed since it was shown");
+    await waitText('tr[data-key="brightness"] td.value', "80");
+    assert.equal((await server.api("GET", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey)).body.value, 80);
+    await screenshot("kv-conflict");
+  });
+
   test("an event the device sends appears in the page's live events", async () => {
     await sim.waitFor(/event heartbeat \{"uptime":\d+\} -> 204/, "a heartbeat sent");
     await waitText('[role="log"]', "heartbeat");

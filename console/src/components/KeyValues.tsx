@@ -1,10 +1,12 @@
 /**
  * The device's key-value store: read through REST, kept current by the event
  * socket's `_deviceKVSaved_`/`_deviceKVDeleted_` (or a poll for a project key),
- * edited inline with `PUT`/`DELETE /devices/{id}/kv/{key}`.
+ * edited inline with `PUT`/`DELETE /devices/{id}/kv/{key}`. An edit or delete
+ * of a key the page has a `rev` for carries `If-Match`, so a change someone
+ * else made meanwhile is not overwritten: the page says so and shows it.
  */
 import { useState } from "preact/hooks";
-import { get, request } from "../api";
+import { ApiError, get, request } from "../api";
 import { useLiveEvents, usePoll } from "../live";
 import type { Session } from "../session";
 import type { KeyValue } from "../types";
@@ -15,6 +17,8 @@ const kvPath = (deviceId: number, key: string) => `/devices/${deviceId}/kv/${enc
 export function KeyValues({ session, deviceId }: { session: Session; deviceId: number }) {
   const kv = useData(() => get<KeyValue[]>(`/devices/${deviceId}/kv`), [session.key, deviceId]);
   const [editing, setEditing] = useState<string | null>(null);
+  // The rev of the value the edit started from: live updates may change the row meanwhile, the precondition must not.
+  const [editingRev, setEditingRev] = useState<number | undefined>(undefined);
   const [draft, setDraft] = useState("");
   const [newKey, setNewKey] = useState("");
   const [newValue, setNewValue] = useState("");
@@ -25,7 +29,8 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
     const key = e.eventData.key;
     if (typeof key !== "string") return;
     if (e.eventType === "_deviceKVSaved_") {
-      const item: KeyValue = { key, value: e.eventData.value, modificationTime: e.timestamp };
+      const rev = typeof e.eventData.rev === "number" ? e.eventData.rev : undefined;
+      const item: KeyValue = { key, value: e.eventData.value, modificationTime: e.timestamp, rev };
       kv.setData((list) => {
         const rest = (list ?? []).filter((x) => x.key !== key);
         return [...rest, item].sort((a, b) => a.key.localeCompare(b.key));
@@ -36,16 +41,31 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
   });
   usePoll(kv.reload, session.kind === "key" && editing === null);
 
+  /** `If-Match` with the rev the user saw (the edit's start, or the row for a delete); none for a new key. */
+  const precondition = (key: string): Record<string, string> => {
+    const rev = editing === key ? editingRev : kv.data?.find((x) => x.key === key)?.rev;
+    return rev === undefined ? {} : { "if-match": `"${rev}"` };
+  };
+
+  /** A 412 means someone changed the key since it was shown: say so and show the current value. */
+  function failed(e: unknown) {
+    if (e instanceof ApiError && e.status === 412) {
+      setError(new Error("This key changed since it was shown (someone else wrote it): the current value is now shown; edit again to replace it."));
+      setEditing(null);
+      kv.reload();
+    } else setError(e);
+  }
+
   async function save(key: string, text: string) {
     setError(null);
     try {
       const value = parseJson(text, `The value of ${key}`);
-      await request("PUT", kvPath(deviceId, key), { value });
+      await request("PUT", kvPath(deviceId, key), { value }, precondition(key));
       setEditing(null);
       kv.reload();
       return true;
     } catch (e) {
-      setError(e);
+      failed(e);
       return false;
     }
   }
@@ -53,10 +73,10 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
   async function remove(key: string) {
     setError(null);
     try {
-      await request("DELETE", kvPath(deviceId, key));
+      await request("DELETE", kvPath(deviceId, key), undefined, precondition(key));
       kv.reload();
     } catch (e) {
-      setError(e);
+      failed(e);
     }
   }
 
@@ -121,6 +141,7 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
                       aria-label={`Edit ${item.key}`}
                       onClick={() => {
                         setEditing(item.key);
+                        setEditingRev(item.rev);
                         setDraft(JSON.stringify(item.value));
                       }}
                     >
