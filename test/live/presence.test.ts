@@ -28,7 +28,9 @@ describe("presence", () => {
     const device = await newDevice(project);
     const fresh = await deviceRecord(project, device.id);
     expect(fresh.isConnected).toBe(false);
-    expect(fresh).not.toHaveProperty("lastConnectTime");
+    // Present and null before the first connect (MODE's app library reads them).
+    expect(fresh.lastConnectTime).toBeNull();
+    expect(fresh.lastDisconnectTime).toBeNull();
 
     const socket = await connect(`/devices/${device.id}/command`, { key: device.apiKey });
     const online = await shows(project, device.id, true);
