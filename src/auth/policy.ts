@@ -111,9 +111,7 @@ export function deviceRights(p: Principal, d: DeviceView) {
     /** apiKey and claimCode (`includeAdminInfo`); see `projectRights().readDeviceSecrets`. */
     readSecrets: projectRights(p, d.projectId).readDeviceSecrets,
     updateName: operate,
-    /** The tag too: the home's owner (MODE's app library edits it) and project-field updaters. */
-    updateTag: owner || projectAuthority(p, d.projectId, "editor", true),
-    /** homeId, channel, claimCode (and tag). */
+    /** tag, homeId, channel, claimCode. */
     updateProjectFields: projectAuthority(p, d.projectId, "editor", true),
     /** Send and cancel commands. */
     sendCommand: operate,

@@ -75,8 +75,6 @@ export const userSessions = sqliteTable(
     creationTime: text("creation_time").notNull(),
     /** When the session was last used, refreshed at most once a day; null: never since it was made. Idle too long → expired. */
     lastUsedTime: text("last_used_time"),
-    /** The app the user signed in through (MODE's app library sends `appId`); null when none was named. */
-    appId: text("app_id"),
   },
   (t) => [index("user_sessions_user").on(t.userId)],
 );
@@ -109,8 +107,6 @@ export const homes = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
     creationTime: text("creation_time").notNull(),
-    /** A deactivated home keeps its data but takes no new devices and no commands (PATCH {deactivated}). */
-    deactivated: integer("deactivated", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [index("homes_project").on(t.projectId, t.id)],
 );

@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { principalOf, type Principal } from "../auth/principal";
 import { demand, deviceRights, type HomeRole } from "../auth/policy";
 import { db } from "../db/client";
-import { devices, homeMembers, homes } from "../db/schema";
+import { devices, homeMembers } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
 import type { DeviceRow } from "./present";
@@ -39,22 +39,17 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number, rig
  * for one D1 round trip instead of two. Same policy, same answers: 401
  * without a valid key, 404 for a device the caller may not see, 403 without `right`.
  */
-export async function callerAndDevice(
-  c: Context<AppEnv>,
-  deviceId: number,
-  right?: DeviceRight,
-): Promise<DeviceAccess & { who: Principal; homeDeactivated: boolean }> {
+export async function callerAndDevice(c: Context<AppEnv>, deviceId: number, right?: DeviceRight): Promise<DeviceAccess & { who: Principal }> {
   const [who, rows] = await Promise.all([
     principalOf(c),
     db(c.env)
-      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role, homeDeactivated: homes.deactivated })
+      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role })
       .from(devices)
-      .leftJoin(homes, eq(homes.id, devices.homeId))
       .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
       .where(eq(devices.id, deviceId)),
   ]);
   const homeRole = who.kind === "user" ? (rows.find((r) => r.userId === who.userId)?.role ?? null) : null;
-  return { who, homeDeactivated: rows[0]?.homeDeactivated === true, ...decideAccess(who, rows[0]?.device, homeRole, right) };
+  return { who, ...decideAccess(who, rows[0]?.device, homeRole, right) };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal";
 import { demand } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, provisioningTokens } from "../db/schema";
-import { findHome, loadHome, refuseDeactivated } from "../homes/access";
+import { findHome, loadHome } from "../homes/access";
 import { ApiError, constraintOf, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
@@ -56,7 +56,6 @@ export async function createInstance(env: Env, who: Principal, f: InstanceFields
     const home = await findHome(env, who, f.homeId);
     if (!home || home.home.projectId !== f.projectId) throw invalidInput({ homeId: "no such home in this project" });
     demand(home.rights, "addDevices");
-    refuseDeactivated(home.home);
   }
   let created: Awaited<ReturnType<typeof insertDevice>>;
   try {
@@ -72,7 +71,6 @@ export async function createInstance(env: Env, who: Principal, f: InstanceFields
 /** Flow 1: a user (or project key) claims a device that is in claim mode into a home. */
 export async function claimDevice(env: Env, who: Principal, homeId: number, claimCode: string): Promise<DeviceRow> {
   const { home } = await loadHome(env, who, homeId, "addDevices");
-  refuseDeactivated(home);
   const d = db(env);
   const device = await d.query.devices.findFirst({ where: eq(devices.claimCodeDigest, await digest(claimCode)) });
   // An unknown code answers like a closed claim window: nothing about other devices is revealed.
@@ -80,12 +78,11 @@ export async function claimDevice(env: Env, who: Principal, homeId: number, clai
   if (device.homeId !== null) throw forbidden("DEVICE_ALREADY_IN_HOME");
   const time = now();
   // Conditional on the state just read, so two homes racing for one device cannot both win.
-  // claimExpirationTime keeps the window's end (MODE's apps show it); a device in a home cannot be claimed again anyway.
   let claimed: DeviceRow | undefined;
   try {
     [claimed] = await d
       .update(devices)
-      .set({ homeId, claimTime: time })
+      .set({ homeId, claimTime: time, claimExpirationTime: time })
       .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
       .returning();
   } catch (err) {

@@ -7,7 +7,7 @@ import { demand, homeRights } from "../auth/policy";
 import type { Principal } from "../auth/principal";
 import { db } from "../db/client";
 import { homeMembers, homes } from "../db/schema";
-import { conflict, notFound } from "../http/errors";
+import { notFound } from "../http/errors";
 
 export type HomeRow = typeof homes.$inferSelect;
 export type HomeRights = ReturnType<typeof homeRights>;
@@ -24,11 +24,6 @@ export async function findHome(env: Env, who: Principal, homeId: number): Promis
   if (!row) return undefined;
   const rights = homeRights(who, { projectId: row.home.projectId, role: row.role });
   return rights.see ? { home: row.home, rights } : undefined;
-}
-
-/** A deactivated home keeps its data but takes no new devices and no commands: 409 HOME_DEACTIVATED. */
-export function refuseDeactivated(home: Pick<HomeRow, "id" | "deactivated">): void {
-  if (home.deactivated) throw conflict("HOME_DEACTIVATED", { homeId: home.id });
 }
 
 /** Like `findHome`, but 404 when absent or invisible and 403 unless `right` (when named) is granted. */

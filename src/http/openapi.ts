@@ -35,7 +35,7 @@ export function jsonOrFormBody<T extends z.ZodType>(schema: T) {
   return {
     required: true,
     content: { "application/json": { schema } },
-    description: "JSON, or `application/x-www-form-urlencoded` or `multipart/form-data` (text fields) with the same fields.",
+    description: "JSON, or `application/x-www-form-urlencoded` with the same fields.",
   } as const;
 }
 

@@ -6,7 +6,6 @@
 import type { Hook } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
 
 /** Flattens zod issues into `{field: message}`; unknown keys are named one by one. */
@@ -30,45 +29,17 @@ export const defaultHook: Hook<any, any, any, any> = (result) => {
 
 /**
  * `POST /devices`, `POST /auth/user` and `POST /deviceRegistration` also take
- * `application/x-www-form-urlencoded` (the reference's own sample) and
- * `multipart/form-data` (MODE's app library logs in with a `FormData`). This
- * route middleware turns such a body into JSON before validation, so one JSON
- * schema validates all three; schemas coerce numeric strings where a form sends them.
+ * `application/x-www-form-urlencoded` (the reference's own sample). This route
+ * middleware turns such a body into JSON before validation, so one JSON
+ * schema validates both; schemas coerce numeric strings where a form sends them.
  */
-/** Form bodies (login, claim, claim mode) are a few short fields. */
-const FORM_MAX_BYTES = 64 * 1024;
-
-function urlencodedFields(bytes: Uint8Array): Record<string, string> {
-  const body: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(new TextDecoder().decode(bytes))) body[k] = v;
-  return body;
-}
-
-/** `multipart/form-data` (what a browser's or Node's `FormData` sends, e.g. MODE's app library at login): text fields only. */
-async function multipartFields(contentType: string, bytes: Uint8Array): Promise<Record<string, string>> {
-  let form: FormData;
-  try {
-    form = await new Request("http://form.invalid/", { method: "POST", headers: { "content-type": contentType }, body: bytes }).formData();
-  } catch {
-    throw invalidInput({ body: "not a valid multipart/form-data body" });
-  }
-  const body: Record<string, string> = {};
-  for (const [k, v] of form) {
-    if (typeof v !== "string") throw invalidInput({ [k]: "must be a text field, not a file" });
-    body[k] = v;
-  }
-  return body;
-}
-
 export const formAsJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
-  const urlencoded = /^application\/x-www-form-urlencoded/i.test(type);
-  const multipart = /^multipart\/form-data/i.test(type);
-  if (urlencoded || multipart) {
-    // Read as bytes, within a cap: a form here is a few short fields.
-    const bytes = await readCapped(c.req.raw.body, FORM_MAX_BYTES);
-    if (bytes === null) throw tooLarge(FORM_MAX_BYTES);
-    const body = urlencoded ? urlencodedFields(bytes) : await multipartFields(type, bytes);
+  if (/^application\/x-www-form-urlencoded/i.test(type)) {
+    // Read as bytes: workerd warns when .text() is called on a non-text content type.
+    const form = new URLSearchParams(new TextDecoder().decode(await c.req.raw.arrayBuffer()));
+    const body: Record<string, string> = {};
+    for (const [k, v] of form) body[k] = v;
     const headers = new Headers(c.req.raw.headers);
     headers.set("content-type", "application/json");
     c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers, body: JSON.stringify(body) });

@@ -22,13 +22,7 @@ import { refuseHomesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 export const homeSchema = z
-  .object({
-    id: z.number().int(),
-    projectId: z.number().int(),
-    name: z.string(),
-    creationTime: timeSchema,
-    deactivated: z.boolean().openapi({ description: "A deactivated home keeps its data but takes no new devices and no commands." }),
-  })
+  .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })
   .openapi("Home");
 
 const DEFAULT_LIMIT = 25;
@@ -82,9 +76,9 @@ const patchHome = createRoute({
   method: "patch",
   path: "/homes/{homeId}",
   tags: ["Homes"],
-  summary: "Rename, deactivate or reactivate a home (owners, project editors, project keys)",
+  summary: "Rename a home (owners, project editors, project keys)",
   security,
-  request: { params: homeParams, body: jsonBody(z.strictObject({ name: nameSchema().optional(), deactivated: z.boolean({ error: "must be true or false" }).optional() })) },
+  request: { params: homeParams, body: jsonBody(z.strictObject({ name: nameSchema() })) },
   responses: { ...noContent, ...errors(400, 401, 403, 404) },
 });
 
@@ -169,9 +163,7 @@ export function homesRoutes() {
   app.openapi(patchHome, async (c) => {
     const who = await principalOf(c);
     const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "update");
-    const { name, deactivated } = c.req.valid("json");
-    const changes = { ...(name !== undefined && { name }), ...(deactivated !== undefined && { deactivated }) };
-    if (Object.keys(changes).length) await db(c.env).update(homes).set(changes).where(eq(homes.id, home.id));
+    await db(c.env).update(homes).set(c.req.valid("json")).where(eq(homes.id, home.id));
     return c.body(null, 204);
   });
 

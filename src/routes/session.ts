@@ -25,8 +25,6 @@ const loginBody = z.strictObject({
   email: emailSchema,
   // No minimum here: a too-short password is simply incorrect, and says nothing about the account.
   password: z.string().max(256, "at most 256 characters"),
-  /** MODE's app library names the app signing in; kept on the session, shown by GET /userSession. */
-  appId: z.string().max(128, "at most 128 characters").optional(),
 });
 
 const login = createRoute({
@@ -45,14 +43,7 @@ const login = createRoute({
   },
 });
 
-const sessionSchema = z
-  .object({
-    userId: z.number().int(),
-    projectId: z.number().int(),
-    appId: z.string().openapi({ description: "The `appId` given at login; empty when none was." }),
-    creationTime: timeSchema,
-  })
-  .openapi("UserSession");
+const sessionSchema = z.object({ userId: z.number().int(), projectId: z.number().int(), creationTime: timeSchema }).openapi("UserSession");
 
 const getSession = createRoute({
   method: "get",
@@ -81,7 +72,7 @@ export function sessionRoutes() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(login, async (c) => {
-    const { projectId, email, password, appId } = c.req.valid("json");
+    const { projectId, email, password } = c.req.valid("json");
     await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
     await refuseLockedOutLogin(c.env, projectId, email);
     const d = db(c.env);
@@ -97,7 +88,7 @@ export function sessionRoutes() {
     }
     await clearLoginFailures(c.env, projectId, email);
     const token = newKey("session");
-    await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, creationTime: now(), appId: appId ?? null });
+    await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, creationTime: now() });
     return c.json({ userId: user.id, token }, 200);
   });
 
@@ -105,11 +96,11 @@ export function sessionRoutes() {
     const who = requireUser(await principalOf(c));
     const row = await db(c.env).query.userSessions.findFirst({
       where: eq(userSessions.tokenDigest, who.sessionDigest),
-      columns: { creationTime: true, appId: true },
+      columns: { creationTime: true },
     });
     // The principal was resolved from this very row; it can only be gone if a logout raced us.
     if (!row) throw unauthorized();
-    return c.json({ userId: who.userId, projectId: who.projectId, appId: row.appId ?? "", creationTime: row.creationTime }, 200);
+    return c.json({ userId: who.userId, projectId: who.projectId, creationTime: row.creationTime }, 200);
   });
 
   app.openapi(endSession, async (c) => {

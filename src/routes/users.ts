@@ -89,8 +89,10 @@ const patchUserBody = z
     currentPassword: z.string().max(256, "at most 256 characters").optional(),
   })
   .superRefine((body, ctx) => {
-    // A stolen session token alone is not enough to take the account over: a new password
-    // needs the current one, or a login within the last 10 minutes (checked in the route).
+    // A stolen session token alone must not be enough to take the account over.
+    if (body.password !== undefined && body.currentPassword === undefined) {
+      ctx.addIssue({ code: "custom", path: ["currentPassword"], message: "required to change the password" });
+    }
     if (body.currentPassword !== undefined && body.password === undefined) {
       ctx.addIssue({ code: "custom", path: ["currentPassword"], message: "only with password" });
     }
@@ -115,14 +117,6 @@ const setProjectRole = createRoute({
   request: { params: projectUserParams, body: jsonBody(z.strictObject({ projectRole: projectRoleSchema.nullable() })) },
   responses: { ...noContent, ...errors(400, 401, 403, 404) },
 });
-
-/** A password may change without the current one this long after the session's login. */
-const RECENT_LOGIN_MINUTES = 10;
-
-async function signedInRecently(env: Env, sessionDigest: string): Promise<boolean> {
-  const session = await db(env).query.userSessions.findFirst({ where: eq(userSessions.tokenDigest, sessionDigest), columns: { creationTime: true } });
-  return session !== undefined && Date.now() - Date.parse(session.creationTime) <= RECENT_LOGIN_MINUTES * 60_000;
-}
 
 export function usersRoutes() {
   const app = new OpenAPIHono<AppEnv>();
@@ -176,15 +170,9 @@ export function usersRoutes() {
       changes.name = body.name;
     }
     if (body.password !== undefined) {
-      // Keys may rename users but never set their password: only the user, who proves it is
-      // them with the current password, or by having signed in within the last 10 minutes
-      // (MODE's app library sends the new password alone, right after a login).
+      // Keys may rename users but never set their password: only the user, who knows the current one.
       demand(rights, "changePassword");
-      if (body.currentPassword !== undefined) {
-        if (!(await verifyPassword(body.currentPassword, row.passwordHash))) throw forbidden("INCORRECT_PASSWORD");
-      } else if (!(await signedInRecently(c.env, requireUser(who).sessionDigest))) {
-        throw forbidden("REAUTHENTICATION_REQUIRED", { message: "sign in again (or send currentPassword) to change the password", withinMinutes: RECENT_LOGIN_MINUTES });
-      }
+      if (!(await verifyPassword(body.currentPassword ?? "", row.passwordHash))) throw forbidden("INCORRECT_PASSWORD");
       changes.passwordHash = await hashPassword(body.password);
     }
     if (Object.keys(changes).length === 0) return c.body(null, 204);

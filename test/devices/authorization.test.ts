@@ -152,18 +152,6 @@ matrix(
   (key, caller) => call("PATCH", `/devices/${w.device.id}`, { key, body: { name: `by-${caller}` } }),
 );
 
-// The home's owner may retag its devices (MODE's app library does); a member may only rename.
-matrix(
-  "PATCH /devices/{id} {name, tag}",
-  { ...anonymous, operator: 204, adminKey: 204, plainKey: 403, otherProjectKey: 404, owner: 204, member: 403, otherHomeUser: 404, viewer: 403, editor: 204, admin: 204, otherProjectUser: 404, deviceSelf: 403, otherDevice: 404 },
-  async (key, caller) => {
-    const res = await call("PATCH", `/devices/${w.device.id}`, { key, body: { name: `n-${caller}`, tag: `t-${caller}` } });
-    const after = (await call("GET", `/devices/${w.device.id}`, { key: OPERATOR })).body;
-    expect(after.tag === `t-${caller}`).toBe(res.status === 204);
-    return res;
-  },
-);
-
 matrix(
   "PATCH /devices/{id} {tag, channel}",
   { ...anonymous, operator: 204, adminKey: 204, plainKey: 403, otherProjectKey: 404, owner: 403, member: 403, otherHomeUser: 404, viewer: 403, editor: 204, admin: 204, otherProjectUser: 404, deviceSelf: 403, otherDevice: 404 },

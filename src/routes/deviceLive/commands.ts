@@ -9,7 +9,7 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { principalOf } from "../../auth/principal";
 import { callerAndDevice, loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
-import { ApiError, conflict, invalidInput } from "../../http/errors";
+import { ApiError, invalidInput } from "../../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
 import type { SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
@@ -109,8 +109,7 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(sendCommand, async (c) => {
-    const { who, device, homeDeactivated } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
-    if (homeDeactivated) throw conflict("HOME_DEACTIVATED", { homeId: device.homeId });
+    const { who, device } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
     const { action, parameters = {}, ttl } = c.req.valid("json");
     const parametersJson = JSON.stringify(parameters);
     if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMITS.commandBytes) {

@@ -1,2 +1,0 @@
-ALTER TABLE `homes` ADD `deactivated` integer DEFAULT false NOT NULL;--> statement-breakpoint
-ALTER TABLE `user_sessions` ADD `app_id` text;
