@@ -27,6 +27,7 @@ import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
+import { userAuthFlowRoutes } from "./routes/userAuthFlows";
 import { usersRoutes } from "./routes/users";
 
 /** Static assets (wrangler.toml `[assets]`), served in front of the worker. */
@@ -57,6 +58,7 @@ export function createApp() {
   app.route("/", deviceClassRoutes());
   app.route("/", usersRoutes());
   app.route("/", sessionRoutes());
+  app.route("/", userAuthFlowRoutes());
   app.route("/", homesRoutes());
   app.route("/", membersRoutes());
   app.route("/", deviceRegistrationRoutes());
