@@ -22,9 +22,11 @@ import { deviceProvisioningRoutes } from "./routes/deviceProvisioning";
 import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
 import { devicesRoutes } from "./routes/devices";
 import { firmwareRoutes } from "./routes/firmware";
+import { homeKvRoutes } from "./routes/homeKv";
 import { homesRoutes } from "./routes/homes";
 import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
+import { notSupportedRoutes } from "./routes/notSupported";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { userAuthFlowRoutes } from "./routes/userAuthFlows";
@@ -61,6 +63,7 @@ export function createApp() {
   app.route("/", userAuthFlowRoutes());
   app.route("/", homesRoutes());
   app.route("/", membersRoutes());
+  app.route("/", homeKvRoutes());
   app.route("/", deviceRegistrationRoutes());
   app.route("/", deviceProvisioningRoutes());
   app.route("/", devicesRoutes());
@@ -70,6 +73,7 @@ export function createApp() {
   app.route("/", appProxyRoutes());
   app.route("/", deviceLogRoutes());
   app.route("/", logRequestRoutes());
+  app.route("/", notSupportedRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",
