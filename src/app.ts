@@ -10,6 +10,7 @@ import type { AppEnv } from "./env";
 import { accessLog } from "./http/accessLog";
 import { onError, onNotFound } from "./http/errors";
 import { jsonBodyGuard } from "./http/jsonGuard";
+import { plainUpgrades } from "./http/upgrade";
 import { RANGE_HEADER } from "./http/range";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
@@ -50,6 +51,8 @@ export function createApp() {
       exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed", "Retry-After"],
     }),
   );
+  // A 101 never carries a content encoding (src/http/upgrade.ts).
+  app.use("*", plainUpgrades());
   // Devices' HTTP access log: recorded after each response, off the request's path.
   app.use("*", accessLog());
   // Before any route: JSON bodies nested too deep (or over 1 MiB) never reach a validator, an object or a proxy target.
