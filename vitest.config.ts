@@ -28,8 +28,12 @@ export default defineConfig(async () => {
           // The App Proxy tests forward to a real server on 127.0.0.1 (test/setup/app-target.ts);
           // test/appProxy/targets.test.ts turns it off per request to test the refusals.
           ALLOW_PRIVATE_TARGETS: "true",
+          // Mail goes to the stand-in mail service below (EMAIL), whose inbox tests read (MAILBOX).
+          EMAIL_FROM: "no-reply@cloud.test",
           ...bindings,
         },
+        serviceBindings: { EMAIL: { name: "mailbox", entrypoint: "Mailbox" }, MAILBOX: "mailbox" },
+        workers: [{ name: "mailbox", modules: true, scriptPath: "./test/setup/mailbox.mjs", compatibilityDate: "2026-11-01" }],
       },
     });
   return {

@@ -10,6 +10,7 @@ import type { AppEnv } from "./env";
 import { accessLog } from "./http/accessLog";
 import { onError, onNotFound } from "./http/errors";
 import { jsonBodyGuard } from "./http/jsonGuard";
+import { plainUpgrades } from "./http/upgrade";
 import { RANGE_HEADER } from "./http/range";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
@@ -22,11 +23,14 @@ import { deviceProvisioningRoutes } from "./routes/deviceProvisioning";
 import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
 import { devicesRoutes } from "./routes/devices";
 import { firmwareRoutes } from "./routes/firmware";
+import { homeKvRoutes } from "./routes/homeKv";
 import { homesRoutes } from "./routes/homes";
 import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
+import { notSupportedRoutes } from "./routes/notSupported";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
+import { userAuthFlowRoutes } from "./routes/userAuthFlows";
 import { usersRoutes } from "./routes/users";
 
 /** Static assets (wrangler.toml `[assets]`), served in front of the worker. */
@@ -47,6 +51,8 @@ export function createApp() {
       exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed", "Retry-After"],
     }),
   );
+  // A 101 never carries a content encoding (src/http/upgrade.ts).
+  app.use("*", plainUpgrades());
   // Devices' HTTP access log: recorded after each response, off the request's path.
   app.use("*", accessLog());
   // Before any route: JSON bodies nested too deep (or over 1 MiB) never reach a validator, an object or a proxy target.
@@ -57,8 +63,10 @@ export function createApp() {
   app.route("/", deviceClassRoutes());
   app.route("/", usersRoutes());
   app.route("/", sessionRoutes());
+  app.route("/", userAuthFlowRoutes());
   app.route("/", homesRoutes());
   app.route("/", membersRoutes());
+  app.route("/", homeKvRoutes());
   app.route("/", deviceRegistrationRoutes());
   app.route("/", deviceProvisioningRoutes());
   app.route("/", devicesRoutes());
@@ -68,6 +76,7 @@ export function createApp() {
   app.route("/", appProxyRoutes());
   app.route("/", deviceLogRoutes());
   app.route("/", logRequestRoutes());
+  app.route("/", notSupportedRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

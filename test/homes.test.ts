@@ -33,7 +33,7 @@ describe("creating homes", () => {
     const user = await newUser(project.id, "ada");
     const created = await post("/homes", { name: "Flat" }, user.token);
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ id: expect.any(Number), projectId: project.id, name: "Flat", creationTime: expect.stringMatching(TIME) });
+    expect(created.body).toEqual({ id: expect.any(Number), projectId: project.id, name: "Flat", deactivated: false, creationTime: expect.stringMatching(TIME) });
 
     const read = await get(`/homes/${created.body.id}`, user.token);
     expect(read.status).toBe(200);
@@ -42,7 +42,7 @@ describe("creating homes", () => {
     const members = await get(`/homes/${created.body.id}/members`, user.token);
     expect(members.status).toBe(200);
     expect(members.body).toEqual([
-      { userId: user.id, homeId: created.body.id, name: "ada", email: user.email, role: "owner", creationTime: expect.stringMatching(TIME) },
+      { userId: user.id, homeId: created.body.id, name: "ada", email: user.email, verified: false, role: "owner", creationTime: expect.stringMatching(TIME) },
     ]);
     expect(members.headers.get("vnd.tinkermode.range")).toBe("0-0/1");
   });
@@ -238,7 +238,7 @@ describe("reading, renaming and deleting a home", () => {
       [{ name: "" }, ["name"]],
       [{ name: "n".repeat(257) }, ["name"]],
       [{ name: 12 }, ["name"]],
-      [{}, ["name"]],
+      [{ deactivated: "yes" }, ["deactivated"]],
       [{ name: "x", projectId: project.id }, ["projectId"]],
       [null, ["body"]],
     ];
@@ -300,6 +300,7 @@ describe("home members", () => {
       homeId: home.id,
       name: "friend",
       email: friend.email,
+      verified: false,
       role: "member",
       creationTime: expect.stringMatching(TIME),
     });

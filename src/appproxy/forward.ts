@@ -112,7 +112,7 @@ export interface ForwardInput {
   request: Request;
   targetUrl: URL;
   secret: string;
-  deviceId: number;
+  subject: SignedFields["subject"];
   projectId: number;
   principal: string;
   timeoutMs: number;
@@ -136,7 +136,7 @@ export async function forward(input: ForwardInput): Promise<Response> {
     method,
     requestTarget: targetUrl.pathname + targetUrl.search,
     projectId: input.projectId,
-    deviceId: input.deviceId,
+    subject: input.subject,
     principal: input.principal,
     contentSha256: await sha256Hex(body),
   };

@@ -5,7 +5,11 @@
  *
  *   X-Mode-Signature = hex(HMAC-SHA256(secret, canonical))
  *   canonical = "v1" LF timestamp LF METHOD LF requestTarget LF projectId LF
- *               deviceId LF principal LF contentSha256
+ *               subject LF principal LF contentSha256
+ *
+ * `subject` is the device id (`42`) for a device's App Proxy, and `home:<id>`
+ * for a home's (`/homes/{id}/appProxy/…`), so a signature for one can never
+ * pass for the other.
  *
  * `secret` is the project's App Proxy secret as UTF-8 bytes; `requestTarget`
  * is the path and query the target receives (`/base/rest?a=1`).
@@ -17,6 +21,7 @@ export const SIGNATURE_VERSION = "v1";
 
 export const HEADERS = {
   deviceId: "X-Mode-Device-Id",
+  homeId: "X-Mode-Home-Id",
   projectId: "X-Mode-Project-Id",
   principal: "X-Mode-Principal",
   timestamp: "X-Mode-Timestamp",
@@ -43,14 +48,16 @@ export interface SignedFields {
   method: string;
   requestTarget: string;
   projectId: number;
-  deviceId: number;
+  /** What the request is about: a device (`X-Mode-Device-Id`) or a home (`X-Mode-Home-Id`). */
+  subject: { deviceId: number } | { homeId: number };
   principal: string;
   /** hex(SHA-256(body)); the digest of the empty string when there is no body. */
   contentSha256: string;
 }
 
 export function canonicalString(f: SignedFields): string {
-  return [SIGNATURE_VERSION, f.timestamp, f.method.toUpperCase(), f.requestTarget, f.projectId, f.deviceId, f.principal, f.contentSha256].join("\n");
+  const subject = "deviceId" in f.subject ? String(f.subject.deviceId) : `home:${f.subject.homeId}`;
+  return [SIGNATURE_VERSION, f.timestamp, f.method.toUpperCase(), f.requestTarget, f.projectId, subject, f.principal, f.contentSha256].join("\n");
 }
 
 const encoder = new TextEncoder();
@@ -67,7 +74,7 @@ export async function sign(secret: string, f: SignedFields): Promise<string> {
 /** The X-Mode-* headers for one forwarded request. */
 export async function signedHeaders(secret: string, f: SignedFields): Promise<Record<string, string>> {
   return {
-    [HEADERS.deviceId]: String(f.deviceId),
+    ...("deviceId" in f.subject ? { [HEADERS.deviceId]: String(f.subject.deviceId) } : { [HEADERS.homeId]: String(f.subject.homeId) }),
     [HEADERS.projectId]: String(f.projectId),
     [HEADERS.principal]: f.principal,
     [HEADERS.timestamp]: f.timestamp,

@@ -71,6 +71,16 @@ export interface HomeView {
 export const homeRights = (p: Principal, h: HomeView) => ({
   see: projectAuthority(p, h.projectId, "viewer") || h.role !== null,
   update: projectAuthority(p, h.projectId, "editor") || h.role === "owner",
+  /**
+   * Deactivating or reactivating: the project's side (a service ended, a bill
+   * unpaid), so not the owner, who could otherwise undo it.
+   */
+  deactivate: projectAuthority(p, h.projectId, "editor"),
+  /** The home's key-values: read by whoever sees the home, written by its users and the project's editors and keys. */
+  readKv: projectAuthority(p, h.projectId, "viewer") || h.role !== null,
+  writeKv: projectAuthority(p, h.projectId, "editor") || h.role !== null,
+  /** The home's App Proxy: its users and the project's editors and keys. */
+  useAppProxy: projectAuthority(p, h.projectId, "editor") || h.role !== null,
   remove: projectAuthority(p, h.projectId, "admin") || h.role === "owner",
   manageMembers: projectAuthority(p, h.projectId, "admin") || h.role === "owner",
   /** Claim or provision devices into the home. */
@@ -111,7 +121,9 @@ export function deviceRights(p: Principal, d: DeviceView) {
     /** apiKey and claimCode (`includeAdminInfo`); see `projectRights().readDeviceSecrets`. */
     readSecrets: projectRights(p, d.projectId).readDeviceSecrets,
     updateName: operate,
-    /** tag, homeId, channel, claimCode. */
+    /** The home's owner labels its devices too (MODE's app library edits `name` and `tag` together). */
+    updateTag: owner || projectAuthority(p, d.projectId, "editor", true),
+    /** homeId, channel, claimCode (and tag). */
     updateProjectFields: projectAuthority(p, d.projectId, "editor", true),
     /** Send and cancel commands. */
     sendCommand: operate,
@@ -142,8 +154,10 @@ export function userRights(p: Principal, u: UserView) {
     /** The user, the operator and the project's keys. */
     see: self || p.kind === "operator" || isProjectKey(p, u.projectId),
     rename: self || p.kind === "operator" || isProjectKey(p, u.projectId),
-    /** Only the user, who knows the current password. */
+    /** Only the user: with the current password, or alone within minutes of signing in (src/routes/users.ts). */
     changePassword: self,
+    /** Deleting the account: the user, or the operator or an admin key of its project. */
+    remove: self || p.kind === "operator" || isProjectKey(p, u.projectId, true),
     /** Which homes the user belongs to. */
     listHomes: self || projectAuthority(p, u.projectId, "viewer"),
   };

@@ -73,10 +73,32 @@ export const userSessions = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     creationTime: text("creation_time").notNull(),
+    /** The app that signed in (`appId` of `POST /auth/user`, as MODE's app library sends it); null when none was named. */
+    appId: text("app_id"),
     /** When the session was last used, refreshed at most once a day; null: never since it was made. Idle too long → expired. */
     lastUsedTime: text("last_used_time"),
   },
   (t) => [index("user_sessions_user").on(t.userId)],
+);
+
+/**
+ * Single-use tokens mailed to a user: email verification and password reset.
+ * Stored as SHA-256 digests only (the token itself exists only in the mail and
+ * the event); spent by setting `usedTime` conditionally, so it works once.
+ */
+export const userTokens = sqliteTable(
+  "user_tokens",
+  {
+    tokenDigest: text("token_digest").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    purpose: text("purpose", { enum: ["emailVerification", "passwordReset"] }).notNull(),
+    expirationTime: text("expiration_time").notNull(),
+    usedTime: text("used_time"),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [index("user_tokens_user").on(t.userId, t.purpose)],
 );
 
 /**
@@ -106,6 +128,8 @@ export const homes = sqliteTable(
       .notNull()
       .references(() => projects.id, { onDelete: "cascade" }),
     name: text("name").notNull(),
+    /** A deactivated home keeps its data but takes no new claims or commands. */
+    deactivated: integer("deactivated", { mode: "boolean" }).notNull().default(false),
     creationTime: text("creation_time").notNull(),
   },
   (t) => [index("homes_project").on(t.projectId, t.id)],

@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import { principalOf, type Principal } from "../auth/principal";
 import { demand, deviceRights, type HomeRole } from "../auth/policy";
 import { db } from "../db/client";
-import { devices, homeMembers } from "../db/schema";
+import { devices, homeMembers, homes } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
 import type { DeviceRow } from "./present";
@@ -20,6 +20,8 @@ export type DeviceRight = keyof DeviceRights;
 export interface DeviceAccess {
   device: DeviceRow;
   rights: DeviceRights;
+  /** Whether the device's home is deactivated (read by `callerAndDevice` only, for commands). */
+  homeDeactivated?: boolean;
 }
 
 export async function loadDevice(env: Env, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
@@ -43,13 +45,15 @@ export async function callerAndDevice(c: Context<AppEnv>, deviceId: number, righ
   const [who, rows] = await Promise.all([
     principalOf(c),
     db(c.env)
-      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role })
+      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role, homeDeactivated: homes.deactivated })
       .from(devices)
       .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
+      // Same query, no extra round trip: a deactivated home refuses commands.
+      .leftJoin(homes, eq(homes.id, devices.homeId))
       .where(eq(devices.id, deviceId)),
   ]);
   const homeRole = who.kind === "user" ? (rows.find((r) => r.userId === who.userId)?.role ?? null) : null;
-  return { who, ...decideAccess(who, rows[0]?.device, homeRole, right) };
+  return { who, ...decideAccess(who, rows[0]?.device, homeRole, right), homeDeactivated: rows[0]?.homeDeactivated === true };
 }
 
 /**

@@ -9,7 +9,7 @@ import type { Principal } from "../auth/principal";
 import { demand } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, provisioningTokens } from "../db/schema";
-import { findHome, loadHome } from "../homes/access";
+import { findHome, loadHome, refuseDeactivated } from "../homes/access";
 import { ApiError, constraintOf, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
@@ -71,6 +71,7 @@ export async function createInstance(env: Env, who: Principal, f: InstanceFields
 /** Flow 1: a user (or project key) claims a device that is in claim mode into a home. */
 export async function claimDevice(env: Env, who: Principal, homeId: number, claimCode: string): Promise<DeviceRow> {
   const { home } = await loadHome(env, who, homeId, "addDevices");
+  refuseDeactivated(home);
   const d = db(env);
   const device = await d.query.devices.findFirst({ where: eq(devices.claimCodeDigest, await digest(claimCode)) });
   // An unknown code answers like a closed claim window: nothing about other devices is revealed.
@@ -82,7 +83,8 @@ export async function claimDevice(env: Env, who: Principal, homeId: number, clai
   try {
     [claimed] = await d
       .update(devices)
-      .set({ homeId, claimTime: time, claimExpirationTime: time })
+      // claimExpirationTime stays the window's end, as MODE shows it; being in a home is what ends claiming.
+      .set({ homeId, claimTime: time })
       .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
       .returning();
   } catch (err) {

@@ -22,8 +22,8 @@ export const deviceSchema = z
     claimTime: timeSchema.optional(),
     claimExpirationTime: timeSchema.optional(),
     isConnected: z.boolean(),
-    lastConnectTime: timeSchema.optional(),
-    lastDisconnectTime: timeSchema.optional(),
+    lastConnectTime: timeSchema.nullable().openapi({ description: "null before the device's first connect." }),
+    lastDisconnectTime: timeSchema.nullable().openapi({ description: "null before the device's first disconnect." }),
     channel: z.string().optional(),
     bundleInstalled: z.string().optional(),
     bundleInstallTime: timeSchema.optional(),
@@ -43,12 +43,13 @@ export function presentDevice(row: DeviceRow): Device {
     name: row.name,
     tag: row.tag,
     isConnected: row.isConnected,
+    // Present even before the first connect, as MODE's app library reads them.
+    lastConnectTime: row.lastConnectTime ?? null,
+    lastDisconnectTime: row.lastDisconnectTime ?? null,
   };
   if (row.homeId !== null) out.homeId = row.homeId;
   if (row.claimTime) out.claimTime = row.claimTime;
   if (row.claimExpirationTime) out.claimExpirationTime = row.claimExpirationTime;
-  if (row.lastConnectTime) out.lastConnectTime = row.lastConnectTime;
-  if (row.lastDisconnectTime) out.lastDisconnectTime = row.lastDisconnectTime;
   if (row.channel !== null) out.channel = row.channel;
   if (row.bundleInstalled !== null) out.bundleInstalled = row.bundleInstalled;
   if (row.bundleInstallTime) out.bundleInstallTime = row.bundleInstallTime;

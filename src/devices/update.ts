@@ -1,7 +1,7 @@
 /**
- * `PATCH /devices/{id}`: `name` for whoever may update the device; `tag`,
- * `homeId`, `channel` and `claimCode` only for a project-devices updater or an
- * admin project key. Moving `homeId` with a user key also needs delete rights
+ * `PATCH /devices/{id}`: `name` for whoever may update the device; `tag` also
+ * for the owner of the device's home; `homeId`, `channel` and `claimCode`
+ * only for a project-devices updater or an admin project key. Moving `homeId` with a user key also needs delete rights
  * on the old home and add rights on the new one.
  */
 import { eq } from "drizzle-orm";
@@ -39,8 +39,8 @@ async function checkHomeMove(env: Env, who: Principal, device: DeviceRow, newHom
 }
 
 export async function updateDevice(env: Env, who: Principal, device: DeviceRow, rights: DeviceRights, patch: DevicePatch): Promise<void> {
-  const projectFields = patch.tag !== undefined || patch.channel !== undefined || patch.homeId !== undefined || patch.claimCode !== undefined;
-  demand(rights, projectFields ? "updateProjectFields" : "updateName");
+  const projectFields = patch.channel !== undefined || patch.homeId !== undefined || patch.claimCode !== undefined;
+  demand(rights, projectFields ? "updateProjectFields" : patch.tag !== undefined ? "updateTag" : "updateName");
 
   const homeChanges = patch.homeId !== undefined && patch.homeId !== device.homeId;
   if (homeChanges) await checkHomeMove(env, who, device, patch.homeId!);

@@ -7,7 +7,7 @@ import { demand, homeRights } from "../auth/policy";
 import type { Principal } from "../auth/principal";
 import { db } from "../db/client";
 import { homeMembers, homes } from "../db/schema";
-import { notFound } from "../http/errors";
+import { conflict, notFound } from "../http/errors";
 
 export type HomeRow = typeof homes.$inferSelect;
 export type HomeRights = ReturnType<typeof homeRights>;
@@ -32,4 +32,9 @@ export async function loadHome(env: Env, who: Principal, homeId: number, right?:
   if (!found) throw notFound("HOME_NOT_FOUND");
   if (right) demand(found.rights, right);
   return found;
+}
+
+/** A deactivated home keeps its data but takes no new devices or commands: 409 with the reason. */
+export function refuseDeactivated(home: { id: number; deactivated: boolean }): void {
+  if (home.deactivated) throw conflict("HOME_DEACTIVATED", { homeId: home.id, message: "the home is deactivated; the project can reactivate it" });
 }

@@ -30,12 +30,12 @@ export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
   return { required: true, description, content: { "application/json": { schema } } } as const;
 }
 
-/** A body that may arrive as JSON or as a urlencoded form (converted by `formAsJson`). */
+/** A body that may arrive as JSON or as a form, urlencoded or multipart (converted by `formAsJson`). */
 export function jsonOrFormBody<T extends z.ZodType>(schema: T) {
   return {
     required: true,
     content: { "application/json": { schema } },
-    description: "JSON, or `application/x-www-form-urlencoded` with the same fields.",
+    description: "JSON, or `application/x-www-form-urlencoded` or `multipart/form-data` with the same fields (text fields only).",
   } as const;
 }
 

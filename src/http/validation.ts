@@ -6,6 +6,7 @@
 import type { Hook } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
 
 /** Flattens zod issues into `{field: message}`; unknown keys are named one by one. */
@@ -27,25 +28,54 @@ export const defaultHook: Hook<any, any, any, any> = (result) => {
   if (!result.success) throw invalidInput(issuesToErrors(result.error.issues));
 };
 
+/** Form bodies are a few short fields; nothing legitimate comes near this. */
+const FORM_MAX_BYTES = 64 * 1024;
+
 /**
  * `POST /devices`, `POST /auth/user` and `POST /deviceRegistration` also take
- * `application/x-www-form-urlencoded` (the reference's own sample). This route
- * middleware turns such a body into JSON before validation, so one JSON
- * schema validates both; schemas coerce numeric strings where a form sends them.
+ * `application/x-www-form-urlencoded` (the reference's own sample) and
+ * `multipart/form-data` (what MODE's app library sends: a `FormData`). This
+ * route middleware turns such a body into JSON before validation, so one
+ * JSON schema validates every form; schemas coerce numeric strings where a
+ * form sends them. A file among the fields is refused: no such route takes one.
  */
 export const formAsJson: MiddlewareHandler = async (c, next) => {
   const type = c.req.header("content-type") ?? "";
-  if (/^application\/x-www-form-urlencoded/i.test(type)) {
+  const urlencoded = /^application\/x-www-form-urlencoded/i.test(type);
+  const multipart = /^multipart\/form-data/i.test(type);
+  if (urlencoded || multipart) {
     // Read as bytes: workerd warns when .text() is called on a non-text content type.
-    const form = new URLSearchParams(new TextDecoder().decode(await c.req.raw.arrayBuffer()));
-    const body: Record<string, string> = {};
-    for (const [k, v] of form) body[k] = v;
+    const bytes = await readCapped(c.req.raw.body, FORM_MAX_BYTES);
+    if (bytes === null) throw tooLarge(FORM_MAX_BYTES);
+    const body = urlencoded ? urlencodedFields(bytes) : await multipartFields(bytes, type);
     const headers = new Headers(c.req.raw.headers);
     headers.set("content-type", "application/json");
+    headers.delete("content-length");
     c.req.raw = new Request(c.req.raw.url, { method: c.req.method, headers, body: JSON.stringify(body) });
   }
   await next();
 };
+
+function urlencodedFields(bytes: Uint8Array): Record<string, string> {
+  const body: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(new TextDecoder().decode(bytes))) body[k] = v;
+  return body;
+}
+
+async function multipartFields(bytes: Uint8Array, contentType: string): Promise<Record<string, string>> {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    throw invalidInput({ body: "must be a well-formed multipart/form-data body" });
+  }
+  const body: Record<string, string> = {};
+  for (const [k, v] of form) {
+    if (typeof v !== "string") throw invalidInput({ [k]: "must be a text field, not a file" });
+    body[k] = v;
+  }
+  return body;
+}
 
 // ---- reusable field schemas ----
 

@@ -12,17 +12,22 @@
 import { DurableObject } from "cloudflare:workers";
 import { userHub } from "./stubs";
 import { migrate } from "../db/objectSchema";
+import type { KvChange, KvPrecondition } from "./device/kv";
+import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
 
-const SCHEMA = [`CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`] as const;
+const SCHEMA = [`CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`, ...HOME_KV_SCHEMA] as const;
 
 export class HomeHub extends DurableObject<Env> {
   /** userId → sequence number of its latest subscription. */
   private readonly subscribers = new Map<number, number>();
   private seq = 0;
+  /** The home's key-values (src/live/home/kv.ts). */
+  private readonly kv: HomeKv;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     migrate(ctx.storage.sql, SCHEMA);
+    this.kv = new HomeKv(ctx.storage.sql);
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);
       this.seq = Math.max(this.seq, row.seq);
@@ -67,5 +72,27 @@ export class HomeHub extends DurableObject<Env> {
       else if (this.subscribers.get(userId) === seq) this.unsubscribe(userId);
     });
     return sockets;
+  }
+
+  // ---- the home's key-values (the worker has checked the caller, the key and the value) ----
+
+  kvList(prefix?: string): string {
+    return this.kv.list(prefix);
+  }
+
+  kvGet(key: string): { item: string; rev: number } | null {
+    return this.kv.get(key);
+  }
+
+  async kvSet(homeId: number, key: string, json: string, pre?: KvPrecondition): Promise<KvChange> {
+    const change = this.kv.set(key, json, new Date().toISOString(), pre);
+    if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }));
+    return change;
+  }
+
+  async kvDelete(homeId: number, key: string, pre?: KvPrecondition): Promise<KvChange> {
+    const change = this.kv.delete(key, pre);
+    if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
+    return change;
   }
 }

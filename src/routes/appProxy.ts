@@ -1,5 +1,6 @@
 /**
- * App Proxy. A project routes `/devices/{id}/appProxy/{srcPath}` to its own
+ * App Proxy. A project routes `/devices/{id}/appProxy/{srcPath}` (and a
+ * home's `/homes/{id}/appProxy/{srcPath}`, for MODE's app library) to its own
  * app servers: the longest configured `srcPath` prefix picks the target, and
  * the request goes on with its method, remaining path, query and body, plus
  * signed `X-Mode-*` headers naming the device, project and caller (see
@@ -17,6 +18,7 @@ import { forward, forwardedQuery, timeoutOf } from "../appproxy/forward";
 import { matchRoute } from "../appproxy/match";
 import { principalLabel } from "../appproxy/sign";
 import { loadDevice } from "../devices/access";
+import { loadHome } from "../homes/access";
 import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
 import { ApiError, invalidInput, notFound } from "../http/errors";
@@ -83,19 +85,22 @@ const getSecret = createRoute({
 const PROXY_METHODS = ["get", "post", "put", "patch", "delete"] as const;
 
 /** Documentation only: the proxy takes any body, so it is served by a plain handler below. */
-function documentProxy(app: OpenAPIHono<AppEnv>) {
+function documentProxy(app: OpenAPIHono<AppEnv>, subject: "device" | "home") {
+  const idName = subject === "device" ? "deviceId" : "homeId";
+  const idHeader = subject === "device" ? "X-Mode-Device-Id" : "X-Mode-Home-Id";
   for (const method of PROXY_METHODS) {
     app.openAPIRegistry.registerPath({
       method,
-      path: "/devices/{deviceId}/appProxy/{srcPath}",
+      path: `/${subject === "device" ? "devices" : "homes"}/{${idName}}/appProxy/{srcPath}`,
       tags,
       summary: `Proxy a ${method.toUpperCase()} request to an app server`,
       description:
-        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `X-Mode-Device-Id`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
+        (subject === "home" ? "The home's App Proxy: the project's same routes, for a home's users (no device involved). " : "") +
+        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `${idHeader}`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
       security,
       request: {
         params: z.object({
-          deviceId: z.number().int().openapi({ param: { name: "deviceId", in: "path" } }),
+          [idName]: z.number().int().openapi({ param: { name: idName, in: "path" } }),
           srcPath: z.string().openapi({ param: { name: "srcPath", in: "path" }, description: "A path under one of the project's srcPaths; may contain `/`." }),
         }),
       },
@@ -114,21 +119,32 @@ function documentProxy(app: OpenAPIHono<AppEnv>) {
   }
 }
 
-const PROXY_PATH = /^\/devices\/([^/]*)\/appProxy\/(.*)$/;
+const PROXY_PATH = /^\/(devices|homes)\/([^/]*)\/appProxy\/(.*)$/;
 
 async function proxy(c: Context<AppEnv>): Promise<Response> {
   const who = await principalOf(c);
 
   // The raw (still percent-encoded) path, so what follows srcPath is forwarded exactly as sent.
   const url = new URL(c.req.url);
-  const [, rawId = "", path = ""] = PROXY_PATH.exec(url.pathname) ?? [];
+  const [, kind = "", rawId = "", path = ""] = PROXY_PATH.exec(url.pathname) ?? [];
+  const idName = kind === "homes" ? "homeId" : "deviceId";
   const id = idSchema.safeParse(rawId);
-  if (!id.success) throw invalidInput({ deviceId: "must be a positive integer" });
+  if (!id.success) throw invalidInput({ [idName]: "must be a positive integer" });
 
-  // A user of the device's home or a project key; never a device key (not even its own).
-  const { device } = await loadDevice(c.env, who, id.data, "useAppProxy");
+  // A user of the device's (or the home's) home or a project key; never a device key (not even its own).
+  let projectId: number;
+  let subject: { deviceId: number } | { homeId: number };
+  if (kind === "homes") {
+    const { home } = await loadHome(c.env, who, id.data, "useAppProxy");
+    projectId = home.projectId;
+    subject = { homeId: home.id };
+  } else {
+    const { device } = await loadDevice(c.env, who, id.data, "useAppProxy");
+    projectId = device.projectId;
+    subject = { deviceId: device.id };
+  }
 
-  const { routes, secret } = await proxyConfig(c.env, device.projectId);
+  const { routes, secret } = await proxyConfig(c.env, projectId);
   const match = matchRoute(routes, path);
   if (!match) throw new ApiError(404, "APP_PROXY_ROUTE_NOT_FOUND", { srcPath: path });
   if (!secret) throw new ApiError(503, "APP_PROXY_NOT_CONFIGURED", { message: "the project has no App Proxy secret yet" });
@@ -147,8 +163,8 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
     request: c.req.raw,
     targetUrl,
     secret,
-    deviceId: device.id,
-    projectId: device.projectId,
+    subject,
+    projectId,
     principal: principalLabel(who),
     timeoutMs: timeoutOf(c.env),
   });
@@ -187,12 +203,11 @@ export function appProxyRoutes() {
     return c.json(info, 200);
   });
 
-  documentProxy(app);
-  app.on(
-    PROXY_METHODS.map((m) => m.toUpperCase()),
-    "/devices/:deviceId/appProxy/*",
-    proxy,
-  );
+  documentProxy(app, "device");
+  documentProxy(app, "home");
+  const methods = PROXY_METHODS.map((m) => m.toUpperCase());
+  app.on(methods, "/devices/:deviceId/appProxy/*", proxy);
+  app.on(methods, "/homes/:homeId/appProxy/*", proxy);
 
   return app;
 }

@@ -12,7 +12,7 @@ import { projects, provisioningTokens } from "../db/schema";
 import { requireDeviceClass } from "../devices/classes";
 import { deviceFields } from "../devices/fields";
 import type { AppEnv } from "../env";
-import { loadHome } from "../homes/access";
+import { loadHome, refuseDeactivated } from "../homes/access";
 import { refuseProvisioningTokensOverCap } from "../limits/caps";
 import { forbidden, notFound, onConstraint } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
@@ -43,6 +43,7 @@ export function deviceProvisioningRoutes() {
   app.openapi(route, async (c) => {
     const who = await principalOf(c);
     const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "addDevices");
+    refuseDeactivated(home);
     const project = await db(c.env).query.projects.findFirst({ columns: { provisioning: true }, where: eq(projects.id, home.projectId) });
     if (project?.provisioning !== "onDemand") throw forbidden("PROJECT_NOT_ON_DEMAND");
     const b = c.req.valid("json");

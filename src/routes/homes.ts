@@ -22,7 +22,13 @@ import { refuseHomesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 export const homeSchema = z
-  .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), creationTime: timeSchema })
+  .object({
+    id: z.number().int(),
+    projectId: z.number().int(),
+    name: z.string(),
+    deactivated: z.boolean().openapi({ description: "A deactivated home keeps its data but takes no new claims or commands (`409 HOME_DEACTIVATED`)." }),
+    creationTime: timeSchema,
+  })
   .openapi("Home");
 
 const DEFAULT_LIMIT = 25;
@@ -76,9 +82,19 @@ const patchHome = createRoute({
   method: "patch",
   path: "/homes/{homeId}",
   tags: ["Homes"],
-  summary: "Rename a home (owners, project editors, project keys)",
+  summary: "Rename (owners, project editors, project keys) or deactivate a home (project editors and keys); any subset of the fields",
   security,
-  request: { params: homeParams, body: jsonBody(z.strictObject({ name: nameSchema() })) },
+  request: {
+    params: homeParams,
+    body: jsonBody(
+      z.strictObject({
+        name: nameSchema().optional(),
+        deactivated: z.boolean({ error: "must be true or false" }).optional().openapi({
+          description: "true: the home keeps its data but refuses new claims and commands; false: active again.",
+        }),
+      }),
+    ),
+  },
   responses: { ...noContent, ...errors(400, 401, 403, 404) },
 });
 
@@ -162,8 +178,20 @@ export function homesRoutes() {
 
   app.openapi(patchHome, async (c) => {
     const who = await principalOf(c);
-    const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "update");
-    await db(c.env).update(homes).set(c.req.valid("json")).where(eq(homes.id, home.id));
+    const { home, rights } = await loadHome(c.env, who, c.req.valid("param").homeId);
+    const { name, deactivated } = c.req.valid("json");
+    const changes: Partial<typeof homes.$inferInsert> = {};
+    if (name !== undefined) {
+      demand(rights, "update");
+      changes.name = name;
+    }
+    if (deactivated !== undefined) {
+      demand(rights, "deactivate");
+      changes.deactivated = deactivated;
+    }
+    // An empty change still asks for a right, so it answers as a rename would.
+    if (Object.keys(changes).length === 0) demand(rights, "update");
+    else await db(c.env).update(homes).set(changes).where(eq(homes.id, home.id));
     return c.body(null, 204);
   });
 

@@ -30,6 +30,7 @@ const memberSchema = z
     homeId: z.number().int(),
     name: z.string(),
     email: z.string(),
+    verified: z.boolean().openapi({ description: "Whether the member's email is verified." }),
     role: roleSchema,
     creationTime: timeSchema.openapi({ description: "When the user joined the home." }),
   })
@@ -84,6 +85,7 @@ const memberColumns = {
   homeId: homeMembers.homeId,
   name: users.name,
   email: users.email,
+  verified: users.verified,
   role: homeMembers.role,
   creationTime: homeMembers.creationTime,
 };
@@ -135,7 +137,7 @@ export function membersRoutes() {
     }
     if (!row) throw conflict("USER_EXISTS");
     await afterMembershipChanged(c.env, user.id);
-    return c.json({ userId: user.id, homeId: home.id, name: user.name, email: user.email, role: row.role, creationTime: row.creationTime }, 201);
+    return c.json({ userId: user.id, homeId: home.id, name: user.name, email: user.email, verified: user.verified, role: row.role, creationTime: row.creationTime }, 201);
   });
 
   app.openapi(patchMember, async (c) => {

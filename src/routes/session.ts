@@ -15,7 +15,7 @@ import type { AppEnv } from "../env";
 import { ApiError, notFound, unauthorized } from "../http/errors";
 import { errors, json, jsonOrFormBody, noContent, security } from "../http/openapi";
 import { now } from "../http/time";
-import { formAsJson, idSchema, timeSchema } from "../http/validation";
+import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation";
 import { afterSessionEnded } from "../live/hooks";
 import { clearLoginFailures, countLoginFailure, refuseBusyAddress, refuseLockedOutLogin } from "../limits/login";
 import { emailSchema } from "./users";
@@ -25,13 +25,15 @@ const loginBody = z.strictObject({
   email: emailSchema,
   // No minimum here: a too-short password is simply incorrect, and says nothing about the account.
   password: z.string().max(256, "at most 256 characters"),
+  // MODE's app library names the app signing in; kept on the session, shown by GET /userSession.
+  appId: textSchema(128).optional().openapi({ description: "The app signing in (MODE's app library sends it); kept on the session." }),
 });
 
 const login = createRoute({
   method: "post",
   path: "/auth/user",
   tags: ["Users"],
-  summary: "Log a user in (JSON or form body)",
+  summary: "Log a user in (JSON, urlencoded or multipart form body)",
   middleware: [formAsJson] as const,
   request: { body: jsonOrFormBody(loginBody) },
   responses: {
@@ -43,7 +45,14 @@ const login = createRoute({
   },
 });
 
-const sessionSchema = z.object({ userId: z.number().int(), projectId: z.number().int(), creationTime: timeSchema }).openapi("UserSession");
+const sessionSchema = z
+  .object({
+    userId: z.number().int(),
+    projectId: z.number().int(),
+    appId: z.string().nullable().openapi({ description: "The `appId` given at login; null when none was." }),
+    creationTime: timeSchema,
+  })
+  .openapi("UserSession");
 
 const getSession = createRoute({
   method: "get",
@@ -72,7 +81,7 @@ export function sessionRoutes() {
   const app = new OpenAPIHono<AppEnv>();
 
   app.openapi(login, async (c) => {
-    const { projectId, email, password } = c.req.valid("json");
+    const { projectId, email, password, appId } = c.req.valid("json");
     await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
     await refuseLockedOutLogin(c.env, projectId, email);
     const d = db(c.env);
@@ -88,7 +97,7 @@ export function sessionRoutes() {
     }
     await clearLoginFailures(c.env, projectId, email);
     const token = newKey("session");
-    await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, creationTime: now() });
+    await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, appId: appId ?? null, creationTime: now() });
     return c.json({ userId: user.id, token }, 200);
   });
 
@@ -96,11 +105,11 @@ export function sessionRoutes() {
     const who = requireUser(await principalOf(c));
     const row = await db(c.env).query.userSessions.findFirst({
       where: eq(userSessions.tokenDigest, who.sessionDigest),
-      columns: { creationTime: true },
+      columns: { creationTime: true, appId: true },
     });
     // The principal was resolved from this very row; it can only be gone if a logout raced us.
     if (!row) throw unauthorized();
-    return c.json({ userId: who.userId, projectId: who.projectId, creationTime: row.creationTime }, 200);
+    return c.json({ userId: who.userId, projectId: who.projectId, appId: row.appId, creationTime: row.creationTime }, 200);
   });
 
   app.openapi(endSession, async (c) => {

@@ -19,6 +19,7 @@ import { forget } from "../auth/principalCache";
 import { demand, projectRights, requireUser } from "../auth/policy";
 import { refuseBusyAddress } from "../limits/login";
 import { loadUser, type UserRow } from "../users/access";
+import { removeUser } from "../users/remove";
 import { loadProject } from "../projects/access";
 
 /** Emails are compared trimmed and lower-cased: one account per address per project, however it is typed. */
@@ -30,7 +31,7 @@ export const emailSchema = z
   .email("must be an email address")
   .openapi({ type: "string", format: "email", example: "ada@example.com" });
 
-const passwordSchema = z.string().min(8, "at least 8 characters").max(256, "at most 256 characters");
+export const passwordSchema = z.string().min(8, "at least 8 characters").max(256, "at most 256 characters");
 
 const projectRoleSchema = z.enum(["viewer", "editor", "admin"]);
 
@@ -89,23 +90,40 @@ const patchUserBody = z
     currentPassword: z.string().max(256, "at most 256 characters").optional(),
   })
   .superRefine((body, ctx) => {
-    // A stolen session token alone must not be enough to take the account over.
-    if (body.password !== undefined && body.currentPassword === undefined) {
-      ctx.addIssue({ code: "custom", path: ["currentPassword"], message: "required to change the password" });
-    }
     if (body.currentPassword !== undefined && body.password === undefined) {
       ctx.addIssue({ code: "custom", path: ["currentPassword"], message: "only with password" });
     }
   });
+
+/**
+ * A password change without `currentPassword` (MODE's app library cannot
+ * send one) is accepted only from a session this young: a token stolen later
+ * is not enough to take the account over.
+ */
+export const RECENT_LOGIN_MS = 10 * 60 * 1000;
 
 const patchUser = createRoute({
   method: "patch",
   path: "/users/{id}",
   tags: ["Users"],
   summary: "Rename a user or change their password (the password only by the user)",
+  description:
+    "`password` needs `currentPassword`, or a session made within the last 10 minutes; otherwise `403 REAUTHENTICATION_REQUIRED` (log in again, then change it). A new password ends the user's other sessions.",
   security,
   request: { params: idParams, body: jsonBody(patchUserBody) },
   responses: { ...noContent, ...errors(400, 401, 403, 404) },
+});
+
+const deleteUser = createRoute({
+  method: "delete",
+  path: "/users/{id}",
+  tags: ["Users"],
+  summary: "Delete a user (the user itself, the operator, or an admin project key)",
+  description:
+    "Ends every session at once (open event sockets close with 4001) and removes the user from every home. A home the user alone owns is deleted with them when it holds no devices; when it still holds devices the answer is `409 LAST_OWNER` with `data.homeIds` (hand the home over or remove its devices first).",
+  security,
+  request: { params: idParams },
+  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
 });
 
 const setProjectRole = createRoute({
@@ -172,7 +190,11 @@ export function usersRoutes() {
     if (body.password !== undefined) {
       // Keys may rename users but never set their password: only the user, who knows the current one.
       demand(rights, "changePassword");
-      if (!(await verifyPassword(body.currentPassword ?? "", row.passwordHash))) throw forbidden("INCORRECT_PASSWORD");
+      if (body.currentPassword !== undefined) {
+        if (!(await verifyPassword(body.currentPassword, row.passwordHash))) throw forbidden("INCORRECT_PASSWORD");
+      } else if (!(await sessionIsRecent(c.env, requireUser(who).sessionDigest))) {
+        throw forbidden("REAUTHENTICATION_REQUIRED", { message: "log in again (or send currentPassword) to change the password", withinSeconds: RECENT_LOGIN_MS / 1000 });
+      }
       changes.passwordHash = await hashPassword(body.password);
     }
     if (Object.keys(changes).length === 0) return c.body(null, 204);
@@ -189,6 +211,13 @@ export function usersRoutes() {
       forget((p) => p.kind === "user" && endedDigests.has(p.sessionDigest));
       for (const s of ended) await afterSessionEnded(c.env, row.id, s.digest);
     }
+    return c.body(null, 204);
+  });
+
+  app.openapi(deleteUser, async (c) => {
+    const who = await principalOf(c);
+    const { user } = await loadUser(c.env, who, c.req.valid("param").id, "remove");
+    await removeUser(c.env, user.id);
     return c.body(null, 204);
   });
 
@@ -209,4 +238,10 @@ export function usersRoutes() {
   });
 
   return app;
+}
+
+/** Whether the session was made within `RECENT_LOGIN_MS`. */
+async function sessionIsRecent(env: Env, sessionDigest: string): Promise<boolean> {
+  const session = await db(env).query.userSessions.findFirst({ where: eq(userSessions.tokenDigest, sessionDigest), columns: { creationTime: true } });
+  return session !== undefined && Date.now() - Date.parse(session.creationTime) <= RECENT_LOGIN_MS;
 }

@@ -28,7 +28,8 @@ describe("presence", () => {
     const device = await newDevice(project);
     const fresh = await deviceRecord(project, device.id);
     expect(fresh.isConnected).toBe(false);
-    expect(fresh).not.toHaveProperty("lastConnectTime");
+    // Present as null before the first connect (MODE's app library reads them).
+    expect(fresh).toMatchObject({ lastConnectTime: null, lastDisconnectTime: null });
 
     const socket = await connect(`/devices/${device.id}/command`, { key: device.apiKey });
     const online = await shows(project, device.id, true);

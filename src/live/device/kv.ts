@@ -11,7 +11,13 @@
  */
 import { deleteFrame, setFrame } from "../frames";
 import { byteLength, LIMITS } from "../limits";
-import type { DeviceState } from "./state";
+
+/** Where a store keeps its rev: the device's state row, or a home's (src/live/home/kv.ts). */
+export interface KvRevision {
+  readonly kvRev: number;
+  /** The next revision, stored. Called in the same synchronous block as the change it numbers. */
+  nextKvRev(): number;
+}
 
 /** What a write requires of the key's current state (HTTP preconditions, RFC 9110 §13.1). */
 export interface KvPrecondition {
@@ -62,7 +68,7 @@ export class KvStore {
 
   constructor(
     private readonly sql: SqlStorage,
-    private readonly state: DeviceState,
+    private readonly state: KvRevision,
   ) {}
 
   private sizes(): { items: number; bytes: number } {

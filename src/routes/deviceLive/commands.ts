@@ -8,6 +8,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { principalOf } from "../../auth/principal";
 import { callerAndDevice, loadDevice } from "../../devices/access";
+import { refuseDeactivated } from "../../homes/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput } from "../../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
@@ -109,7 +110,8 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(sendCommand, async (c) => {
-    const { who, device } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
+    const { who, device, homeDeactivated } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
+    if (homeDeactivated) refuseDeactivated({ id: device.homeId!, deactivated: true });
     const { action, parameters = {}, ttl } = c.req.valid("json");
     const parametersJson = JSON.stringify(parameters);
     if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMITS.commandBytes) {

@@ -8,6 +8,8 @@
  * a key's ETag is the rev of its last change; `If-Match` / `If-None-Match: *`
  * make a write conditional (checked inside the object, 412 when it fails);
  * `?sinceRev=N` on the upgrade replays what the device missed.
+ *
+ * A home's key-values (src/routes/homeKv.ts) reuse these schemas and helpers.
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
@@ -25,7 +27,7 @@ import { encodeValue, etagOf, IF_MATCH_TEXT, ifMatchOf, keyProblem, REV_TEXT } f
 import { deviceObject, reach } from "../../live/stubs";
 import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 
-const kvItemSchema = z
+export const kvItemSchema = z
   .object({
     key: z.string(),
     value: z.unknown().openapi({ description: "Any JSON." }),
@@ -33,16 +35,16 @@ const kvItemSchema = z
   })
   .openapi("KeyValue");
 
-const listedKvItemSchema = kvItemSchema
+export const listedKvItemSchema = kvItemSchema
   .extend({ rev: z.number().int().openapi({ description: "The store's rev of this key's last change (its ETag without quotes)." }) })
   .openapi("ListedKeyValue");
 
-const etagHeader = z.object({
+export const etagHeader = z.object({
   ETag: z.string().openapi({ example: '"42"', description: "The store's rev of the key's last change, in quotes." }),
 });
 
 // Header names in lower case: Hono hands headers to the validator that way.
-const ifMatch = z
+export const ifMatch = z
   .string()
   .regex(IF_MATCH_TEXT, 'must be one quoted rev ("42") or *')
   .optional()
@@ -51,12 +53,12 @@ const ifMatch = z
     description: 'Write only if the key\'s rev is this one (`"42"`, from its ETag), or with `*` only if the key exists; else 412.',
   });
 
-const ifNoneMatch = z
+export const ifNoneMatch = z
   .literal("*", { error: "only * (create only) is supported" })
   .optional()
   .openapi({ param: { name: "if-none-match", in: "header" }, description: "`*`: create only; 412 when the key exists." });
 
-const preconditionFailed = {
+export const preconditionFailed = {
   412: {
     description: 'A precondition failed: `PRECONDITION_FAILED` with `data.currentRev`, the key\'s rev now (null when the key does not exist). Nothing changed.',
     content: { "application/json": { schema: errorSchema } },
@@ -132,22 +134,22 @@ const deleteKv = createRoute({
   responses: { 204: { description: "Deleted; no body." }, ...errors(400, 401, 403, 404), ...preconditionFailed, ...errors(429, 503) },
 });
 
-function validKey(key: string): string {
+export function validKey(key: string): string {
   const problem = keyProblem(key);
   if (problem) throw invalidInput({ key: problem });
   return key;
 }
 
 /** The object's JSON text, sent as is (it was never parsed in the worker). */
-const jsonText = (text: string) => new Response(text, { status: 200, headers: { "content-type": "application/json" } });
+export const jsonText = (text: string) => new Response(text, { status: 200, headers: { "content-type": "application/json" } });
 
 /** The new rev of a change that went through; a refusal leaves as its error. */
-function changedRev(change: KvChange): number {
+export function changedRev(change: KvChange): number {
   if (!change.ok) throw new ApiError(change.status, change.reason, change.data);
   return change.rev;
 }
 
-function preconditionOf(headers: { "if-match"?: string; "if-none-match"?: "*" }): KvPrecondition | undefined {
+export function preconditionOf(headers: { "if-match"?: string; "if-none-match"?: "*" }): KvPrecondition | undefined {
   const ifMatchText = headers["if-match"];
   const pre: KvPrecondition = {};
   if (ifMatchText !== undefined) pre.ifMatch = ifMatchOf(ifMatchText);

@@ -32,7 +32,7 @@ const route = createRoute({
   security: [...security, {}],
   middleware: [formAsJson] as const,
   request: { body: jsonOrFormBody(body) },
-  responses: { 201: json(deviceSchema, "The device (with `apiKey` after provisioning or creation)."), ...errors(400, 401, 403, 404) },
+  responses: { 201: json(deviceSchema, "The device (with `apiKey` after provisioning or creation)."), ...errors(400, 401, 403, 404, 409) },
 });
 
 export function addCreateDevice(app: OpenAPIHono<AppEnv>) {

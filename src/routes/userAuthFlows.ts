@@ -1,0 +1,146 @@
+/**
+ * Email verification and password reset, as MODE's app library calls them:
+ * `…/start` with `{projectId, email}` mails a single-use token (1 h; src/users/tokens.ts,
+ * delivery in src/users/mail.ts); finishing with the token verifies the email
+ * or sets a new password (and ends every session of the user).
+ *
+ * `start` answers the same `{email}` whether or not the address has an
+ * account; the mail goes out after the answer (`waitUntil`), so its time does
+ * not tell either. Starts are counted per client address like sign-ins.
+ *
+ * Finishing is served at `…/finish` and also at the library's own paths
+ * (`POST /auth/user/emailVerification {token}`, `POST /auth/user/passwordReset
+ * {token, newPassword}`).
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { and, eq } from "drizzle-orm";
+import { hashPassword } from "../auth/password";
+import { forget } from "../auth/principalCache";
+import { db } from "../db/client";
+import { userSessions, users } from "../db/schema";
+import type { AppEnv } from "../env";
+import { ApiError } from "../http/errors";
+import { errors, json, jsonBody } from "../http/openapi";
+import { now } from "../http/time";
+import { idSchema } from "../http/validation";
+import { afterSessionEnded } from "../live/hooks";
+import { clearLoginFailures, refuseBusyAddress } from "../limits/login";
+import { deliverUserToken, type UserTokenEvent } from "../users/mail";
+import { issueUserToken, spendUserToken, type TokenPurpose } from "../users/tokens";
+import { emailSchema, passwordSchema } from "./users";
+
+const tags = ["Users"];
+
+const startBody = z.strictObject({ projectId: idSchema, email: emailSchema });
+const tokenSchema = z.string().min(1, "required").max(128, "at most 128 characters").openapi({ description: "The token from the mail or the event." });
+const startAnswer = json(z.object({ email: z.string() }).openapi("AuthFlowStarted"), "Accepted. The same answer whether or not the email has an account.");
+const finishAnswer = json(z.object({ projectId: z.number().int(), email: z.string() }).openapi("AuthFlowFinished"), "Done: the account the token was for.");
+const tokenRefused = {
+  403: { description: "`INVALID_TOKEN`: unknown, already used, or expired.", content: errors(403)[403]!.content },
+} as const;
+
+const invalidToken = () => new ApiError(403, "INVALID_TOKEN");
+
+const EVENT: Record<TokenPurpose, UserTokenEvent["eventType"]> = {
+  emailVerification: "_userEmailVerification_",
+  passwordReset: "_userPasswordReset_",
+};
+
+const startRoute = (purpose: TokenPurpose, what: string) =>
+  createRoute({
+    method: "post",
+    path: `/auth/user/${purpose}/start`,
+    tags,
+    summary: `Start ${what}: mail the user a single-use token (1 h)`,
+    description:
+      "Answers `{email}` whether or not the address has an account in the project. The token goes out by mail when the deployment has the `EMAIL` binding, and always as the event `" +
+      EVENT[purpose] +
+      "` for the project's webhooks.",
+    request: { body: jsonBody(startBody) },
+    responses: { 200: startAnswer, ...errors(400, 429) },
+  });
+
+const verifyBody = z.strictObject({ token: tokenSchema });
+const verifyRoute = (path: string) =>
+  createRoute({
+    method: "post",
+    path,
+    tags,
+    summary: "Finish email verification: the user's email is verified",
+    request: { body: jsonBody(verifyBody) },
+    responses: { 200: finishAnswer, ...errors(400), ...tokenRefused },
+  });
+
+const resetRoute = <B extends z.ZodType>(path: string, body: B, summary: string) =>
+  createRoute({
+    method: "post",
+    path,
+    tags,
+    summary,
+    description: "Sets the new password, marks the email verified (the mail reached it), and ends every session of the user.",
+    request: { body: jsonBody(body) },
+    responses: { 200: finishAnswer, ...errors(400), ...tokenRefused },
+  });
+
+const resetFinish = resetRoute("/auth/user/passwordReset/finish", z.strictObject({ token: tokenSchema, password: passwordSchema }), "Finish a password reset");
+const resetLibrary = resetRoute(
+  "/auth/user/passwordReset",
+  z.strictObject({ token: tokenSchema, newPassword: passwordSchema }),
+  "Finish a password reset (MODE's app library's form: `newPassword`)",
+);
+
+async function start(c: Context<AppEnv>, purpose: TokenPurpose, body: z.infer<typeof startBody>) {
+  await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
+  const user = await db(c.env).query.users.findFirst({
+    where: and(eq(users.projectId, body.projectId), eq(users.email, body.email)),
+    columns: { id: true, email: true, verified: true },
+  });
+  // Verifying a verified address again is pointless; the answer is the same as for any other.
+  if (user && !(purpose === "emailVerification" && user.verified)) {
+    const { token, expirationTime } = await issueUserToken(c.env, user.id, purpose);
+    const event: UserTokenEvent = {
+      eventType: EVENT[purpose],
+      eventData: { projectId: body.projectId, userId: user.id, email: user.email, token, expirationTime },
+      timestamp: now(),
+    };
+    c.executionCtx.waitUntil(deliverUserToken(c.env, event));
+  }
+  return c.json({ email: body.email }, 200);
+}
+
+async function verify(c: Context<AppEnv>, token: string) {
+  const userId = await spendUserToken(c.env, token, "emailVerification");
+  const [user] = await db(c.env).update(users).set({ verified: true }).where(eq(users.id, userId)).returning({ projectId: users.projectId, email: users.email });
+  // The user was deleted in between: the token died with them.
+  if (!user) throw invalidToken();
+  return c.json(user, 200);
+}
+
+async function reset(c: Context<AppEnv>, token: string, password: string) {
+  const userId = await spendUserToken(c.env, token, "passwordReset");
+  const d = db(c.env);
+  const passwordHash = await hashPassword(password);
+  const [[user], ended] = await d.batch([
+    d.update(users).set({ passwordHash, verified: true }).where(eq(users.id, userId)).returning({ projectId: users.projectId, email: users.email }),
+    // Whoever held a session (perhaps the reason for the reset) loses it.
+    d.delete(userSessions).where(eq(userSessions.userId, userId)).returning({ digest: userSessions.tokenDigest }),
+  ]);
+  forget((p) => p.kind === "user" && p.userId === userId);
+  for (const s of ended) await afterSessionEnded(c.env, userId, s.digest);
+  if (!user) throw invalidToken();
+  // A reset ends a lockout: the owner of the mailbox has proven who they are.
+  await clearLoginFailures(c.env, user.projectId, user.email);
+  return c.json(user, 200);
+}
+
+export function userAuthFlowRoutes() {
+  const app = new OpenAPIHono<AppEnv>();
+  app.openapi(startRoute("emailVerification", "email verification"), (c) => start(c, "emailVerification", c.req.valid("json")));
+  app.openapi(startRoute("passwordReset", "a password reset"), (c) => start(c, "passwordReset", c.req.valid("json")));
+  app.openapi(verifyRoute("/auth/user/emailVerification/finish"), (c) => verify(c, c.req.valid("json").token));
+  app.openapi(verifyRoute("/auth/user/emailVerification"), (c) => verify(c, c.req.valid("json").token));
+  app.openapi(resetFinish, (c) => reset(c, c.req.valid("json").token, c.req.valid("json").password));
+  app.openapi(resetLibrary, (c) => reset(c, c.req.valid("json").token, c.req.valid("json").newPassword));
+  return app;
+}
