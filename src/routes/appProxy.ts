@@ -96,7 +96,7 @@ function documentProxy(app: OpenAPIHono<AppEnv>, subject: "device" | "home") {
       summary: `Proxy a ${method.toUpperCase()} request to an app server`,
       description:
         (subject === "home" ? "The home's App Proxy: the project's same routes, for a home's users (no device involved). " : "") +
-        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `${idHeader}`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
+        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `" + idHeader + "`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
       security,
       request: {
         params: z.object({
