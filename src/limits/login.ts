@@ -5,41 +5,46 @@
  * lockout would only slow a guesser down. Per client address (approximate,
  * Cloudflare's Rate Limiting binding): a burst of sign-ins to many emails.
  */
-import { and, eq, gt, gte, sql } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import { db } from "../db/client";
 import { loginFailures } from "../db/schema";
+import { constraintOf } from "../http/errors";
 import { rateLimited } from "./refuse";
 import { limitOf, PER_ADDRESS } from "./table";
 
 const windowMs = (env: Env) => limitOf(env, "loginLockoutMinutes") * 60_000;
 
-/** 429 while the email is locked out (checked before the password, so a lockout costs no PBKDF2). */
-export async function refuseLockedOutLogin(env: Env, projectId: number, email: string): Promise<void> {
+/**
+ * Counts this sign-in attempt for the email, then refuses it (429) when it is
+ * beyond the limit — before the password is checked, in one atomic upsert, so
+ * a burst of guesses sent at once cannot all reach the password check, and a
+ * lockout costs no PBKDF2. A success clears the count, so only failures add up.
+ * A window that has ended starts again at 1.
+ */
+export async function takeLoginAttempt(env: Env, projectId: number, email: string): Promise<void> {
   const max = limitOf(env, "loginFailuresPerEmail");
   if (max === 0) return;
   const t = Date.now();
-  const [row] = await db(env)
-    .select({ windowStart: loginFailures.windowStart })
-    .from(loginFailures)
-    .where(and(eq(loginFailures.projectId, projectId), eq(loginFailures.email, email), gte(loginFailures.failures, max), gt(loginFailures.windowStart, t - windowMs(env))))
-    .limit(1);
-  if (row) throw rateLimited("loginFailuresPerEmail", (row.windowStart + windowMs(env) - t) / 1000);
-}
-
-/** Counts a failed sign-in (wrong password or unknown email); a window that has ended starts again at 1. */
-export async function countLoginFailure(env: Env, projectId: number, email: string): Promise<void> {
-  const t = Date.now();
   const stale = t - windowMs(env);
-  await db(env)
-    .insert(loginFailures)
-    .values({ projectId, email, failures: 1, windowStart: t })
-    .onConflictDoUpdate({
-      target: [loginFailures.projectId, loginFailures.email],
-      set: {
-        failures: sql`CASE WHEN ${loginFailures.windowStart} <= ${stale} THEN 1 ELSE ${loginFailures.failures} + 1 END`,
-        windowStart: sql`CASE WHEN ${loginFailures.windowStart} <= ${stale} THEN ${t} ELSE ${loginFailures.windowStart} END`,
-      },
-    });
+  let row: { failures: number; windowStart: number } | undefined;
+  try {
+    [row] = await db(env)
+      .insert(loginFailures)
+      .values({ projectId, email, failures: 1, windowStart: t })
+      .onConflictDoUpdate({
+        target: [loginFailures.projectId, loginFailures.email],
+        set: {
+          failures: sql`CASE WHEN ${loginFailures.windowStart} <= ${stale} THEN 1 ELSE ${loginFailures.failures} + 1 END`,
+          windowStart: sql`CASE WHEN ${loginFailures.windowStart} <= ${stale} THEN ${t} ELSE ${loginFailures.windowStart} END`,
+        },
+      })
+      .returning({ failures: loginFailures.failures, windowStart: loginFailures.windowStart });
+  } catch (err) {
+    // No such project: nothing to count (the login answers as for an unknown email).
+    if (constraintOf(err) === "foreignKey") return;
+    throw err;
+  }
+  if (row && row.failures > max) throw rateLimited("loginFailuresPerEmail", (row.windowStart + windowMs(env) - t) / 1000);
 }
 
 /** A successful sign-in clears the email's count. */

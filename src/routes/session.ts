@@ -17,7 +17,7 @@ import { errors, json, jsonOrFormBody, noContent, security } from "../http/opena
 import { now } from "../http/time";
 import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation";
 import { afterSessionEnded } from "../live/hooks";
-import { clearLoginFailures, countLoginFailure, refuseBusyAddress, refuseLockedOutLogin } from "../limits/login";
+import { clearLoginFailures, refuseBusyAddress, takeLoginAttempt } from "../limits/login";
 import { emailSchema } from "./users";
 
 const loginBody = z.strictObject({
@@ -83,7 +83,7 @@ export function sessionRoutes() {
   app.openapi(login, async (c) => {
     const { projectId, email, password, appId } = c.req.valid("json");
     await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
-    await refuseLockedOutLogin(c.env, projectId, email);
+    await takeLoginAttempt(c.env, projectId, email);
     const d = db(c.env);
     const user = await d.query.users.findFirst({
       where: and(eq(users.projectId, projectId), eq(users.email, email)),
@@ -92,7 +92,6 @@ export function sessionRoutes() {
     dummyHash ??= hashPassword("not a password of anyone");
     const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
     if (!user || !ok) {
-      await countLoginFailure(c.env, projectId, email);
       throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
     }
     await clearLoginFailures(c.env, projectId, email);

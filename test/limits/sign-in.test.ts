@@ -44,6 +44,23 @@ describe("sign-in lockout per email", () => {
   });
 });
 
+describe("sign-in lockout holds against a burst", () => {
+  it("12 guesses sent at once: at most 5 reach the password check, the rest are 429", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const answers = await Promise.all(Array.from({ length: 12 }, () => login(project.id, user.email, "a wrong guess")));
+    const statuses = answers.map((r) => r.status).sort();
+    expect(statuses.filter((s) => s === 401)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+  });
+
+  it("an unknown project is still 404 UNKNOWN_EMAIL, never a constraint error", async () => {
+    const res = await login(987654321, "someone@example.com", "whatever");
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ reason: "UNKNOWN_EMAIL" });
+  });
+});
+
 describe("per client address", () => {
   it("sign-ins: 30 a minute from one address, then 429; loopback (local development) is not counted", async () => {
     const project = await newProject();
