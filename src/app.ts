@@ -22,6 +22,7 @@ import { deviceProvisioningRoutes } from "./routes/deviceProvisioning";
 import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
 import { devicesRoutes } from "./routes/devices";
 import { firmwareRoutes } from "./routes/firmware";
+import { homeEventsRoutes } from "./routes/homeEvents";
 import { homesRoutes } from "./routes/homes";
 import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
@@ -41,8 +42,8 @@ export function createApp() {
     cors({
       origin: "*",
       // If-Match / If-None-Match and ETag: conditional key-value writes from browser apps;
-      // Idempotency-Key and Idempotent-Replayed: commands sent safely twice.
-      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+      // Idempotency-Key and Idempotent-Replayed: commands sent safely twice; Last-Event-ID: resuming a home's event stream.
+      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "Last-Event-ID"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed", "Retry-After"],
     }),
@@ -59,6 +60,7 @@ export function createApp() {
   app.route("/", sessionRoutes());
   app.route("/", homesRoutes());
   app.route("/", membersRoutes());
+  app.route("/", homeEventsRoutes());
   app.route("/", deviceRegistrationRoutes());
   app.route("/", deviceProvisioningRoutes());
   app.route("/", devicesRoutes());
