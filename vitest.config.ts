@@ -28,6 +28,8 @@ export default defineConfig(async () => {
           // The App Proxy tests forward to a real server on 127.0.0.1 (test/setup/app-target.ts);
           // test/appProxy/targets.test.ts turns it off per request to test the refusals.
           ALLOW_PRIVATE_TARGETS: "true",
+          // Webhook retries at once, so a delivery's eight attempts and its dead letter take seconds.
+          WEBHOOK_RETRY_DELAYS: "0",
           ...bindings,
         },
       },

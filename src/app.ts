@@ -29,6 +29,7 @@ import { membersRoutes } from "./routes/members";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { usersRoutes } from "./routes/users";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** Static assets (wrangler.toml `[assets]`), served in front of the worker. */
 const CONSOLE_PATH = "/console/";
@@ -70,6 +71,7 @@ export function createApp() {
   app.route("/", appProxyRoutes());
   app.route("/", deviceLogRoutes());
   app.route("/", logRequestRoutes());
+  app.route("/", webhookRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",
