@@ -1,4 +1,7 @@
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import type { HomeHub } from "../../src/live/HomeHub";
 import { call, del, put } from "../helpers/api";
 import { addMember, claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project, type User } from "../helpers/fixtures";
 import { openStream } from "./sse";
@@ -90,6 +93,26 @@ describe("GET /homes/{homeId}/events", () => {
     await sendEvent(device, "after-reset");
     expect((await ahead.next()).event).toBe("after-reset");
     await ahead.close();
+  });
+
+  it("starts with _reset_ when the events after Last-Event-ID were pruned (beyond 10,000 kept), and keeps the last 1,000", async () => {
+    const busy = await newHome(owner.token, "busy");
+    const probe = await openStream(busy.id, owner.token);
+    await probe.close();
+    // 10,100 events straight into the home's hub (as fan-out would record them), so the log prunes its oldest.
+    await runInDurableObject(env.HOME.getByName(String(busy.id)), async (hub: HomeHub) => {
+      for (let i = 1; i <= 10_100; i++) hub.record(JSON.stringify({ eventType: "tick", eventData: { i }, homeId: busy.id }));
+    });
+    const old = await openStream(busy.id, owner.token, "1");
+    const reset = await old.next();
+    expect(reset.event).toBe("_reset_");
+    expect(reset.id).toBe("10100");
+    expect(JSON.parse(reset.data).oldestKeptId).toBeGreaterThan(2);
+    await old.close();
+    const recent = await openStream(busy.id, owner.token, "9100");
+    const first = await recent.next();
+    expect([first.id, first.event, JSON.parse(first.data).eventData.i]).toEqual(["9101", "tick", 9101]);
+    await recent.close();
   });
 
   it("refuses strangers as the home does (404), and callers without the right (403)", async () => {
