@@ -238,6 +238,23 @@ describe("webhook deliveries", () => {
     await del(`${hooksPath()}/${hook.id}`, project.adminKey);
   });
 
+  it("a slow target does not hold up another webhook's delivery of the same event", async () => {
+    const slow = await createHook({ url: `${target}/slow/hook?ms=6000` });
+    const { tag, url } = hookUrl();
+    const fast = await createHook({ url });
+    const device = await freshDevice();
+    const sent = Date.now();
+    await sendEvent(device, "both");
+    await receivedAtLeast(tag, 1, 10_000);
+    const fastMs = Date.now() - sent;
+    expect(fastMs).toBeLessThan(4000);
+    // The slow one is still being waited for, or has only just been answered.
+    const slowAttempts = await get(`${hooksPath()}/${slow.id}/deliveries`, project.adminKey);
+    expect(slowAttempts.body).toEqual([]);
+    await del(`${hooksPath()}/${slow.id}`, project.adminKey);
+    await del(`${hooksPath()}/${fast.id}`, project.adminKey);
+  });
+
   it("a target that refuses connections is retried with the error recorded", async () => {
     const closed = inject("closedTargetUrl");
     const hook = await createHook({ url: `${closed}/hook` });
