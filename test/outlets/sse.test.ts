@@ -1,5 +1,5 @@
 import { env } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import type { HomeHub } from "../../src/live/HomeHub";
 import { call, del, put } from "../helpers/api";
@@ -77,6 +77,17 @@ describe("GET /homes/{homeId}/events", () => {
     await sendEvent(device, "live");
     expect((await again.next()).event).toBe("live");
     await again.close();
+  });
+
+  it("keeps a stream open and its ids rising across an eviction of the home's hub", async () => {
+    const stream = await openStream(home.id, owner.token);
+    await sendEvent(device, "before-eviction");
+    const before = await stream.next();
+    await evictDurableObject(env.HOME.getByName(String(home.id)));
+    await sendEvent(device, "after-eviction");
+    const after = await stream.next();
+    expect([after.event, Number(after.id)]).toEqual(["after-eviction", Number(before.id) + 1]);
+    await stream.close();
   });
 
   it("starts with _reset_ when the log no longer reaches back to Last-Event-ID", async () => {
