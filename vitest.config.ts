@@ -30,6 +30,8 @@ export default defineConfig(async () => {
           ALLOW_PRIVATE_TARGETS: "true",
           // Mail goes to the stand-in mail service below (EMAIL), whose inbox tests read (MAILBOX).
           EMAIL_FROM: "no-reply@cloud.test",
+          // Webhook retries at once, so a delivery's eight attempts and its dead letter take seconds.
+          WEBHOOK_RETRY_DELAYS: "0",
           ...bindings,
         },
         serviceBindings: { EMAIL: { name: "mailbox", entrypoint: "Mailbox" }, MAILBOX: "mailbox" },

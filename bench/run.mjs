@@ -163,7 +163,8 @@ async function main() {
     inspectorPort: await freePort(),
     persistTo: svcPersist,
     // The per-device rates (100 in 10 s) would refuse the load the bench measures: off here.
-    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0" },
+    // B3's webhook target listens on 127.0.0.1, which only ALLOW_PRIVATE_TARGETS lets a webhook point at.
+    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0", ALLOW_PRIVATE_TARGETS: "true" },
     logFile: path.join(resultsDir, "service.log"),
     pin,
   });

@@ -24,6 +24,7 @@ import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
 import { devicesRoutes } from "./routes/devices";
 import { firmwareRoutes } from "./routes/firmware";
 import { homeKvRoutes } from "./routes/homeKv";
+import { homeEventsRoutes } from "./routes/homeEvents";
 import { homesRoutes } from "./routes/homes";
 import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
@@ -32,6 +33,7 @@ import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { userAuthFlowRoutes } from "./routes/userAuthFlows";
 import { usersRoutes } from "./routes/users";
+import { webhookRoutes } from "./routes/webhooks";
 
 /** Static assets (wrangler.toml `[assets]`), served in front of the worker. */
 const CONSOLE_PATH = "/console/";
@@ -45,8 +47,8 @@ export function createApp() {
     cors({
       origin: "*",
       // If-Match / If-None-Match and ETag: conditional key-value writes from browser apps;
-      // Idempotency-Key and Idempotent-Replayed: commands sent safely twice.
-      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key"],
+      // Idempotency-Key and Idempotent-Replayed: commands sent safely twice; Last-Event-ID: resuming a home's event stream.
+      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "Last-Event-ID"],
       allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
       exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed", "Retry-After"],
     }),
@@ -67,6 +69,7 @@ export function createApp() {
   app.route("/", homesRoutes());
   app.route("/", membersRoutes());
   app.route("/", homeKvRoutes());
+  app.route("/", homeEventsRoutes());
   app.route("/", deviceRegistrationRoutes());
   app.route("/", deviceProvisioningRoutes());
   app.route("/", devicesRoutes());
@@ -77,6 +80,7 @@ export function createApp() {
   app.route("/", deviceLogRoutes());
   app.route("/", logRequestRoutes());
   app.route("/", notSupportedRoutes());
+  app.route("/", webhookRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

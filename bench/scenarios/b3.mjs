@@ -9,6 +9,7 @@ import { histogram, merged, record, summary } from "../lib/hist.mjs";
 import { openLoop, waitUntil } from "../lib/load.mjs";
 import { fmtErrors, fmtLat, goalStatus, na } from "../lib/report.mjs";
 import { now, pool, tally } from "../lib/util.mjs";
+import { b3Outlets } from "./b3outlets.mjs";
 
 const EVENT_TYPE = "benchFanout";
 let runCounter = 0;
@@ -148,6 +149,8 @@ export async function b3(ctx) {
       status: goalStatus(met, why),
     });
   }
+  // The same events to an SSE client and a webhook target, beside an app socket (bench/scenarios/b3outlets.mjs).
+  await b3Outlets(ctx);
 }
 
 function aggregate(runs) {

@@ -87,6 +87,8 @@ export const homeRights = (p: Principal, h: HomeView) => ({
   addDevices: projectAuthority(p, h.projectId, "editor") || h.role === "owner",
   /** Take devices out of the home. */
   removeDevices: projectAuthority(p, h.projectId, "admin") || h.role === "owner",
+  /** The home's event stream (`GET /homes/{id}/events`): its members, the project's keys, the operator. */
+  readEvents: p.kind === "operator" || isProjectKey(p, h.projectId) || h.role !== null,
 });
 
 /** Removing a member from a home: whoever manages its members, or the member itself (leaving). */

@@ -12,7 +12,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly } from "./broadcast";
-import { appEvent, SYSTEM_EVENTS } from "./events";
+import { type AppEvent, appEvent, SYSTEM_EVENTS } from "./events";
 import { publishToHome } from "./fanout";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
@@ -31,6 +31,7 @@ import { LIMITS } from "./limits";
 import type { LogLevel } from "../logs/entries";
 import { recordLog } from "../logs/record";
 import { deliverOnConnect } from "../logrequests/notify";
+import { WebhookFeed } from "../outlets/webhooks/feed";
 
 /** Header on a forwarded upgrade naming the socket kind. */
 export const SOCKET_KIND_HEADER = "x-live-socket";
@@ -78,6 +79,8 @@ export class DeviceObject extends DurableObject<Env> {
   private commandEvents: Promise<void> = Promise.resolve();
   private readonly presence: Presence;
   private readonly rates: DeviceRates;
+  /** The project's webhooks, cached (src/outlets/webhooks/feed.ts). */
+  private readonly webhooks: WebhookFeed;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,6 +90,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.kv = new KvStore(sql, this.state);
     this.commands = new Commands(ctx, sql);
     this.rates = new DeviceRates(env);
+    this.webhooks = new WebhookFeed(env);
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at));
     // Marked connected but holding no socket: the sockets went away while no
@@ -414,6 +418,7 @@ export class DeviceObject extends DurableObject<Env> {
       return limited;
     }
     const event = appEvent(identity, eventType, eventData, ip);
+    if (event) this.toWebhooks(identity.projectId, event);
     return { ok: true, reached: event ? await publishToHome(this.env, event) : 0 };
   }
 
@@ -496,11 +501,17 @@ export class DeviceObject extends DurableObject<Env> {
     const identity = this.state.identity;
     const event = identity && appEvent(identity, eventType, eventData, ip);
     if (!event) return;
+    this.toWebhooks(identity.projectId, event);
     try {
       await publishToHome(this.env, event);
     } catch (err) {
       console.error(`fan-out of ${eventType} failed`, err);
     }
+  }
+
+  /** The event to the project's webhooks, through the queue and off the device's path (free without webhooks). */
+  private toWebhooks(projectId: number, event: AppEvent): void {
+    this.ctx.waitUntil(this.webhooks.toWebhooks(projectId, event));
   }
 
   /** Arms the alarm for `at` unless it is already due sooner; the handler works out what is due. */

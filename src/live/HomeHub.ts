@@ -14,6 +14,8 @@ import { userHub } from "./stubs";
 import { migrate } from "../db/objectSchema";
 import type { KvChange, KvPrecondition } from "./device/kv";
 import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
+import { answerClose } from "./broadcast";
+import { HomeStreams } from "../outlets/sse/homeStreams";
 
 const SCHEMA = [`CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`, ...HOME_KV_SCHEMA] as const;
 
@@ -23,11 +25,14 @@ export class HomeHub extends DurableObject<Env> {
   private seq = 0;
   /** The home's key-values (src/live/home/kv.ts). */
   private readonly kv: HomeKv;
+  /** The home's SSE streams and event log (src/outlets/sse). */
+  private readonly streams: HomeStreams;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     migrate(ctx.storage.sql, SCHEMA);
     this.kv = new HomeKv(ctx.storage.sql);
+    this.streams = new HomeStreams(ctx);
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);
       this.seq = Math.max(this.seq, row.seq);
@@ -59,6 +64,7 @@ export class HomeHub extends DurableObject<Env> {
    * Returns how many sockets got it.
    */
   async publish(homeId: number, eventJson: string): Promise<number> {
+    this.record(eventJson);
     const targets = [...this.subscribers];
     const results = await Promise.allSettled(targets.map(([userId]) => userHub(this.env, userId).deliver(homeId, eventJson)));
     let sockets = 0;
@@ -94,5 +100,35 @@ export class HomeHub extends DurableObject<Env> {
     const change = this.kv.delete(key, pre);
     if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
     return change;
+  }
+
+  // ---- server outlets: the home's SSE streams (src/outlets/sse, src/routes/homeEvents.ts) ----
+
+  /**
+   * Every app event of the home passes here (`publish` calls it): it gets its
+   * stream id and goes to the open streams. Free for a home never streamed.
+   * Should fan-out stop going through `publish`, the emitter calls this instead.
+   */
+  record(eventJson: string): void {
+    this.streams.push(eventJson);
+  }
+
+  /** Only upgrades for event streams arrive as raw requests (from the worker). */
+  override async fetch(req: Request): Promise<Response> {
+    return this.streams.open(req);
+  }
+
+  /** A user left the home (or the home is gone, `userId` null): their streams end. Returns how many. */
+  endStreams(userId: number | null): number {
+    return this.streams.end(userId);
+  }
+
+  /** Streams open now (tests and diagnostics). */
+  streamCount(): number {
+    return this.streams.count();
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    answerClose(ws, code, reason);
   }
 }

@@ -9,7 +9,7 @@
 import { eraseDeviceLogs } from "../logrequests/erase";
 import { deviceObject, userHub } from "./stubs";
 
-async function twice(what: string, call: () => Promise<unknown>): Promise<void> {
+export async function twice(what: string, call: () => Promise<unknown>): Promise<void> {
   try {
     await call();
   } catch (err) {

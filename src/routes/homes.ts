@@ -17,6 +17,7 @@ import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { afterMembershipChanged } from "../live/hooks";
+import { afterHomeDeleted } from "../outlets/hooks";
 import { loadHome } from "../homes/access";
 import { refuseHomesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
@@ -215,6 +216,7 @@ export function homesRoutes() {
       throw notFound("HOME_NOT_FOUND");
     }
     for (const m of members) await afterMembershipChanged(c.env, m.userId);
+    await afterHomeDeleted(c.env, home.id);
     return c.body(null, 204);
   });
 

@@ -19,6 +19,7 @@ import { idSchema, timeSchema } from "../http/validation";
 import { loadHome } from "../homes/access";
 import { refuseHomesOverCap } from "../limits/caps";
 import { afterMembershipChanged } from "../live/hooks";
+import { afterMembershipEnded } from "../outlets/hooks";
 import { homeParams } from "./homes";
 import { emailSchema } from "./users";
 
@@ -175,6 +176,7 @@ export function membersRoutes() {
       .returning({ userId: homeMembers.userId });
     if (deleted.length === 0) throw await whyNot(d, home.id, userId);
     await afterMembershipChanged(c.env, userId);
+    await afterMembershipEnded(c.env, home.id, userId);
     return c.body(null, 204);
   });
 

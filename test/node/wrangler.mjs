@@ -22,8 +22,11 @@ export const freePort = () =>
     });
   });
 
-/** @returns {Promise<{base: string, port: number, operator: string, api: Function, stop: () => void}>} */
-export async function startWrangler(prefix = "wrangler-") {
+/**
+ * `vars` override wrangler.toml's [vars] for this server (through its env file), e.g. `{ALLOW_PRIVATE_TARGETS: "true"}`.
+ * @returns {Promise<{base: string, port: number, operator: string, api: Function, stop: () => void}>}
+ */
+export async function startWrangler(prefix = "wrangler-", vars = {}) {
   const operator = `op_${randomBytes(24).toString("base64url")}`;
   const env = {
     ...process.env,
@@ -37,7 +40,8 @@ export async function startWrangler(prefix = "wrangler-") {
   // Secrets from an env file of this server's own (--env-file): otherwise a
   // project .dev.vars (written by `npm start`) would win over the environment.
   const envFile = path.join(persist, "secrets.env");
-  writeFileSync(envFile, `OPERATOR_TOKEN=${env.OPERATOR_TOKEN}\nKEY_ENCRYPTION_KEY=${env.KEY_ENCRYPTION_KEY}\n`, { mode: 0o600 });
+  const lines = { OPERATOR_TOKEN: env.OPERATOR_TOKEN, KEY_ENCRYPTION_KEY: env.KEY_ENCRYPTION_KEY, ...vars };
+  writeFileSync(envFile, Object.entries(lines).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
   const built = spawnSync(process.execPath, [path.join(root, "scripts/build-assets.mjs")], { cwd: root, encoding: "utf8" });
   if (built.status !== 0) throw new Error(`asset build failed:\n${built.stderr}${built.stdout}`);
   const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: root, env, encoding: "utf8" });

@@ -13,6 +13,9 @@
  *   /count/<tag>/…     counts the requests that arrived for <tag>, then echoes
  *   /hits/<tag>        200 JSON {hits}: how many /count/<tag> requests arrived
  *                      (so a test can prove a refused request never left)
+ *   /hook/<tag>?fail=N a webhook target: keeps each request (url, headers, body);
+ *                      answers 500 to the first N for <tag>, then 204
+ *   /received/<tag>    200 JSON [{url, headers, body}]: what /hook/<tag> got
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,7 +30,13 @@ declare module "vitest" {
   }
 }
 
-function handle(req: IncomingMessage, res: ServerResponse, timers: Set<NodeJS.Timeout>, hits: Map<string, number>) {
+interface Received {
+  url: string;
+  headers: IncomingMessage["headers"];
+  body: string;
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, timers: Set<NodeJS.Timeout>, hits: Map<string, number>, hooks: Map<string, Received[]>) {
   const chunks: Buffer[] = [];
   req.on("data", (c: Buffer) => chunks.push(c));
   req.on("end", () => {
@@ -69,6 +78,19 @@ function handle(req: IncomingMessage, res: ServerResponse, timers: Set<NodeJS.Ti
         res.end(JSON.stringify({ hits: hits.get(second ?? "") ?? 0 }));
         return;
       }
+      case "hook": {
+        const got = hooks.get(second ?? "") ?? [];
+        got.push({ url: req.url ?? "", headers: req.headers, body: body.toString("utf8") });
+        hooks.set(second ?? "", got);
+        res.writeHead(got.length <= Number(url.searchParams.get("fail") ?? 0) ? 500 : 204);
+        res.end();
+        return;
+      }
+      case "received": {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(hooks.get(second ?? "") ?? []));
+        return;
+      }
       case "redirect": {
         res.writeHead(302, { location: "https://elsewhere.example/landing" });
         res.end();
@@ -93,7 +115,8 @@ function listen(server: Server): Promise<number> {
 export default async function setup(project: TestProject) {
   const timers = new Set<NodeJS.Timeout>();
   const hits = new Map<string, number>();
-  const server = createServer((req, res) => handle(req, res, timers, hits));
+  const hooks = new Map<string, Received[]>();
+  const server = createServer((req, res) => handle(req, res, timers, hits, hooks));
   const port = await listen(server);
 
   // A port that was free a moment ago and is closed again: connecting is refused.

@@ -1,0 +1,54 @@
+/**
+ * The worker's half of an event stream: it opens the stream socket to the
+ * home's hub (src/outlets/sse/homeStreams.ts) and writes what arrives as SSE
+ * through Hono's `streamSSE`, plus a comment line every 25 s so proxies keep
+ * the response open. The stream ends when the hub closes the socket (the
+ * membership ended, the home was deleted) or the client goes away.
+ */
+import type { SSEStreamingApi } from "hono/streaming";
+import { homeHub } from "../../live/stubs";
+import { decodeFrame } from "./frames";
+import { STREAM_LAST_ID_HEADER, STREAM_USER_HEADER } from "./homeStreams";
+
+export const KEEPALIVE_MS = 25_000;
+
+/** Opens the stream socket to the home's hub; `userId` tags it so a membership that ends can close it. */
+export async function openHomeStream(env: Env, homeId: number, userId: number | null, lastEventId: number | null): Promise<WebSocket> {
+  const headers = new Headers({ upgrade: "websocket" });
+  if (userId !== null) headers.set(STREAM_USER_HEADER, String(userId));
+  if (lastEventId !== null) headers.set(STREAM_LAST_ID_HEADER, String(lastEventId));
+  const res = await homeHub(env, homeId).fetch(new Request("https://home-hub/events", { headers }));
+  if (!res.webSocket) throw new Error(`home hub answered ${res.status} to a stream upgrade`);
+  return res.webSocket;
+}
+
+/** Relays frames from the hub's socket to the SSE response until either side ends. */
+export async function relay(stream: SSEStreamingApi, ws: WebSocket): Promise<void> {
+  let finish!: () => void;
+  const ended = new Promise<void>((resolve) => (finish = resolve));
+  // Writes go one after another, in the order the frames arrived.
+  let writes: Promise<unknown> = Promise.resolve();
+  const write = (step: () => Promise<unknown>) => (writes = writes.then(step).catch(() => finish()));
+
+  ws.addEventListener("message", (e) => {
+    const frame = typeof e.data === "string" ? decodeFrame(e.data) : null;
+    if (frame) write(() => stream.writeSSE(frame));
+  });
+  ws.addEventListener("close", () => finish());
+  ws.addEventListener("error", () => finish());
+  stream.onAbort(() => finish());
+  ws.accept();
+
+  const keepAlive = setInterval(() => write(() => stream.write(": keep-alive\n\n")), KEEPALIVE_MS);
+  try {
+    await ended;
+  } finally {
+    clearInterval(keepAlive);
+    try {
+      ws.close(1000, "stream ended");
+    } catch {
+      // already closed by the hub
+    }
+  }
+  await writes;
+}

@@ -1,0 +1,57 @@
+/** Shapes shared by the webhook routes, the project's outlets object, the feed and the queue consumer. */
+
+/** A webhook as the API shows it (never its secret). */
+export interface Webhook {
+  id: number;
+  projectId: number;
+  url: string;
+  /** Only these event types are delivered; null: every event of the project. */
+  eventTypes: string[] | null;
+  creationTime: string;
+}
+
+/** What a device object needs to know to enqueue: which webhooks want which events. */
+export interface WebhookRoute {
+  id: number;
+  eventTypes: string[] | null;
+}
+
+/** What the consumer needs to deliver: where, and the sealed secret that signs. */
+export interface WebhookTarget {
+  id: number;
+  url: string;
+  sealedSecret: string;
+}
+
+/**
+ * One queue message: one event for one webhook. `body` is the exact text
+ * POSTed (the app-socket JSON plus `projectId` and `deliveryId`), fixed when
+ * the event happens so every retry sends, and signs, the same bytes.
+ */
+export interface DeliveryMessage {
+  projectId: number;
+  webhookId: number;
+  deliveryId: string;
+  eventType: string;
+  body: string;
+}
+
+export type AttemptOutcome = "succeeded" | "retrying" | "failed";
+
+/** One delivery attempt, as the deliveries list shows it. */
+export interface Attempt {
+  deliveryId: string;
+  eventType: string;
+  /** 1 for the first try. */
+  attempt: number;
+  time: string;
+  /** The target's HTTP status; null when there was no answer (see `error`). */
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  outcome: AttemptOutcome;
+}
+
+export interface AttemptRecord extends Attempt {
+  webhookId: number;
+}
