@@ -25,6 +25,7 @@ import { firmwareRoutes } from "./routes/firmware";
 import { homesRoutes } from "./routes/homes";
 import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
+import { mqttRoutes } from "./routes/mqtt";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { usersRoutes } from "./routes/users";
@@ -68,6 +69,7 @@ export function createApp() {
   app.route("/", appProxyRoutes());
   app.route("/", deviceLogRoutes());
   app.route("/", logRequestRoutes());
+  app.route("/", mqttRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

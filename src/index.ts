@@ -5,5 +5,6 @@ export { DeviceObject } from "./live/DeviceObject";
 export { HomeHub } from "./live/HomeHub";
 export { UserHub } from "./live/UserHub";
 export { DeviceLog } from "./logs/DeviceLog";
+export { MqttConnection } from "./live/mqtt/MqttConnection";
 
 export default createApp() satisfies ExportedHandler<Env>;
