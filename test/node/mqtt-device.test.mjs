@@ -27,7 +27,14 @@ function frames(ws) {
     if (w) w(frame);
     else queue.push(frame);
   });
-  return {
+  const api = {
+    /** The next frame of `eventType`, skipping others (system events come in between). */
+    async nextOf(eventType) {
+      for (;;) {
+        const f = await api.next();
+        if (f.eventType === eventType) return f;
+      }
+    },
     next: (ms = 5000) =>
       queue.length
         ? Promise.resolve(queue.shift())
@@ -39,6 +46,7 @@ function frames(ws) {
             });
           }),
   };
+  return api;
 }
 
 /** Messages of the MQTT client, per topic, taken in order. */
@@ -98,7 +106,7 @@ test("an MQTT device (mqtt.js over ws://127.0.0.1:<port>/) talks to an app liste
   });
   const next = inbox(client);
   try {
-    assert.equal((await appFrames.next()).eventType, "_deviceConnected_");
+    assert.equal((await appFrames.nextOf("_deviceConnected_")).eventType, "_deviceConnected_");
     // (another device's topic gets 0x80, which mqtt.js turns into an error: tested in workerd, test/live/mqtt.test.ts)
     const granted = await client.subscribeAsync([`/devices/${device.id}/command`, `/devices/${device.id}/kv`], { qos: 0 });
     assert.deepEqual(granted.map((g) => g.qos), [0, 0]);
@@ -115,17 +123,17 @@ test("an MQTT device (mqtt.js over ws://127.0.0.1:<port>/) talks to an app liste
 
     // event (QoS 1, PUBACK awaited by publishAsync) → the app listener; eventData absent → {}
     await client.publishAsync(`/devices/${device.id}/event`, JSON.stringify({ eventType: "watered", eventData: { zone: 2 } }), { qos: 1 });
-    const e1 = await appFrames.next();
+    const e1 = await appFrames.nextOf("watered");
     assert.deepEqual([e1.eventType, e1.eventData, e1.originDeviceId], ["watered", { zone: 2 }, device.id]);
     await client.publishAsync(`/devices/${device.id}/event`, JSON.stringify({ eventType: "heartbeat" }), { qos: 0 });
-    const e2 = await appFrames.next();
+    const e2 = await appFrames.nextOf("heartbeat");
     assert.deepEqual([e2.eventType, e2.eventData], ["heartbeat", {}]);
 
     // key-value set (QoS 1) → stored, echoed on the kv topic, _deviceKVSaved_ to the app
     await client.publishAsync(`/devices/${device.id}/kv`, JSON.stringify({ action: "set", key: "moisture", value: 41 }), { qos: 1 });
     assert.deepEqual((await next()).json, { action: "set", rev: 2, key: "moisture", value: 41 });
     assert.equal((await api("GET", `/devices/${device.id}/kv/moisture`, key)).body.value, 41);
-    assert.equal((await appFrames.next()).eventType, "_deviceKVSaved_");
+    assert.equal((await appFrames.nextOf("_deviceKVSaved_")).eventType, "_deviceKVSaved_");
 
     // bulk data: accepted (PUBACK), never a disconnect
     await client.publishAsync(`/devices/${device.id}/bulkData/camera`, Buffer.alloc(10_000, 7), { qos: 1 });
@@ -133,7 +141,7 @@ test("an MQTT device (mqtt.js over ws://127.0.0.1:<port>/) talks to an app liste
   } finally {
     await client.endAsync();
   }
-  const gone = await appFrames.next();
+  const gone = await appFrames.nextOf("_deviceDisconnected_");
   assert.equal(gone.eventType, "_deviceDisconnected_");
   app.close();
 });
