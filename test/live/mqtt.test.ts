@@ -160,6 +160,16 @@ describe("MQTT over WebSocket at / (MODE's Go SDK v4)", () => {
     client.close();
     await shows(project, device.id, false);
   });
+
+  it("closes the device's MQTT connections when the device is deleted for good", async () => {
+    const project = await newProject();
+    const device = await newDevice(project);
+    const client = await mqttDevice(device.id, device.apiKey, true);
+    await client.nextPublish();
+    const { call: c } = await import("../helpers/api");
+    expect((await c("DELETE", `/devices/${device.id}?hardDelete=true`, { key: project.adminKey })).status).toBe(204);
+    expect((await client.closed).code).toBe(4004);
+  });
 });
 
 async function call(method: string, path: string, key: string) {
