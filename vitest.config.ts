@@ -39,6 +39,8 @@ export default defineConfig(async () => {
       },
     });
   return {
+    // The same alias as wrangler.toml's [alias] (which the pool does not read): mqtt-packet's parser gets bl's BufferList only.
+    resolve: { alias: [{ find: /^bl$/, replacement: path.join(import.meta.dirname, "node_modules/bl/BufferList.js") }] },
     test: {
       setupFiles: ["./test/setup/apply-migrations.ts"],
       // A real HTTP server (in Node) for the App Proxy tests to forward to;

@@ -29,6 +29,7 @@ import { homesRoutes } from "./routes/homes";
 import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
 import { notSupportedRoutes } from "./routes/notSupported";
+import { mqttRoutes } from "./routes/mqtt";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { userAuthFlowRoutes } from "./routes/userAuthFlows";
@@ -81,6 +82,7 @@ export function createApp() {
   app.route("/", logRequestRoutes());
   app.route("/", notSupportedRoutes());
   app.route("/", webhookRoutes());
+  app.route("/", mqttRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

@@ -8,6 +8,7 @@ export { HomeHub } from "./live/HomeHub";
 export { UserHub } from "./live/UserHub";
 export { DeviceLog } from "./logs/DeviceLog";
 export { ProjectOutlets } from "./outlets/webhooks/ProjectOutlets";
+export { MqttConnection } from "./live/mqtt/MqttConnection";
 
 const app = createApp();
 

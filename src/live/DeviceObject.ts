@@ -27,6 +27,10 @@ import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
+import { type FrameSink, MqttLinks } from "./mqtt/deviceLinks";
+import type { RelayOutcome } from "./mqtt/MqttConnection";
+import type { DevicePublication } from "./mqtt/payloads";
+import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
 import type { LogLevel } from "../logs/entries";
 import { recordLog } from "../logs/record";
@@ -43,6 +47,7 @@ export interface PresenceInfo {
   connected: boolean;
   commandSockets: number;
   kvSockets: number;
+  mqttConnections: number;
   lastConnectTime: string | null;
   lastDisconnectTime: string | null;
   /** Whether D1 already shows this presence. */
@@ -81,6 +86,8 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly rates: DeviceRates;
   /** The project's webhooks, cached (src/outlets/webhooks/feed.ts). */
   private readonly webhooks: WebhookFeed;
+  /** The device's MQTT connections, each held by its own object (src/live/mqtt). */
+  private readonly mqtt: MqttLinks;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -88,14 +95,15 @@ export class DeviceObject extends DurableObject<Env> {
     migrate(sql, DEVICE_SCHEMA);
     this.state = new DeviceState(sql);
     this.kv = new KvStore(sql, this.state);
-    this.commands = new Commands(ctx, sql);
+    this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
+    this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
     this.rates = new DeviceRates(env);
     this.webhooks = new WebhookFeed(env);
     this.commandKeys = new CommandKeys(sql);
-    this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at));
+    this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     // Marked connected but holding no socket: the sockets went away while no
     // instance was running (e.g. a restart). The alarm settles it.
-    if (this.presence.connected && openSockets(ctx).length === 0) void this.armAlarm(Date.now());
+    if (this.presence.connected && openSockets(ctx).length === 0 && this.mqtt.count() === 0) void this.armAlarm(Date.now());
   }
 
   // ---- upgrades (the only raw requests) ----
@@ -170,6 +178,8 @@ export class DeviceObject extends DurableObject<Env> {
     const t = Date.now();
     this.commandsChanged(this.commands.expireDue(t), "");
     this.commands.purge(t);
+    const id = this.state.identity?.id;
+    if (id !== undefined && this.presence.connected) await this.mqtt.audit(id);
     if (this.presence.closed(now())) await this.wentOffline("");
     else await this.syncPresence();
     const next = this.commands.nextDue();
@@ -331,6 +341,7 @@ export class DeviceObject extends DurableObject<Env> {
       connected: p.connected,
       commandSockets: openSockets(this.ctx, "command").length,
       kvSockets: openSockets(this.ctx, "kv").length,
+      mqttConnections: this.mqtt.count(),
       lastConnectTime: p.lastConnectTime,
       lastDisconnectTime: p.lastDisconnectTime,
       synced: p.version === p.synced,
@@ -345,6 +356,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** The device was erased: close its sockets and forget everything. */
   async erase(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
+    await this.mqtt.kickAll("device deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     // A fresh, empty object: no identity, so late close events touch neither D1 nor listeners.
@@ -353,10 +365,66 @@ export class DeviceObject extends DurableObject<Env> {
     this.kv.reset();
   }
 
+  // ---- RPC: MQTT connections (src/live/mqtt/MqttConnection.ts relays here) ----
+
+  /** An MQTT connection authenticated as this device: it counts for presence like a socket. */
+  async mqttOpen(identity: DeviceIdentity, link: string, ip: string): Promise<void> {
+    this.state.setIdentity(identity);
+    const time = now();
+    this.mqtt.add(link, ip, time);
+    this.note("info", `MQTT connection opened${ip ? ` from ${ip}` : ""}`);
+    if (this.presence.opened(time)) await this.wentOnline(ip);
+  }
+
+  /**
+   * SUBSCRIBE/UNSUBSCRIBE of the device's own topics. Subscribing to `kv`
+   * sends the `reload`, to `command` the open commands and log requests, as a
+   * socket gets them on connect. False when the link is unknown (gone).
+   */
+  async mqttTopics(link: string, topics: Partial<Record<Subscribable, boolean>>): Promise<boolean> {
+    const row = this.mqtt.get(link);
+    const id = this.state.identity?.id;
+    if (row === null || id === undefined) return false;
+    this.mqtt.setTopics(link, topics);
+    if (topics.kv) this.sendKvStart(this.mqtt.sink(link, "kv"), null);
+    if (topics.command) {
+      this.drainQueue(this.mqtt.sink(link, "command"), row.ip);
+      this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, id, (a, p) => this.sendSystemCommand(a, p)));
+    }
+    return true;
+  }
+
+  /** An event or key-value write the device published; rates and caps as on its sockets. */
+  async mqttPublish(link: string, p: DevicePublication): Promise<RelayOutcome> {
+    const row = this.mqtt.get(link);
+    const identity = this.state.identity;
+    if (row === null || identity === null) return "gone";
+    if (p.kind === "event") return (await this.publish(identity, p.eventType, p.eventData, row.ip)).ok ? "ok" : "refused";
+    const change = p.request.action === "set" ? await this.applySet(p.request.key, p.request.json, row.ip) : await this.applyDelete(p.request.key, row.ip);
+    return change.ok ? "ok" : "refused";
+  }
+
+  /** The connection closed (DISCONNECT, a close, a protocol error). */
+  async mqttClose(link: string): Promise<void> {
+    const row = this.mqtt.get(link);
+    if (row !== null && this.mqtt.remove(link)) await this.mqttGone(link, row.ip);
+  }
+
   // ---- internals ----
 
-  /** A command socket opened: expired commands are settled, then every open one goes out on it. */
-  private drainQueue(ws: WebSocket, ip: string): void {
+  /** A link was removed: presence may go offline. Never rejects. */
+  private async mqttGone(_link: string, ip: string): Promise<void> {
+    this.note("info", "MQTT connection closed");
+    if (this.presence.closed(now())) await this.wentOffline(ip);
+  }
+
+  /** Key-value sockets and the MQTT connections subscribed to `kv`. */
+  private kvTargets(): FrameSink[] {
+    return [...openSockets(this.ctx, "kv"), ...this.mqtt.sinks("kv")];
+  }
+
+  /** A command socket opened (or an MQTT connection subscribed): expired commands are settled, then every open one goes out on it. */
+  private drainQueue(ws: FrameSink, ip: string): void {
     const t = Date.now();
     const expired = this.commands.expireDue(t);
     const { sent, changes } = this.commands.drainTo(ws, t);
@@ -400,7 +468,7 @@ export class DeviceObject extends DurableObject<Env> {
 
 
   /** A new key-value socket's first frames: the changes after `sinceRev` when the journal still has them all, else `reload`. */
-  private sendKvStart(ws: WebSocket, sinceRev: number | null): void {
+  private sendKvStart(ws: FrameSink, sinceRev: number | null): void {
     const missed = sinceRev === null ? null : this.kv.changesSince(sinceRev);
     if (missed) {
       for (const frame of missed) ws.send(frame);
@@ -427,7 +495,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (limited) return this.noteKvRefusal("set", key, limited);
     const change = this.kv.set(key, json, now(), pre);
     if (!change.ok) return this.noteKvRefusal("set", key, change);
-    broadcast(openSockets(this.ctx, "kv"), setFrame(change.rev, key, json));
+    broadcast(this.kvTargets(), setFrame(change.rev, key, json));
     await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
     return change;
   }
@@ -437,7 +505,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (limited) return this.noteKvRefusal("delete", key, limited);
     const change = this.kv.delete(key, pre);
     if (!change.ok) return this.noteKvRefusal("delete", key, change);
-    broadcast(openSockets(this.ctx, "kv"), deleteFrame(change.rev, key));
+    broadcast(this.kvTargets(), deleteFrame(change.rev, key));
     await this.emit(SYSTEM_EVENTS.kvDeleted, { key, rev: change.rev }, ip);
     return change;
   }

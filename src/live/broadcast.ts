@@ -1,7 +1,7 @@
 /** Writing to and closing hibernating sockets, which may be closing under us at any moment. */
 
 /** Sends one frame to each socket; a socket that fails to take it is skipped (its close event follows). */
-export function broadcast(sockets: readonly WebSocket[], frame: string): number {
+export function broadcast(sockets: readonly { send(frame: string): void }[], frame: string): number {
   let sent = 0;
   for (const ws of sockets) {
     try {

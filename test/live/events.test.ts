@@ -139,7 +139,8 @@ describe("device events to app listeners", () => {
     for (const eventType of ["a", "sprinkler-status", "A1_b2-c3", "zoneChanged"]) {
       expect((await put(path, { eventType, eventData: {} }, device.apiKey)).status, eventType).toBe(204);
     }
-    for (const eventData of [[1, 2], "x", 5, null, undefined]) {
+    // (absent eventData is {}: test/live/mqttPublish.test.ts)
+    for (const eventData of [[1, 2], "x", 5, null]) {
       const res = await put(path, { eventType: "ok", eventData }, device.apiKey);
       expect(res.status, JSON.stringify(eventData)).toBe(400);
       expect(res.body.data.errors).toHaveProperty("eventData");

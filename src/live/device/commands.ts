@@ -20,6 +20,7 @@
 import { broadcast } from "../broadcast";
 import { commandFrame } from "../frames";
 import { LIMITS } from "../limits";
+import type { FrameSink } from "../mqtt/deviceLinks";
 import { openSockets } from "./sockets";
 
 export const COMMAND_STATUSES = ["queued", "delivered", "succeeded", "failed", "expired", "cancelled"] as const;
@@ -130,6 +131,8 @@ export class Commands {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly sql: SqlStorage,
+    /** Command receivers besides the command sockets: the device's MQTT connections subscribed to its command topic. */
+    private readonly others: () => FrameSink[] = () => [],
   ) {}
 
   /** Open commands: queued, or delivered and not yet reported. */
@@ -142,7 +145,7 @@ export class Commands {
    * synchronous block: the row and its frame commit together.
    */
   accept(cmd: NewCommand, nowMs: number): Accepted {
-    const sockets = openSockets(this.ctx, "command");
+    const sockets = [...openSockets(this.ctx, "command"), ...this.others()];
     const time = iso(nowMs);
     const commandId = crypto.randomUUID();
     const reached = sockets.length > 0;
@@ -184,7 +187,7 @@ export class Commands {
    * acceptance order (queued ones become delivered). Call `expireDue` first,
    * so nothing past its expiry is sent.
    */
-  drainTo(ws: WebSocket, nowMs: number): { sent: number; changes: CommandChange[] } {
+  drainTo(ws: FrameSink, nowMs: number): { sent: number; changes: CommandChange[] } {
     const rows = this.sql.exec<Row>(`SELECT * FROM commands WHERE ${OPEN} ORDER BY id`).toArray();
     const changes: CommandChange[] = [];
     let sent = 0;

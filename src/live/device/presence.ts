@@ -1,6 +1,6 @@
 /**
  * Presence: a device is connected while any of its sockets (command or
- * key-value) is open. The object decides transitions from its own sockets
+ * key-value) or MQTT connections is open. The object decides transitions from its own sockets
  * (first open, last close — including a close without a close frame, which
  * the runtime reports through webSocketClose/webSocketError) and writes them
  * to D1 `devices` so `GET /devices` reads them there.
@@ -26,6 +26,8 @@ export class Presence {
     private readonly env: Env,
     private readonly state: DeviceState,
     private readonly armAlarm: (at: number) => Promise<void>,
+    /** Connections held elsewhere that count as the device's (its MQTT links, src/live/mqtt/deviceLinks.ts). */
+    private readonly others: () => number = () => 0,
   ) {}
 
   get connected(): boolean {
@@ -42,7 +44,7 @@ export class Presence {
   /** A socket went away (or none may be left). True when the device has just gone offline. */
   closed(time: string, closing?: WebSocket): boolean {
     if (!this.state.presence.connected) return false;
-    if (openSockets(this.ctx, undefined, closing).length > 0) return false;
+    if (openSockets(this.ctx, undefined, closing).length > 0 || this.others() > 0) return false;
     this.state.setConnected(false, time);
     return true;
   }

@@ -76,4 +76,13 @@ export const DEVICE_SCHEMA = [
     key TEXT NOT NULL,
     value TEXT
   )`,
+  // The device's MQTT connections (src/live/mqtt/deviceLinks.ts): each one's
+  // object id, address, and whether it subscribed to the command and kv topics.
+  `CREATE TABLE mqtt_links (
+    name TEXT PRIMARY KEY,
+    ip TEXT NOT NULL,
+    connect_time TEXT NOT NULL,
+    command INTEGER NOT NULL DEFAULT 0,
+    kv INTEGER NOT NULL DEFAULT 0
+  )`,
 ] as const;

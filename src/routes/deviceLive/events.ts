@@ -27,7 +27,11 @@ const eventBody = z
       .max(LIMITS.eventTypeChars, `at most ${LIMITS.eventTypeChars} characters`)
       .regex(EVENT_TYPE_PATTERN, "a letter, then letters and digits; '-' or '_' only between them")
       .openapi({ example: "sprinkler-status" }),
-    eventData: z.record(z.string(), z.unknown(), { error: "required, a JSON object (not an array)" }).openapi({ example: { zone: 2 } }),
+    // Optional: MODE's Go SDK omits empty eventData; absent means {}.
+    eventData: z
+      .record(z.string(), z.unknown(), { error: "a JSON object (not an array)" })
+      .optional()
+      .openapi({ example: { zone: 2 }, description: "Absent means `{}`." }),
   })
   .openapi("DeviceEvent");
 
@@ -74,7 +78,7 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(sendEvent, async (c) => {
     const who = await principalOf(c);
     const { deviceId } = c.req.valid("param");
-    const { eventType, eventData } = c.req.valid("json");
+    const { eventType, eventData = {} } = c.req.valid("json");
     if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) {
       await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
       throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });

@@ -1,0 +1,129 @@
+/**
+ * MQTT 3.1.1 packets on a WebSocket, through `mqtt-packet` (the codec of
+ * mqtt.js and Aedes; needs `nodejs_compat` for `buffer`/`events`). This file
+ * is the only one that imports it: the rest of src/live/mqtt sees the few
+ * packet shapes below, typed here, never the library's Node-flavoured types.
+ *
+ * Inbound: a WebSocket message may hold several packets or part of one (MQTT
+ * over WebSocket does not align packets to messages), so `PacketReader` keeps
+ * the bytes of an unfinished packet until the rest arrives.
+ *
+ * Outbound: `toMessages` packs encoded packets into binary messages of at
+ * most `MAX_MESSAGE_BYTES` — the Go SDK (v4) reads each WebSocket message
+ * into a 4096-byte buffer and drops what does not fit, so a larger packet
+ * (a 20 KiB `reload`) is split across messages and small ones share one.
+ */
+import mqttPacket from "mqtt-packet";
+
+/** The largest binary message the server sends (see above). */
+export const MAX_MESSAGE_BYTES = 4096;
+
+/** The largest packet a device may send, whole (bulk data included); beyond it the connection is closed. */
+export const MAX_INBOUND_PACKET_BYTES = 1024 * 1024;
+
+export type QoS = 0 | 1 | 2;
+
+/** CONNACK return codes of MQTT 3.1.1 (§3.2.2.3). */
+export const CONNACK = {
+  accepted: 0,
+  unacceptableProtocol: 1,
+  serverUnavailable: 3,
+  badCredentials: 4,
+  notAuthorized: 5,
+} as const;
+
+/** SUBACK code for a refused subscription. */
+export const SUBACK_FAILURE = 0x80;
+
+/** The packets a device sends that this server acts on. */
+export type Inbound =
+  | { cmd: "connect"; protocolId: string; protocolVersion: number; clientId: string; keepalive: number; username?: string; password?: Uint8Array; will?: unknown }
+  | { cmd: "publish"; topic: string; qos: QoS; messageId?: number; payload: Uint8Array }
+  | { cmd: "subscribe"; messageId: number; subscriptions: { topic: string; qos: QoS }[] }
+  | { cmd: "unsubscribe"; messageId: number; unsubscriptions: string[] }
+  | { cmd: "pingreq" }
+  | { cmd: "disconnect" }
+  | { cmd: "puback" | "pubrec" | "pubrel" | "pubcomp" | "connack" | "suback" | "unsuback" | "pingresp" | "auth"; messageId?: number };
+
+/** The packets this server sends. */
+export type Outbound =
+  | { cmd: "connack"; returnCode: number; sessionPresent: false }
+  | { cmd: "suback"; messageId: number; granted: number[] }
+  | { cmd: "unsuback"; messageId: number }
+  | { cmd: "puback"; messageId: number }
+  | { cmd: "pingresp" }
+  | { cmd: "publish"; topic: string; payload: string; qos: 0; dup: false; retain: false };
+
+interface LibParser {
+  on(event: "packet", cb: (packet: unknown) => void): void;
+  on(event: "error", cb: (err: Error) => void): void;
+  parse(bytes: Uint8Array): number;
+}
+
+const lib = mqttPacket as unknown as {
+  parser(opts: { protocolVersion: number }): LibParser;
+  generate(packet: Outbound, opts: { protocolVersion: number }): Uint8Array;
+};
+
+/**
+ * The library itself, untyped, for tests that speak as a device (any packet,
+ * malformed ones too). Tests import it from here rather than from the package:
+ * a second import path would load readable-stream twice in one isolate, which
+ * its module code does not survive.
+ */
+export const packetLibrary: unknown = mqttPacket;
+
+/** What one inbound message came to: whole packets, and an error if the stream is broken (close the connection). */
+export interface ReadResult {
+  packets: Inbound[];
+  error: string | null;
+}
+
+/** A stateful reader of one connection's inbound bytes. */
+export class PacketReader {
+  private readonly parser = lib.parser({ protocolVersion: 4 });
+  private packets: Inbound[] = [];
+  private error: string | null = null;
+
+  constructor() {
+    this.parser.on("packet", (p) => this.packets.push(p as Inbound));
+    this.parser.on("error", (err) => (this.error ??= err.message));
+  }
+
+  read(bytes: Uint8Array): ReadResult {
+    this.packets = [];
+    this.error = null;
+    let buffered = 0;
+    try {
+      buffered = this.parser.parse(bytes);
+    } catch (err) {
+      this.error ??= err instanceof Error ? err.message : String(err);
+    }
+    if (this.error === null && buffered > MAX_INBOUND_PACKET_BYTES) this.error = `packet over ${MAX_INBOUND_PACKET_BYTES} bytes`;
+    return { packets: this.packets, error: this.error };
+  }
+}
+
+export function encode(packet: Outbound): Uint8Array {
+  return lib.generate(packet, { protocolVersion: 4 });
+}
+
+/** A QoS 0 PUBLISH of a JSON text (the same frames as the JSON sockets). */
+export const publishPacket = (topic: string, payload: string): Outbound => ({ cmd: "publish", topic, payload, qos: 0, dup: false, retain: false });
+
+/**
+ * Packs encoded packets, in order, into messages of at most `max` bytes: as
+ * few messages as possible, a packet split across several when it is larger.
+ */
+export function toMessages(packets: readonly Uint8Array[], max = MAX_MESSAGE_BYTES): Uint8Array[] {
+  const total = packets.reduce((n, p) => n + p.byteLength, 0);
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const p of packets) {
+    all.set(p, at);
+    at += p.byteLength;
+  }
+  const messages: Uint8Array[] = [];
+  for (let from = 0; from < total; from += max) messages.push(all.subarray(from, Math.min(from + max, total)));
+  return messages;
+}

@@ -1,0 +1,63 @@
+/**
+ * What a device publishes on its `event` and `kv` topics, read and checked
+ * with the same rules and caps as `PUT …/event` and the key-value socket
+ * (src/live/events.ts, src/live/frames.ts), so MQTT accepts nothing that the
+ * JSON paths refuse. MODE's Go SDK omits empty `eventData` and a `set`'s
+ * `value` when it is nil: absent `eventData` is `{}`, absent `value` is `null`.
+ */
+import { EVENT_TYPE_PATTERN } from "../events";
+import { frameNestingError, type KvRequest, parseKvRequest } from "../frames";
+import { byteLength, LIMITS } from "../limits";
+
+/** Crosses RPC to the device object: a parsed device publication. */
+export type DevicePublication =
+  | { kind: "event"; eventType: string; eventData: Record<string, unknown> }
+  | { kind: "kv"; request: KvRequest };
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+/** The payload as a JSON object, or why not. */
+function jsonObject(payload: Uint8Array, maxBytes: number): Parsed<Record<string, unknown>> {
+  if (payload.byteLength > maxBytes) return { ok: false, problem: `payload over ${maxBytes} bytes` };
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    return { ok: false, problem: "payload is not UTF-8" };
+  }
+  if (frameNestingError(text) !== null) return { ok: false, problem: "payload nested too deep" };
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return { ok: false, problem: "payload is not JSON" };
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, problem: "payload is not a JSON object" };
+  return { ok: true, value: body as Record<string, unknown> };
+}
+
+/** `{"eventType", "eventData"?}` on `/devices/{id}/event`. */
+export function parseEvent(payload: Uint8Array): Parsed<Extract<DevicePublication, { kind: "event" }>> {
+  const body = jsonObject(payload, LIMITS.requestBytes);
+  if (!body.ok) return body;
+  const { eventType, eventData = {} } = body.value;
+  if (typeof eventType !== "string" || eventType.length > LIMITS.eventTypeChars || !EVENT_TYPE_PATTERN.test(eventType)) {
+    return { ok: false, problem: `eventType must be a letter, then letters and digits ('-' or '_' between them), at most ${LIMITS.eventTypeChars} characters` };
+  }
+  if (typeof eventData !== "object" || eventData === null || Array.isArray(eventData)) return { ok: false, problem: "eventData must be a JSON object" };
+  if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) return { ok: false, problem: `eventData over ${LIMITS.eventDataBytes} bytes` };
+  return { ok: true, value: { kind: "event", eventType, eventData: eventData as Record<string, unknown> } };
+}
+
+/** `{"action":"set","key","value"?}` or `{"action":"delete","key"}` on `/devices/{id}/kv`. */
+export function parseKv(payload: Uint8Array): Parsed<Extract<DevicePublication, { kind: "kv" }>> {
+  const body = jsonObject(payload, LIMITS.kvFrameBytes);
+  if (!body.ok) return body;
+  const frame = body.value;
+  if (frame.action === "set" && !("value" in frame)) frame.value = null;
+  const parsed = parseKvRequest(JSON.stringify(frame));
+  if (!parsed.ok) return { ok: false, problem: parsed.error };
+  return { ok: true, value: { kind: "kv", request: parsed.request } };
+}
