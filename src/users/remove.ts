@@ -11,6 +11,7 @@ import { db } from "../db/client";
 import { devices, homeMembers, homes, userSessions, users } from "../db/schema";
 import { conflict } from "../http/errors";
 import { afterMembershipChanged, afterSessionEnded } from "../live/hooks";
+import { afterHomeDeleted, afterMembershipEnded } from "../outlets/hooks";
 
 /** The homes `userId` owns with no other owner (as SQL, for one statement). */
 const soleOwnedHomes = (userId: number) =>
@@ -28,8 +29,9 @@ export async function removeUser(env: Env, userId: number): Promise<void> {
   const holdsDevices = d.select({ one: sql`1` }).from(devices).where(eq(devices.homeId, homes.id));
   // One transaction: who must hear of it is read before the rows go. The
   // emptiness check is part of the DELETE, so a device claimed meanwhile keeps its home.
-  const [sessions, othersOfDeletedHomes, deletedHomes] = await d.batch([
+  const [sessions, memberOf, othersOfDeletedHomes, deletedHomes] = await d.batch([
     d.select({ digest: userSessions.tokenDigest }).from(userSessions).where(eq(userSessions.userId, userId)),
+    d.select({ homeId: homeMembers.homeId }).from(homeMembers).where(eq(homeMembers.userId, userId)),
     d
       .select({ userId: homeMembers.userId })
       .from(homeMembers)
@@ -53,6 +55,9 @@ export async function removeUser(env: Env, userId: number): Promise<void> {
   for (const s of sessions) await afterSessionEnded(env, userId, s.digest);
   await afterMembershipChanged(env, userId);
   if (deletedHomes.length > 0) for (const id of new Set(othersOfDeletedHomes.map((m) => m.userId))) await afterMembershipChanged(env, id);
+  // Event streams (SSE) of the user's homes end as for a member removed; those of deleted homes end for everyone.
+  const gone = new Set(deletedHomes.map((h) => h.id));
+  for (const { homeId } of memberOf) await (gone.has(homeId) ? afterHomeDeleted(env, homeId) : afterMembershipEnded(env, homeId, userId));
 }
 
 const lastOwner = (homeIds: number[]) =>

@@ -157,6 +157,18 @@ describe("GET /homes/{homeId}/events", () => {
     await owners.close();
   });
 
+  it("ends a user's streams when the user is deleted (DELETE /users/{id}); the home's other streams go on", async () => {
+    const leaving = await newUser(project.id, "deleted");
+    await addMember(home.id, owner.token, leaving.email, "member");
+    const theirs = await openStream(home.id, leaving.token);
+    const owners = await openStream(home.id, owner.token);
+    expect((await del(`/users/${leaving.id}`, leaving.token)).status).toBe(204);
+    expect(await theirs.ended()).toBe(true);
+    await sendEvent(device, "after-deletion");
+    expect((await owners.next()).event).toBe("after-deletion");
+    await owners.close();
+  });
+
   it("ends every stream when the home is deleted", async () => {
     const other = await newHome(owner.token, "short-lived");
     const stream = await openStream(other.id, owner.token);
