@@ -11,6 +11,7 @@ import { db } from "../db/client";
 import { appProxyRoutes, appProxySecrets } from "../db/schema";
 import { now } from "../http/time";
 import { targetRefusal, type TargetPolicyEnv } from "../outbound/targets";
+import { outboundUrlSchema } from "../outbound/url";
 
 export const MAX_ROUTES = 100;
 
@@ -26,33 +27,7 @@ export const srcPathSchema = z
   .openapi({ type: "string", example: "reports/v1" });
 
 /** An absolute http(s) base URL, without credentials, query or fragment; stored without a trailing `/`. */
-export const targetUrlSchema = z
-  .string()
-  .max(2048, "at most 2048 characters")
-  .transform((s, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(s);
-    } catch {
-      ctx.addIssue({ code: "custom", message: "must be an absolute URL" });
-      return z.NEVER;
-    }
-    const problem =
-      url.protocol !== "https:" && url.protocol !== "http:"
-        ? "must be an http or https URL"
-        : url.username || url.password
-          ? "must not carry credentials (verify the signed X-Mode-* headers instead)"
-          : url.search || s.includes("?")
-            ? "must not have a query"
-            : url.hash || s.includes("#")
-              ? "must not have a fragment"
-              : null;
-    if (problem) {
-      ctx.addIssue({ code: "custom", message: problem });
-      return z.NEVER;
-    }
-    return url.origin + url.pathname.replace(/\/+$/, "");
-  })
+export const targetUrlSchema = outboundUrlSchema({ query: false, verify: "the signed X-Mode-* headers" }, (url) => url.origin + url.pathname.replace(/\/+$/, ""))
   .openapi({ type: "string", format: "uri", example: "https://reports.example.com/devices" });
 
 export const routeSchema = z.strictObject({ srcPath: srcPathSchema, targetUrl: targetUrlSchema }).openapi("AppProxyRoute");

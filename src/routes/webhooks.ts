@@ -16,6 +16,7 @@ import { defaultHook, idSchema, timeSchema } from "../http/validation";
 import { EVENT_TYPE_PATTERN, SYSTEM_EVENTS } from "../live/events";
 import { reach } from "../live/stubs";
 import { targetRefusal } from "../outbound/targets";
+import { outboundUrlSchema } from "../outbound/url";
 import { newWebhookSecret } from "../outlets/webhooks/signature";
 import { MAX_WEBHOOKS } from "../outlets/webhooks/ProjectOutlets";
 import { projectOutlets } from "../outlets/webhooks/stub";
@@ -28,31 +29,7 @@ const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectI
 const webhookParams = params.extend({ webhookId: idSchema.openapi({ param: { name: "webhookId", in: "path" }, type: "integer" }) });
 
 /** An absolute http(s) URL without credentials or fragment, kept as the URL parser writes it (the signature covers it). */
-const urlSchema = z
-  .string()
-  .max(2048, "at most 2048 characters")
-  .transform((s, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(s);
-    } catch {
-      ctx.addIssue({ code: "custom", message: "must be an absolute URL" });
-      return z.NEVER;
-    }
-    const problem =
-      url.protocol !== "https:" && url.protocol !== "http:"
-        ? "must be an http or https URL"
-        : url.username || url.password
-          ? "must not carry credentials (verify X-Mode-Signature instead)"
-          : url.hash || s.includes("#")
-            ? "must not have a fragment"
-            : null;
-    if (problem) {
-      ctx.addIssue({ code: "custom", message: problem });
-      return z.NEVER;
-    }
-    return url.href;
-  })
+const urlSchema = outboundUrlSchema({ query: true, verify: "X-Mode-Signature" }, (url) => url.href)
   .openapi({ type: "string", format: "uri", example: "https://backend.example.com/mode-events" });
 
 const eventTypeSchema = z
