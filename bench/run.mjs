@@ -99,6 +99,9 @@ function snapshotApp(runDir) {
     }
   }
   symlinkSync(path.join(ROOT, "node_modules"), path.join(app, "node_modules"), "dir");
+  // The static assets (public/, generated and git-ignored): wrangler refuses to start without them.
+  execFileSync(process.execPath, [path.join(ROOT, "scripts", "build-assets.mjs")], { cwd: ROOT, stdio: "ignore" });
+  cpSync(path.join(ROOT, "public"), path.join(app, "public"), { recursive: true });
   return app;
 }
 
