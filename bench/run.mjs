@@ -32,7 +32,8 @@ const cfg = {
   b1DurationMs: num("BENCH_B1_MS", quick ? 1500 : 5000),
   b1MaxRequests: 500_000,
   b2DurationMs: num("BENCH_B2_MS", quick ? 2000 : 6000),
-  b3Listeners: [1, 10, 100, 1000],
+  b2Rates: process.env.BENCH_B2_RATES ? process.env.BENCH_B2_RATES.split(",").map(Number) : [100, 500],
+  b3Listeners: process.env.BENCH_B3_N ? process.env.BENCH_B3_N.split(",").map(Number) : [1, 10, 100, 1000],
   b3Events: quick ? 15 : 50,
   b4Counts: process.env.BENCH_B4_COUNTS ? process.env.BENCH_B4_COUNTS.split(",").map(Number) : quick ? [100, 500] : [1000, 5000],
   // Long enough (> ~10 s) for the objects to be evicted: what is measured is

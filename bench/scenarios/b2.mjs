@@ -65,12 +65,11 @@ async function commandRun({ target, router, rate, devices, durationMs, ag, meter
 
 export async function b2(ctx) {
   const { svc, floor, world, cfg } = ctx;
-  const cases = [
-    { rate: 100, devices: 1 },
-    { rate: 100, devices: 100 },
-    { rate: 500, devices: 1 },
-    { rate: 500, devices: 100 },
-  ];
+  const rates = cfg.b2Rates;
+  const cases = rates.flatMap((rate) => [
+    { rate, devices: 1 },
+    { rate, devices: 100 },
+  ]);
   const nDev = Math.min(100, world.devices.length || 100);
   const router = frameRouter();
   // Sockets straight to the workerd that runs each worker (as B4), not through wrangler's dev proxy.
