@@ -1,0 +1,70 @@
+/**
+ * The device object's copy of its home's listener set (which users' hubs
+ * listen now), so an event goes device → user hubs, concurrently, without
+ * the hop through the home's hub (src/live/HomeHub.ts). The copy is fetched
+ * from the home's hub on the first event after a wake-up or a move, and the
+ * hub sends every change after that (`update`): a new listener reaches the
+ * copy before its socket opens. Memory only: an evicted object fetches again.
+ *
+ * The user hub's own membership check stays the guard: a copy that still
+ * names a user who left the home delivers nothing to them.
+ */
+import type { Listeners } from "../HomeHub";
+import { homeHub, userHub } from "../stubs";
+import type { Waiter } from "../../logs/record";
+
+export class HomeListeners {
+  private copy: { homeId: number; listeners: Listeners } | null = null;
+  /** Bumped by every update from the hub: a fetch answered after one is older than it. */
+  private updates = 0;
+
+  constructor(
+    private readonly env: Pick<Env, "HOME" | "USER">,
+    private readonly waiter: Waiter,
+  ) {}
+
+  /** The home's hub sends its new set. False when the device is not in that home (the hub stops telling it). */
+  update(homeId: number, listeners: Listeners, currentHome: number | null): boolean {
+    if (homeId !== currentHome) return false;
+    this.copy = { homeId, listeners };
+    this.updates++;
+    return true;
+  }
+
+  /** The device moved: the copy belongs to the old home. */
+  forget(): void {
+    this.copy = null;
+  }
+
+  /** Writes one serialised event to the sockets of every listening user. Returns the sockets reached. */
+  async publish(deviceId: number, homeId: number, eventJson: string): Promise<number> {
+    const listeners = this.copy?.homeId === homeId ? this.copy.listeners : await this.fetch(deviceId, homeId);
+    if (listeners.length === 0) return 0;
+    const results = await Promise.allSettled(listeners.map(({ userId }) => userHub(this.env, userId).deliver(homeId, eventJson)));
+    let sockets = 0;
+    const stale: Listeners = [];
+    results.forEach((r, i) => {
+      const listener = listeners[i]!;
+      if (r.status === "rejected") console.error(`delivery to user ${listener.userId} failed`, r.reason);
+      else if (r.value > 0) sockets += r.value;
+      else stale.push(listener);
+    });
+    // Hubs without a socket: the home's hub drops them (unless they subscribed again meanwhile), off the event's path.
+    if (stale.length) {
+      this.waiter.waitUntil(
+        homeHub(this.env, homeId)
+          .undelivered(deviceId, stale)
+          .catch((err: unknown) => console.error(`reporting listeners without sockets to home ${homeId} failed`, err)),
+      );
+    }
+    return sockets;
+  }
+
+  private async fetch(deviceId: number, homeId: number): Promise<Listeners> {
+    const seen = this.updates;
+    const listeners = await homeHub(this.env, homeId).listenersFor(homeId, deviceId);
+    // An update that arrived meanwhile is at least as new as this answer.
+    if (this.updates === seen || this.copy?.homeId !== homeId) this.copy = { homeId, listeners };
+    return this.copy?.listeners ?? listeners;
+  }
+}
