@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { agent, request } from "./lib/http.mjs";
-import { applyMigrations, freePort, gitHead, machine, pinPlan, pinSelf, errorsSinceReady, workerdProcesses, fdLimit, ROOT, startChild, startWranglerDev, stopAll } from "./lib/proc.mjs";
+import { applyMigrations, busyNeighbours, cpuMeter, freePort, gitHead, machine, OBSERVABILITY, pinPlan, pinSelf, errorsSinceReady, userWorkerPort, workerdProcesses, fdLimit, ROOT, startChild, startWranglerDev, stopAll } from "./lib/proc.mjs";
 import { table } from "./lib/report.mjs";
 import { seed } from "./lib/seed.mjs";
 import { now } from "./lib/util.mjs";
@@ -32,7 +32,8 @@ const cfg = {
   b1DurationMs: num("BENCH_B1_MS", quick ? 1500 : 5000),
   b1MaxRequests: 500_000,
   b2DurationMs: num("BENCH_B2_MS", quick ? 2000 : 6000),
-  b3Listeners: [1, 10, 100, 1000],
+  b2Rates: process.env.BENCH_B2_RATES ? process.env.BENCH_B2_RATES.split(",").map(Number) : [100, 500],
+  b3Listeners: process.env.BENCH_B3_N ? process.env.BENCH_B3_N.split(",").map(Number) : [1, 10, 100, 1000],
   b3Events: quick ? 15 : 50,
   b4Counts: process.env.BENCH_B4_COUNTS ? process.env.BENCH_B4_COUNTS.split(",").map(Number) : quick ? [100, 500] : [1000, 5000],
   // Long enough (> ~10 s) for the objects to be evicted: what is measured is
@@ -55,8 +56,10 @@ for (const a of asked) {
   }
 }
 const selected = asked.length ? Object.keys(ALL).filter((k) => asked.includes(k)) : Object.keys(ALL);
-// B4 runs first: its memory baseline is least disturbed by earlier traffic.
-const runOrder = ["B4", "B1", "B2", "B3", "B5", "B6"].filter((k) => selected.includes(k));
+// B4 runs last: each of its thousands of connects arms a presence audit 15
+// minutes later, and those alarms firing together would land in whatever
+// scenario runs then.
+const runOrder = ["B1", "B2", "B3", "B5", "B6", "B4"].filter((k) => selected.includes(k));
 
 const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -97,10 +100,8 @@ function snapshotApp(runDir) {
     }
   }
   symlinkSync(path.join(ROOT, "node_modules"), path.join(app, "node_modules"), "dir");
-  // The static assets (console, /docs script) are generated, not committed: built into the copy, as `npm start` does.
-  if (existsSync(path.join(app, "scripts", "build-assets.mjs"))) {
-    execFileSync(process.execPath, [path.join(app, "scripts", "build-assets.mjs")], { cwd: app, stdio: "ignore" });
-  }
+  // The static assets (console, /docs script) are generated and git-ignored, not committed: built into the copy, as `npm start` does (wrangler refuses to start without public/).
+  execFileSync(process.execPath, [path.join(app, "scripts", "build-assets.mjs")], { cwd: app, stdio: "ignore" });
   return app;
 }
 
@@ -125,9 +126,13 @@ async function main() {
     `- machine: ${m.cores} cores (${m.cpu}), ${m.memGiB} GiB RAM, ${m.kernel}; load average at start ${m.load}`,
     `- load generator: Node ${m.node} (this process); servers: ${m.workerd} under wrangler ${m.wrangler} \`dev\` (local mode: local D1, SQLite-backed Durable Objects; \`--log-level ${process.env.BENCH_WRANGLER_LOG_LEVEL ?? "warn"}\`, which turns off wrangler's per-request log call), floor ws server on Node ${m.node}`,
     `- open-files limit per process: ${fdLimit() ?? "?"}`,
+    `- wrangler's local observability: ${OBSERVABILITY ? "ON (BENCH_OBSERVABILITY=on: every call and span recorded in a local trace store)" : "off (X_LOCAL_OBSERVABILITY=false: production has no local trace store, and it costs ms of CPU per request; BENCH_OBSERVABILITY=on measures with it)"}; CPU ms per operation is the worker's workerd process's (user + system time from /proc), not the dev proxy's`,
     `- pinning: ${pin.enabled ? `load generator on core ${pin.loadCore}; wrangler/workerd (service and floor worker) and the ws floor server on core ${pin.serverCores} (taskset)` : `none (${pin.reason})`}`,
     `- code: ${snapshot === "head" ? `${gitHead().split(" ")[0]} (the committed tree at HEAD, extracted with git archive; uncommitted edits are not served)` : snapshot === "worktree" ? `${gitHead()} (a copy of the working tree taken at start)` : `${gitHead()} (the working tree, served in place)`}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
   );
+
+  const busyStart = pin.enabled ? await busyNeighbours(serverCoreList(pin.serverCores)) : [];
+  header.push(`- other busy processes on the server core(s) at start (over 5 % of a core in 1 s): ${busyStart.length ? busyStart.map((b) => `${b.name.slice(0, 40)} (${b.pct} %)`).join(", ") : "none"}`);
 
   // Secrets for this run only.
   const operatorToken = `bench_${randomBytes(24).toString("base64url")}`;
@@ -169,6 +174,13 @@ async function main() {
     pin,
   });
   const svc = { handle: svcHandle, base: `http://127.0.0.1:${svcPort}`, wsBase: `ws://127.0.0.1:${svcPort}` };
+  // Sockets (B2, B3) go straight to the workerd that runs each worker, as B4's
+  // do: wrangler's dev proxy is a dev-only hop that costs CPU on the server core per frame.
+  const fp = await userWorkerPort(floorHandle, "/", (res, text) => text === "floor worker");
+  const sp = await userWorkerPort(svcHandle, "/openapi.json", (res, text) => res.status === 200 && text.includes('"openapi"'));
+  floor.directWs = fp ? `ws://127.0.0.1:${fp}` : floor.wsBase;
+  svc.directWs = sp ? `ws://127.0.0.1:${sp}` : svc.wsBase;
+  if (!fp || !sp) notes.push(`could not find the ${!fp ? "floor worker's" : "service's"} workerd port: B2/B3 sockets go through the dev proxy.`);
   log(`ready: service :${svcPort}, floor worker :${floorPort}, ws-echo :${echoPort} (${((now() - started) / 1000).toFixed(0)} s)`);
 
   // Seed through the public API.
@@ -188,6 +200,8 @@ async function main() {
     world,
     floorDeviceRows: 10_000,
     agent: agent(16),
+    svcCpu: cpuMeter(svcHandle),
+    floorCpu: cpuMeter(floorHandle),
     log,
     row: (r) => {
       rows.push(r);
@@ -210,6 +224,8 @@ async function main() {
     // Let the service finish what the scenario left behind (e.g. thousands of
     // disconnects) before the next one measures it.
     const q = await quiesce(svc, world);
+    const busy = pin.enabled ? await busyNeighbours(serverCoreList(pin.serverCores)) : [];
+    if (busy.length) notes.push(`after ${id}, other processes busy on the server core(s): ${busy.map((b) => `${b.name} (pid ${b.pid}, ${b.pct} % of a core)`).join("; ")} — latency ratios then reflect queueing behind them; CPU per operation does not.`);
     if (q.ms > 5000) notes.push(`after ${id} the service needed ${(q.ms / 1000).toFixed(0)} s before it answered promptly again (3 × \`${q.path}\` under 250 ms${q.ok ? "" : "; gave up after 180 s"}); the next scenario started after that.`);
     const pidNow = workerdProcesses(svcHandle).user;
     if (pidNow !== userPid) {
@@ -221,8 +237,15 @@ async function main() {
   if (/Reloading local server|Local server updated/.test(svcHandle.output().slice(svcHandle.readyOutputLength ?? 0))) notes.push("WARNING: the service's wrangler dev reloaded during the bench (its files changed): figures around the reload are disturbed.");
   const errs = errorsSinceReady(svcHandle);
   if (errs.length) notes.push(`the service's wrangler dev printed errors during the bench (see bench/results/service.log): ${errs.join(" / ").slice(0, 600)}`);
-  header.push(`- duration: ${((now() - started) / 1000).toFixed(0)} s; load average at end ${machine().load}`);
+  const busyEnd = pin.enabled ? await busyNeighbours(serverCoreList(pin.serverCores)) : [];
+  header.push(`- duration: ${((now() - started) / 1000).toFixed(0)} s; load average at end ${machine().load}; other busy processes on the server core(s) at end: ${busyEnd.length ? busyEnd.map((b) => `${b.name.slice(0, 40)} ${b.pct} %`).join(", ") : "none over 5 %"}`);
   finished = true;
+}
+
+/** "1" or "1-3" → [1] or [1, 2, 3]. */
+function serverCoreList(spec) {
+  const [a, b = a] = String(spec).split("-").map(Number);
+  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
 }
 
 /** Polls a cheap request until three in a row answer within 250 ms (bounded: 180 s). */

@@ -34,7 +34,8 @@ export class Relay extends DurableObject {
       this.ctx.storage.sql.exec("INSERT INTO queue (body) VALUES (?)", body);
       return new Response(null, { status: 202 });
     }
-    this.ctx.storage.sql.exec("INSERT INTO commands (body, time) VALUES (?, ?)", body, Date.now());
+    // B3 floor (`worker-fanout`): the frame to every socket of this object, nothing stored.
+    if (kind !== "fanout") this.ctx.storage.sql.exec("INSERT INTO commands (body, time) VALUES (?, ?)", body, Date.now());
     const sockets = this.ctx.getWebSockets();
     if (sockets.length === 0) return new Response(null, { status: 503, headers: { "x-fresh": String(fresh) } });
     for (const ws of sockets) ws.send(body);
@@ -57,7 +58,7 @@ export default {
       const row = await env.DB.prepare("SELECT * FROM devices WHERE id = ?").bind(Number(id)).first();
       return row ? Response.json(row) : new Response(null, { status: 404 });
     }
-    if ((kind === "ws" || kind === "relay" || kind === "queue" || kind === "drain") && id) {
+    if ((kind === "ws" || kind === "relay" || kind === "fanout" || kind === "queue" || kind === "drain") && id) {
       return env.RELAY.get(env.RELAY.idFromName(id)).fetch(request);
     }
     return new Response("floor worker", { status: 200 });

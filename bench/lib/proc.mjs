@@ -120,11 +120,21 @@ export function runToEnd(cmd, args, { cwd = ROOT, env = {}, timeoutMs = 120_000 
   });
 }
 
+/**
+ * Wrangler's local observability (on by default) records every call and span
+ * of both workers in a local trace store: +1.6 ms CPU per floor relay, +2.7
+ * per command, +9.8 per socket open and close (../shared PERF-NOTES). Production
+ * has no such store, so the bench runs with it off; `BENCH_OBSERVABILITY=on`
+ * measures with it (the second column of the README's table).
+ */
+export const OBSERVABILITY = process.env.BENCH_OBSERVABILITY === "on";
+
 export const WRANGLER_ENV = {
   WRANGLER_SEND_METRICS: "false",
   CI: "true",
   NO_COLOR: "1",
   FORCE_COLOR: "0",
+  X_LOCAL_OBSERVABILITY: OBSERVABILITY ? "true" : "false",
 };
 
 /** `wrangler d1 migrations apply DB --local --persist-to <dir>` for a config. */
@@ -358,6 +368,89 @@ export function machine() {
     wrangler: wranglerVersion(),
     load: os.loadavg().map((x) => x.toFixed(2)).join(" "),
   };
+}
+
+/** Clock ticks per second of /proc's CPU times. */
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** `[utime + stime in ms, last core]` of a process from /proc/<pid>/stat (null when gone). */
+function procStat(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command name (which may hold spaces), counted from field 3.
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { cpuMs: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, core: Number(f[36]) };
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time (user + system, ms) a process has used so far, or null when it is gone. */
+export function cpuMs(pid) {
+  return pid ? (procStat(pid)?.cpuMs ?? null) : null;
+}
+
+/**
+ * A CPU meter on the workerd process that runs a wrangler dev's worker and
+ * its objects (not the dev proxy): `start()`, then `stop()` → ms of CPU used
+ * in between, or null when the process changed (a reload) or is gone.
+ */
+export function cpuMeter(h) {
+  let pid = null;
+  let t0 = null;
+  return {
+    start() {
+      pid = workerdProcesses(h).user;
+      t0 = cpuMs(pid);
+    },
+    stop() {
+      const t1 = cpuMs(pid);
+      if (t0 === null || t1 === null || workerdProcesses(h).user !== pid) return null;
+      return t1 - t0;
+    },
+  };
+}
+
+/**
+ * Processes other than ours that used more than `minPct` % of a core over
+ * `sampleMs` and last ran on one of `cores` (the server's): the neighbours
+ * that turn a CPU cost into queueing. `[{pid, name, pct, core}]`.
+ */
+export async function busyNeighbours(cores, { sampleMs = 1000, minPct = 5 } = {}) {
+  const ours = new Set([process.pid, ...descendants(process.pid)]);
+  const read = () => {
+    const m = new Map();
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      const pid = Number(d);
+      if (ours.has(pid)) continue;
+      const st = procStat(pid);
+      if (st) m.set(pid, st);
+    }
+    return m;
+  };
+  const a = read();
+  await sleep(sampleMs);
+  const b = read();
+  const busy = [];
+  for (const [pid, st] of b) {
+    const before = a.get(pid);
+    if (!before) continue;
+    const pct = ((st.cpuMs - before.cpuMs) / sampleMs) * 100;
+    if (pct < minPct || (cores && !cores.includes(st.core))) continue;
+    let name = "?";
+    try {
+      name = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean).join(" ").slice(0, 80) || readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+    } catch {}
+    busy.push({ pid, name, pct: Math.round(pct), core: st.core });
+  }
+  return busy.sort((x, y) => y.pct - x.pct);
 }
 
 export { existsSync };

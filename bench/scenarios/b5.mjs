@@ -47,7 +47,7 @@ export async function b5(ctx) {
     }
   };
 
-  const floorSockets = await pool(k, 20, async (i) => (await openSocket(`${floor.wsBase}/ws/b5-${i}`, { onMessage })).ws);
+  const floorSockets = await pool(k, 20, async (i) => (await openSocket(`${floor.directWs}/ws/b5-${i}`, { onMessage })).ws);
   const floorTarget = { base: floor.base, path: (i) => `/relay/b5-${i}` };
 
   let unavailable = null;
@@ -57,7 +57,7 @@ export async function b5(ctx) {
   else {
     const devs = world.devices.slice(0, k);
     try {
-      svcSockets = await pool(k, 20, async (i) => (await openSocket(`${svc.wsBase}/devices/${devs[i].id}/command`, { key: devs[i].apiKey, onMessage })).ws);
+      svcSockets = await pool(k, 20, async (i) => (await openSocket(`${svc.directWs}/devices/${devs[i].id}/command`, { key: devs[i].apiKey, onMessage })).ws);
     } catch (e) {
       unavailable = `GET /devices/{id}/command upgrade → ${e.status || e.message}`;
     }
@@ -107,14 +107,14 @@ export async function b5(ctx) {
   const fwarm = summary(warm.floor);
   const label = `first command after ${cfg.b5IdleMs / 1000} s idle · ${k} devices × ${cfg.b5Rounds} round${cfg.b5Rounds > 1 ? "s" : ""}`;
   const floorCell = `worker-relay after the same idle: ${fmtLat(fw)} (evicted: ${fresh}/${freshOf} objects re-constructed; warm p50 ${fmtMs(fwarm.p50)} ms) · err ${errors.floor}`;
-  const goal = "p50 ≤ 10 ms";
+  const goal = "p50 ≤ 1.2× the floor's after the same idle";
   if (unavailable) {
     ctx.row({ id: "B5", case: label, result: na(unavailable), floor: floorCell, ratio: "–", goal, status: "n/a" });
     return;
   }
   const sw = summary(wake.svc);
   const swarm = summary(warm.svc);
-  const met = sw.p50 <= 10 && errors.svc === 0;
+  const met = sw.p50 <= 1.2 * fw.p50 && errors.svc === 0;
   ctx.row({
     id: "B5",
     case: label,

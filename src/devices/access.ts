@@ -12,6 +12,7 @@ import { db } from "../db/client";
 import { devices, homeMembers, homes } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
+import { type RememberedDevice, recallDevice, rememberDevice } from "./accessCache";
 import type { DeviceRow } from "./present";
 
 export type DeviceRights = ReturnType<typeof deviceRights>;
@@ -38,22 +39,33 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number, rig
 /**
  * `loadDevice` for the hot paths: the device row and its home's member roles
  * are read while the caller's key is being looked up, so the request waits
- * for one D1 round trip instead of two. Same policy, same answers: 401
- * without a valid key, 404 for a device the caller may not see, 403 without `right`.
+ * for one D1 round trip instead of two, and both are remembered 5 s
+ * (./accessCache.ts, src/auth/principalCache.ts), so a busy device costs no
+ * D1 query at all. Same policy, same answers: 401 without a valid key, 404
+ * for a device the caller may not see, 403 without `right`.
  */
 export async function callerAndDevice(c: Context<AppEnv>, deviceId: number, right?: DeviceRight): Promise<DeviceAccess & { who: Principal }> {
-  const [who, rows] = await Promise.all([
-    principalOf(c),
-    db(c.env)
-      .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role, homeDeactivated: homes.deactivated })
-      .from(devices)
-      .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
-      // Same query, no extra round trip: a deactivated home refuses commands.
-      .leftJoin(homes, eq(homes.id, devices.homeId))
-      .where(eq(devices.id, deviceId)),
-  ]);
-  const homeRole = who.kind === "user" ? (rows.find((r) => r.userId === who.userId)?.role ?? null) : null;
-  return { who, ...decideAccess(who, rows[0]?.device, homeRole, right), homeDeactivated: rows[0]?.homeDeactivated === true };
+  const [who, known] = await Promise.all([principalOf(c), recallDevice(deviceId) ?? readDevice(c.env, deviceId)]);
+  const homeRole = who.kind === "user" ? (known?.roles.get(who.userId) ?? null) : null;
+  return { who, ...decideAccess(who, known?.device, homeRole, right), homeDeactivated: known?.homeDeactivated === true };
+}
+
+/** The device row, its home's member roles and whether that home is deactivated, in one query; remembered when the device exists. */
+async function readDevice(env: Env, deviceId: number): Promise<RememberedDevice | undefined> {
+  const rows = await db(env)
+    .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role, homeDeactivated: homes.deactivated })
+    .from(devices)
+    .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
+    // Same query, no extra round trip: a deactivated home refuses commands.
+    .leftJoin(homes, eq(homes.id, devices.homeId))
+    .where(eq(devices.id, deviceId));
+  const device = rows[0]?.device;
+  if (!device) return undefined;
+  const roles = new Map<number, HomeRole>();
+  for (const r of rows) if (r.userId !== null && r.role !== null) roles.set(r.userId, r.role);
+  const known = { device, roles, homeDeactivated: rows[0]?.homeDeactivated === true };
+  rememberDevice(known);
+  return known;
 }
 
 /**

@@ -12,6 +12,7 @@ import { demand } from "../auth/policy";
 import { conflict, onConstraint } from "../http/errors";
 import { afterDeviceErased, afterDeviceHomeChanged } from "../live/hooks";
 import type { DeviceRights } from "./access";
+import { forgetDevice } from "./accessCache";
 import type { DeviceRow } from "./present";
 
 export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRights, hardDelete: boolean): Promise<void> {
@@ -21,6 +22,7 @@ export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRi
 
   if (!hardDelete && project?.provisioning === "preProvisioned") {
     await d.update(devices).set({ homeId: null, claimTime: null, claimExpirationTime: null }).where(eq(devices.id, device.id));
+    forgetDevice(device.id);
     if (device.homeId !== null) await afterDeviceHomeChanged(env, device.id, device.homeId, null);
     return;
   }

@@ -13,6 +13,7 @@ import { demand } from "../auth/policy";
 import { conflict, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
 import { afterDeviceHomeChanged } from "../live/hooks";
+import { forgetDevice } from "./accessCache";
 import type { DeviceRights } from "./access";
 import type { DeviceRow } from "./present";
 import { sealSecret } from "./secrets";
@@ -68,5 +69,6 @@ export async function updateDevice(env: Env, who: Principal, device: DeviceRow, 
   }
   // Erased since it was loaded: the change went nowhere.
   if (updated.length === 0) throw notFound("DEVICE_NOT_FOUND");
+  forgetDevice(device.id);
   if (homeChanges) await afterDeviceHomeChanged(env, device.id, device.homeId, patch.homeId!);
 }

@@ -7,7 +7,8 @@
  * upgrades) is removed from the recorded path.
  *
  * The write is handed to `waitUntil` after the response is ready, so it never
- * slows the request it describes; a failed write is logged to the console.
+ * slows the request it describes, and batched with the isolate's other entries
+ * for the device (src/logs/buffer.ts); a failed write is logged to the console.
  * A request refused before its route resolved the key (bad input, unknown
  * path) is attributed after the response, by looking the key up then.
  */
@@ -49,7 +50,7 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
     const waiter = waiterOf(c);
     const resolved = c.get("principal");
     if (resolved !== undefined) {
-      if (resolved?.kind === "device") void recordHttp(c.env, waiter, resolved.deviceId, entry);
+      if (resolved?.kind === "device") recordHttp(c.env, waiter, resolved.deviceId, entry);
       return;
     }
     // Refused before the route asked who was calling (bad input, unknown path):
@@ -58,7 +59,7 @@ export function accessLog(): MiddlewareHandler<AppEnv> {
     if (key === undefined) return;
     const later = (async () => {
       const who = await resolveKey(c.env, key).catch(() => null);
-      if (who?.kind === "device") await recordHttp(c.env, null, who.deviceId, entry);
+      if (who?.kind === "device") recordHttp(c.env, waiter, who.deviceId, entry);
     })();
     if (waiter) waiter.waitUntil(later);
     else void later;

@@ -13,18 +13,19 @@
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly } from "./broadcast";
 import { type AppEvent, appEvent, SYSTEM_EVENTS } from "./events";
-import { publishToHome } from "./fanout";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
+import type { ListenerSet } from "./HomeHub";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
 import { parseRev } from "./kvRules";
 import { migrate } from "../db/objectSchema";
 import { type CommandAnswer, CommandKeys, fingerprintOf } from "./device/commandKeys";
 import { parseReportFrame } from "./device/commandReport";
-import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands, issuerLabel, type NewCommand, type Outcome } from "./device/commands";
+import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands, issuerLabel, type NewCommand, type Outcome, PURGE_SLACK_MS } from "./device/commands";
 import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
 import { DeviceRates, type RateRefusal } from "./device/rate";
 import { Presence } from "./device/presence";
 import { DEVICE_SCHEMA } from "./device/schema";
+import { HomeListeners } from "./device/listeners";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
 import { type FrameSink, MqttLinks } from "./mqtt/deviceLinks";
@@ -32,8 +33,8 @@ import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
+import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
-import { recordLog } from "../logs/record";
 import { deliverOnConnect } from "../logrequests/notify";
 import { WebhookFeed } from "../outlets/webhooks/feed";
 
@@ -88,12 +89,28 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly webhooks: WebhookFeed;
   /** The device's MQTT connections, each held by its own object (src/live/mqtt). */
   private readonly mqtt: MqttLinks;
+  /** The device's log notes, written to its DeviceLog in batches (src/logs/buffer.ts). */
+  private readonly notes = new LogBuffer();
+  /**
+   * When the alarm is set for (null: none), once read from storage: arming
+   * then costs no storage read. Decided synchronously after that first read,
+   * so concurrent callers cannot lose an earlier time.
+   */
+  private alarmAt: number | null = null;
+  private alarmKnown: Promise<void> | null = null;
+  /** Which users' hubs listen to the home now: events go straight to them. */
+  private readonly listeners: HomeListeners;
+  /** Bumped by each system command; a connect clears the log-request flag only if none came meanwhile. */
+  private systemCommands = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    migrate(sql, DEVICE_SCHEMA);
+    const { fresh } = migrate(sql, DEVICE_SCHEMA);
     this.state = new DeviceState(sql);
+    // A new object has never been sent a log request (sending one creates it
+    // and sets the flag): its first connect need not look in D1.
+    if (fresh) this.state.setLogRequestsMaybe(false);
     this.kv = new KvStore(sql, this.state);
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
@@ -101,6 +118,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.webhooks = new WebhookFeed(env);
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
+    this.listeners = new HomeListeners(env, ctx);
     // Marked connected but holding no socket: the sockets went away while no
     // instance was running (e.g. a restart). The alarm settles it.
     if (this.presence.connected && openSockets(ctx).length === 0 && this.mqtt.count() === 0) void this.armAlarm(Date.now());
@@ -128,8 +146,9 @@ export class DeviceObject extends DurableObject<Env> {
     // Open commands go out first, in acceptance order, before anything sent
     // after this point (no await between the accept and here).
     if (kind === "command") this.drainQueue(server, info.ip);
-    // Open log requests go to each command socket that opens; off the connect path (src/logrequests/notify.ts).
-    if (kind === "command") this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, identity.id, (a, p) => this.sendSystemCommand(a, p)));
+    // Open log requests go to each command socket that opens; off the connect path (src/logrequests/notify.ts),
+    // and only while one may be open (the flag the object keeps), so a connect reads no D1 otherwise.
+    if (kind === "command" && this.state.logRequestsMaybe) this.ctx.waitUntil(this.resendLogRequests(identity.id));
     if (this.presence.opened(time)) await this.wentOnline(info.ip);
     return new Response(null, { status: 101, webSocket: client });
   }
@@ -175,6 +194,9 @@ export class DeviceObject extends DurableObject<Env> {
    * the earliest of what is due next (an expiry, a purge, the presence audit).
    */
   override async alarm(): Promise<void> {
+    // Running means it is no longer set; what is due next is armed below.
+    this.alarmAt = null;
+    this.alarmKnown = Promise.resolve();
     const t = Date.now();
     this.commandsChanged(this.commands.expireDue(t), "");
     this.commands.purge(t);
@@ -221,7 +243,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (key !== null && answer) this.commandKeys.remember(key, fingerprint, accepted.commandId, answer, t);
     this.noteAccepted(cmd, accepted);
     this.commandsChanged([...changes, { commandId: accepted.commandId, action: cmd.action, status: accepted.status }], "");
-    await this.scheduleCommands();
+    await this.armAlarm(dueOf(accepted, t));
     return answer ? { ok: true, answer, replayed: false } : { ok: false, status: 503, reason: "DEVICE_OFFLINE" };
   }
 
@@ -232,10 +254,14 @@ export class DeviceObject extends DurableObject<Env> {
    */
   async sendSystemCommand(action: string, parameters: Record<string, unknown>): Promise<number> {
     const cmd: NewCommand = { action, parametersJson: JSON.stringify(parameters), ttl: null, issuer: CLOUD };
-    const accepted = this.commands.accept(cmd, Date.now());
+    // The cloud's commands (log requests) are re-sent on connect while open: the next connect looks in D1.
+    this.systemCommands++;
+    this.state.setLogRequestsMaybe(true);
+    const t = Date.now();
+    const accepted = this.commands.accept(cmd, t);
     this.noteAccepted(cmd, accepted);
     this.commandsChanged([{ commandId: accepted.commandId, action, status: accepted.status }], "");
-    await this.scheduleCommands();
+    await this.armAlarm(dueOf(accepted, t));
     return accepted.delivered;
   }
 
@@ -351,13 +377,23 @@ export class DeviceObject extends DurableObject<Env> {
   /** The device moved to another home (or out of any): later events go there. */
   setHome(homeId: number | null): void {
     this.state.setHome(homeId);
+    this.listeners.forget();
+  }
+
+  /** The home's hub sends its listener set after a change. False: this device is not in that home. */
+  homeListeners(homeId: number, listeners: ListenerSet): boolean {
+    return this.listeners.update(homeId, listeners, this.state.homeId);
   }
 
   /** The device was erased: close its sockets and forget everything. */
   async erase(): Promise<void> {
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
     await this.mqtt.kickAll("device deleted");
+    const id = this.state.identity?.id;
+    if (id !== undefined) this.notes.drop(id);
     await this.ctx.storage.deleteAlarm();
+    this.alarmAt = null;
+    this.alarmKnown = Promise.resolve();
     await this.ctx.storage.deleteAll();
     // A fresh, empty object: no identity, so late close events touch neither D1 nor listeners.
     migrate(this.ctx.storage.sql, DEVICE_SCHEMA);
@@ -389,7 +425,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (topics.kv) this.sendKvStart(this.mqtt.sink(link, "kv"), null);
     if (topics.command) {
       this.drainQueue(this.mqtt.sink(link, "command"), row.ip);
-      this.ctx.waitUntil(deliverOnConnect(this.env, this.ctx, id, (a, p) => this.sendSystemCommand(a, p)));
+      if (this.state.logRequestsMaybe) this.ctx.waitUntil(this.resendLogRequests(id));
     }
     return true;
   }
@@ -421,6 +457,13 @@ export class DeviceObject extends DurableObject<Env> {
   /** Key-value sockets and the MQTT connections subscribed to `kv`. */
   private kvTargets(): FrameSink[] {
     return [...openSockets(this.ctx, "kv"), ...this.mqtt.sinks("kv")];
+  }
+
+  /** The connect-time look at D1 for open log requests; clears the flag when there are none and none came meanwhile. */
+  private async resendLogRequests(deviceId: number): Promise<void> {
+    const seen = this.systemCommands;
+    const open = await deliverOnConnect(this.env, this.ctx, deviceId, (a, p) => this.sendSystemCommand(a, p));
+    if (open === 0 && this.systemCommands === seen) this.state.setLogRequestsMaybe(false);
   }
 
   /** A command socket opened (or an MQTT connection subscribed): expired commands are settled, then every open one goes out on it. */
@@ -487,7 +530,7 @@ export class DeviceObject extends DurableObject<Env> {
     }
     const event = appEvent(identity, eventType, eventData, ip);
     if (event) this.toWebhooks(identity.projectId, event);
-    return { ok: true, reached: event ? await publishToHome(this.env, event) : 0 };
+    return { ok: true, reached: event ? await this.listeners.publish(identity.id, event.homeId, JSON.stringify(event)) : 0 };
   }
 
   private async applySet(key: string, json: string, ip: string, pre?: KvPrecondition): Promise<KvChange> {
@@ -531,11 +574,11 @@ export class DeviceObject extends DurableObject<Env> {
     await this.emit(SYSTEM_EVENTS.disconnected, {}, ip);
   }
 
-  // ---- the device's log entries (src/logs): written off the hot path, never awaited here ----
+  // ---- the device's log entries (src/logs): buffered, written in batches off the hot path, never awaited here ----
 
   private note(level: LogLevel, message: string): void {
     const id = this.state.identity?.id;
-    if (id !== undefined) void recordLog(this.env, this.ctx, id, level, message);
+    if (id !== undefined) this.notes.add(this.env, this.ctx, id, { log: { time: Date.now(), level, message } });
   }
 
   private noteAccepted(cmd: NewCommand, a: Accepted): void {
@@ -571,7 +614,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (!event) return;
     this.toWebhooks(identity.projectId, event);
     try {
-      await publishToHome(this.env, event);
+      await this.listeners.publish(identity.id, event.homeId, JSON.stringify(event));
     } catch (err) {
       console.error(`fan-out of ${eventType} failed`, err);
     }
@@ -584,9 +627,23 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** Arms the alarm for `at` unless it is already due sooner; the handler works out what is due. */
   private async armAlarm(at: number): Promise<void> {
-    const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+    this.alarmKnown ??= this.ctx.storage.getAlarm().then((current) => {
+      this.alarmAt = current;
+    });
+    await this.alarmKnown;
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
   }
+}
+
+/**
+ * When the alarm must run for a command just accepted: its expiry (with ttl),
+ * else its purge (settled at once). Rows stored before it are already covered
+ * by the alarm (each change arms for its own row, the alarm re-arms for the rest).
+ */
+function dueOf(a: Accepted, nowMs: number): number {
+  return a.expirationTime !== null ? Date.parse(a.expirationTime) : nowMs + LIMITS.commandsKeptMs + PURGE_SLACK_MS;
 }
 
 /** The answer for an accepted command (null: one without ttl that reached no socket, the `503`). */

@@ -8,16 +8,41 @@
  * memory. A user hub that reports no open sockets is dropped, unless it
  * subscribed again while the delivery was in flight (the subscription
  * sequence number tells).
+ *
+ * Device objects keep a copy of the listener set and deliver to the user
+ * hubs themselves, one hop fewer per event (src/live/device/listeners.ts).
+ * The hub remembers which devices hold a copy ("watchers", in SQLite too) and
+ * sends each the new set whenever it changes — a new listener is told to
+ * every watcher before its `subscribe` returns, so before its socket's `101`.
  */
 import { DurableObject } from "cloudflare:workers";
-import { userHub } from "./stubs";
+import { deviceObject, userHub } from "./stubs";
 import { migrate } from "../db/objectSchema";
 import type { KvChange, KvPrecondition } from "./device/kv";
 import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
 import { answerClose } from "./broadcast";
 import { HomeStreams } from "../outlets/sse/homeStreams";
 
-const SCHEMA = [`CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`, ...HOME_KV_SCHEMA] as const;
+const SCHEMA = [
+  `CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`,
+  ...HOME_KV_SCHEMA,
+  // Device objects holding a copy of the listener set, and the home's id (which the hub learns from them).
+  `CREATE TABLE watchers (device_id INTEGER PRIMARY KEY)`,
+  `CREATE TABLE hub_home (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), home_id INTEGER NOT NULL)`,
+] as const;
+
+/** Each listening user and the sequence number of their subscription. */
+export type Listeners = { userId: number; seq: number }[];
+
+/**
+ * The listener set as a device object keeps it: the listening users, and
+ * whether the home records its events for SSE streams (then the device also
+ * hands each event to `record`).
+ */
+export interface ListenerSet {
+  users: Listeners;
+  streamed: boolean;
+}
 
 export class HomeHub extends DurableObject<Env> {
   /** userId → sequence number of its latest subscription. */
@@ -27,6 +52,8 @@ export class HomeHub extends DurableObject<Env> {
   private readonly kv: HomeKv;
   /** The home's SSE streams and event log (src/outlets/sse). */
   private readonly streams: HomeStreams;
+  private readonly watchers = new Set<number>();
+  private homeId: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -37,9 +64,18 @@ export class HomeHub extends DurableObject<Env> {
       this.subscribers.set(row.user_id, row.seq);
       this.seq = Math.max(this.seq, row.seq);
     }
+    for (const row of ctx.storage.sql.exec<{ device_id: number }>("SELECT device_id FROM watchers")) this.watchers.add(row.device_id);
+    this.homeId = ctx.storage.sql.exec<{ home_id: number }>("SELECT home_id FROM hub_home").toArray()[0]?.home_id ?? null;
   }
 
-  subscribe(userId: number): void {
+  /**
+   * A new listener is told to every watching device before this returns (a
+   * device that cannot be told fails the call, so the socket asking is not
+   * opened on a promise that cannot be kept); a repeated subscription only
+   * renews the sequence number.
+   */
+  async subscribe(userId: number): Promise<void> {
+    const isNew = !this.subscribers.has(userId);
     const seq = ++this.seq;
     this.ctx.storage.sql.exec(
       "INSERT INTO subscribers (user_id, seq) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET seq = excluded.seq",
@@ -47,11 +83,76 @@ export class HomeHub extends DurableObject<Env> {
       seq,
     );
     this.subscribers.set(userId, seq);
+    if (isNew) await this.tellWatchers(true);
   }
 
-  unsubscribe(userId: number): void {
-    if (!this.subscribers.delete(userId)) return;
+  async unsubscribe(userId: number): Promise<void> {
+    if (!this.drop(userId)) return;
+    await this.tellWatchers(false);
+  }
+
+  /** The listener set for a device object to keep; the device is told of every change from now on. */
+  listenersFor(homeId: number, deviceId: number): ListenerSet {
+    if (this.homeId === null) {
+      this.homeId = homeId;
+      this.ctx.storage.sql.exec("INSERT INTO hub_home (singleton, home_id) VALUES (1, ?) ON CONFLICT (singleton) DO NOTHING", homeId);
+    }
+    if (!this.watchers.has(deviceId)) {
+      this.watchers.add(deviceId);
+      this.ctx.storage.sql.exec("INSERT INTO watchers (device_id) VALUES (?) ON CONFLICT (device_id) DO NOTHING", deviceId);
+    }
+    return this.listenerSet(this.streams.log.recording);
+  }
+
+  private listenerSet(streamed: boolean): ListenerSet {
+    return { users: [...this.subscribers].map(([userId, seq]) => ({ userId, seq })), streamed };
+  }
+
+  /**
+   * A device's deliveries found these listeners without a socket: each is
+   * dropped unless it subscribed again since the device's copy was made (its
+   * sequence number moved), and the watchers get the new set. A device whose
+   * copy was merely old gets the current one.
+   */
+  async undelivered(deviceId: number, stale: Listeners): Promise<void> {
+    let dropped = false;
+    for (const { userId, seq } of stale) if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
+    if (dropped) await this.tellWatchers(false);
+    else await this.tell([deviceId], false, this.streams.log.recording);
+  }
+
+  private drop(userId: number): boolean {
+    if (!this.subscribers.delete(userId)) return false;
     this.ctx.storage.sql.exec("DELETE FROM subscribers WHERE user_id = ?", userId);
+    return true;
+  }
+
+  private tellWatchers(mustReach: boolean, streamed = this.streams.log.recording): Promise<void> {
+    return this.tell([...this.watchers], mustReach, streamed);
+  }
+
+  /**
+   * Sends the listener set to devices, concurrently. One that answers it is
+   * no longer in this home stops watching. `mustReach`: a device that could
+   * not be told fails the call (it would miss a new listener); otherwise its
+   * copy only holds a listener too many, whose hub refuses what is not its home's.
+   */
+  private async tell(deviceIds: number[], mustReach: boolean, streamed: boolean): Promise<void> {
+    const homeId = this.homeId;
+    if (homeId === null || deviceIds.length === 0) return;
+    const listeners = this.listenerSet(streamed);
+    const results = await Promise.allSettled(deviceIds.map((d) => deviceObject(this.env, d).homeListeners(homeId, listeners)));
+    let failed: unknown = null;
+    results.forEach((r, i) => {
+      const deviceId = deviceIds[i]!;
+      if (r.status === "rejected") {
+        console.error(`telling device ${deviceId} the listeners of home ${homeId} failed`, r.reason);
+        failed ??= r.reason;
+      } else if (!r.value && this.watchers.delete(deviceId)) {
+        this.ctx.storage.sql.exec("DELETE FROM watchers WHERE device_id = ?", deviceId);
+      }
+    });
+    if (mustReach && failed !== null) throw failed;
   }
 
   /** Users listening now (for tests and diagnostics). */
@@ -60,14 +161,16 @@ export class HomeHub extends DurableObject<Env> {
   }
 
   /**
-   * Sends one serialised app event to every listening user's sockets.
-   * Returns how many sockets got it.
+   * Sends one of the home's own serialised app events (its key-values) to its
+   * streams and every listening user's sockets. Returns how many sockets got
+   * it. Devices' events do not pass here (src/live/device/listeners.ts).
    */
   async publish(homeId: number, eventJson: string): Promise<number> {
     this.record(eventJson);
     const targets = [...this.subscribers];
     const results = await Promise.allSettled(targets.map(([userId]) => userHub(this.env, userId).deliver(homeId, eventJson)));
     let sockets = 0;
+    let dropped = false;
     results.forEach((result, i) => {
       const [userId, seq] = targets[i]!;
       if (result.status === "rejected") {
@@ -75,8 +178,9 @@ export class HomeHub extends DurableObject<Env> {
         return;
       }
       if (result.value > 0) sockets += result.value;
-      else if (this.subscribers.get(userId) === seq) this.unsubscribe(userId);
+      else if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
     });
+    if (dropped) await this.tellWatchers(false);
     return sockets;
   }
 
@@ -105,9 +209,10 @@ export class HomeHub extends DurableObject<Env> {
   // ---- server outlets: the home's SSE streams (src/outlets/sse, src/routes/homeEvents.ts) ----
 
   /**
-   * Every app event of the home passes here (`publish` calls it): it gets its
-   * stream id and goes to the open streams. Free for a home never streamed.
-   * Should fan-out stop going through `publish`, the emitter calls this instead.
+   * Every app event of the home passes here: the home's own (`publish`) and
+   * the devices' (they deliver to user hubs themselves, and call this while
+   * their listener set says `streamed`). It gets its stream id and goes to
+   * the open streams. Free for a home never streamed.
    */
   record(eventJson: string): void {
     this.streams.push(eventJson);
@@ -115,6 +220,10 @@ export class HomeHub extends DurableObject<Env> {
 
   /** Only upgrades for event streams arrive as raw requests (from the worker). */
   override async fetch(req: Request): Promise<Response> {
+    // The first stream starts the event log. Devices must start handing their
+    // events here before its 101, or the stream would miss them: they are
+    // told first (a device that cannot be told fails the open).
+    if (!this.streams.log.recording && req.headers.get("upgrade")?.toLowerCase() === "websocket") await this.tellWatchers(true, true);
     return this.streams.open(req);
   }
 

@@ -3,7 +3,7 @@
  * (`GET /userSession/websocket`). A user's socket carries the events of every
  * home they belong to, and a socket lives in exactly one object, so the
  * per-user object is where it must live; per-home `HomeHub`s know which users
- * to call (see fanout.ts).
+ * to call, and device objects keep a copy of that (src/live/device/listeners.ts).
  *
  * The user's homes are read from D1 when a socket opens and whenever the
  * registry reports a membership change, kept in SQLite, and checked on every

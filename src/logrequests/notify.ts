@@ -57,15 +57,19 @@ export const viaDeviceObject =
 /**
  * A command socket of the device has just opened: (re)sends its open request,
  * if any, unless an upload is already under way. For the device object to
- * call without awaiting it on the connect path; never rejects.
+ * call without awaiting it on the connect path; never rejects. Returns how
+ * many requests are open (null: D1 could not tell).
  */
-export async function deliverOnConnect(env: Env, waiter: Waiter | null, deviceId: number, send: SendSystemCommand): Promise<void> {
+export async function deliverOnConnect(env: Env, waiter: Waiter | null, deviceId: number, send: SendSystemCommand): Promise<number | null> {
   try {
-    for (const row of await openLogRequests(env, deviceId)) {
+    const open = await openLogRequests(env, deviceId);
+    for (const row of open) {
       if (row.status === "uploading") continue;
       await deliverLogRequest(env, waiter, row, send);
     }
+    return open.length;
   } catch (err) {
     console.error(`device ${deviceId}: delivering open log requests on connect failed`, err);
+    return null;
   }
 }

@@ -26,6 +26,8 @@ import { migrate } from "../db/objectSchema";
 
 export class DeviceLog extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** Whether an alarm is pending, once known: appends then ask storage nothing (undefined: not yet asked). */
+  private alarmArmed: boolean | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -43,7 +45,9 @@ export class DeviceLog extends DurableObject<Env> {
     if (log.length) trimCount(this.sql, "log");
     if (http.length) trimCount(this.sql, "http");
     // The age bound is the alarm's; arm it when none is pending (the sweep re-arms it while entries remain).
-    if ((await this.ctx.storage.getAlarm()) === null) {
+    this.alarmArmed ??= (await this.ctx.storage.getAlarm()) !== null;
+    if (!this.alarmArmed) {
+      this.alarmArmed = true;
       const times = [...log, ...http].map((e) => e.time).filter(Number.isFinite);
       const oldest = times.length ? Math.min(...times) : Date.now();
       await this.ctx.storage.setAlarm(Math.max(oldest + RETENTION.maxAgeMs, Date.now() + RETENTION.minSweepGapMs));
@@ -64,12 +68,14 @@ export class DeviceLog extends DurableObject<Env> {
   async erase(): Promise<void> {
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    this.alarmArmed = false;
     migrate(this.sql, DEVICE_LOG_SCHEMA);
   }
 
   /** Idempotent: applies both retention bounds, then re-arms for the next entry to come of age. */
   override async alarm(): Promise<void> {
     const next = sweep(this.sql, Date.now());
+    this.alarmArmed = next !== null;
     if (next !== null) await this.ctx.storage.setAlarm(next);
   }
 }

@@ -9,6 +9,7 @@
  * Durable Object: `recordLog(this.env, this.ctx, deviceId, "warn", "…")`.
  */
 import { deviceLog } from "../live/stubs";
+import { LogBuffer } from "./buffer";
 import type { HttpEntryInput, LogLevel } from "./entries";
 
 /** Anything that can keep the isolate alive until a promise settles (ExecutionContext, DurableObjectState). */
@@ -38,7 +39,14 @@ export function recordLog(env: LogEnv, waiter: Waiter | null, deviceId: number, 
   return settle("a log entry", deviceId, waiter, () => deviceLog(env, deviceId).append({ log: [{ time: Date.now(), level, message }] }));
 }
 
-/** Adds an HTTP access log entry for the device (see src/http/accessLog.ts). */
-export function recordHttp(env: LogEnv, waiter: Waiter | null, deviceId: number, entry: HttpEntryInput): Promise<void> {
-  return settle("an access log entry", deviceId, waiter, () => deviceLog(env, deviceId).append({ http: [entry] }));
+/** The isolate's access-log entries, written per device in batches (./buffer.ts). */
+const accessLogBuffer = new LogBuffer();
+
+/**
+ * Adds an HTTP access log entry for the device (see src/http/accessLog.ts).
+ * Buffered for a moment with the isolate's other access-log entries: one
+ * append per device per `LOG_FLUSH_MS`, not one per request.
+ */
+export function recordHttp(env: LogEnv, waiter: Waiter | null, deviceId: number, entry: HttpEntryInput): void {
+  accessLogBuffer.add(env, waiter, deviceId, { http: entry });
 }

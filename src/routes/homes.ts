@@ -10,6 +10,7 @@ import { demand, projectRights, userRights } from "../auth/policy";
 import { principalOf, type Principal } from "../auth/principal";
 import { db } from "../db/client";
 import { devices, homeMembers, homes, users } from "../db/schema";
+import { forgetAllDevices } from "../devices/accessCache";
 import type { AppEnv } from "../env";
 import { conflict, forbidden, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
@@ -193,6 +194,8 @@ export function homesRoutes() {
     // An empty change still asks for a right, so it answers as a rename would.
     if (Object.keys(changes).length === 0) demand(rights, "update");
     else await db(c.env).update(homes).set(changes).where(eq(homes.id, home.id));
+    // Commands check `deactivated` through the live paths' memory: this isolate forgets at once, others within 5 s.
+    if (deactivated !== undefined) forgetAllDevices();
     return c.body(null, 204);
   });
 

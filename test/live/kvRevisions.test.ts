@@ -290,14 +290,17 @@ describe("sinceRev on the key-value socket", () => {
     const base = `/devices/${device.id}/kv`;
     for (const v of [1, 2]) expect((await put(`${base}/n`, { value: v }, project.key)).status).toBe(204);
     // Turn the object back into one from before the journal's schema step
-    // (undoing that step and any later one, all CREATE TABLEs), then restart it.
+    // (undoing that step and any later one: CREATE TABLEs, added columns and
+    // the UPDATEs that fill them), then restart it.
     const journalStep = DEVICE_SCHEMA.findIndex((step) => step.includes("CREATE TABLE kv_journal"));
     await runInDurableObject(stub(device.id), async (_instance: DeviceObject, state) => {
       const sql = state.storage.sql;
       for (const step of DEVICE_SCHEMA.slice(journalStep)) {
         const table = /^\s*CREATE TABLE (\w+)/.exec(step)?.[1];
-        expect(table, `undo of a later step: ${step}`).toBeDefined();
-        sql.exec(`DROP TABLE ${table}`);
+        const column = /^\s*ALTER TABLE (\w+) ADD COLUMN (\w+)/.exec(step);
+        if (table) sql.exec(`DROP TABLE ${table}`);
+        else if (column) sql.exec(`ALTER TABLE ${column[1]} DROP COLUMN ${column[2]}`);
+        else expect(step, `undo of a later step: ${step}`).toMatch(/^\s*UPDATE /);
       }
       sql.exec("UPDATE _schema SET applied = ?", journalStep);
     });

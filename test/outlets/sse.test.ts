@@ -53,6 +53,20 @@ describe("GET /homes/{homeId}/events", () => {
     await stream.close();
   });
 
+  it("gets the events of a device that was already sending before the home's first stream opened", async () => {
+    // Devices deliver to listeners from their own copy of the home's listener
+    // set; a copy made before any stream must learn that the home now records.
+    const quiet = await newHome(owner.token);
+    const sender = await claimInto(await newDevice(project), quiet.id, owner.token);
+    await sendEvent(sender, "before-any-stream");
+    const stream = await openStream(quiet.id, owner.token);
+    await sendEvent(sender, "after-the-first-stream", { n: 3 });
+    const e = await stream.next();
+    expect(e.event).toBe("after-the-first-stream");
+    expect(JSON.parse(e.data)).toMatchObject({ eventData: { n: 3 }, originDeviceId: sender.id });
+    await stream.close();
+  });
+
   it("carries system events (key-value changes) too", async () => {
     const stream = await openStream(home.id, project.key);
     const r = await put(`/devices/${device.id}/kv/colour`, { value: "red" }, device.apiKey);

@@ -85,4 +85,13 @@ export const DEVICE_SCHEMA = [
     command INTEGER NOT NULL DEFAULT 0,
     kv INTEGER NOT NULL DEFAULT 0
   )`,
+  // The object owns its home: once it knows one (from its first identity, or
+  // from setHome even before it has an identity), a caller's copy of the
+  // device row, possibly a few seconds stale, never moves it back.
+  `ALTER TABLE device ADD COLUMN home_known INTEGER NOT NULL DEFAULT 0`,
+  `UPDATE device SET home_known = 1 WHERE id IS NOT NULL`,
+  // Whether a log request may be open (set when the cloud sends one, cleared
+  // when a connect finds none in D1): a connect reads D1 only when it is set.
+  // 1 at first, so an object made before the flag checks once.
+  `ALTER TABLE device ADD COLUMN log_requests_maybe INTEGER NOT NULL DEFAULT 1`,
 ] as const;

@@ -16,6 +16,8 @@ type Row = {
   presence_version: number;
   presence_synced: number;
   kv_rev: number;
+  home_known: number;
+  log_requests_maybe: number;
 };
 
 export interface PresenceSnapshot {
@@ -49,23 +51,48 @@ export class DeviceState {
     return { id: r.id, projectId: r.project_id, homeId: r.home_id, deviceClass: r.device_class };
   }
 
-  /** Keeps what the worker just read from D1; writes only when something changed. */
+  /**
+   * Keeps who the device is, as the worker read it from D1 (or remembered it,
+   * up to 5 s old). The home is the object's own once it knows one: only
+   * `setHome` moves it, so a stale copy cannot send events to a home the
+   * device has left. Writes only when something changed.
+   */
   setIdentity(identity: DeviceIdentity): void {
-    if (sameIdentity(this.identity, identity)) return;
+    const homeId = this.row.home_known === 1 ? this.row.home_id : identity.homeId;
+    const next = { ...identity, homeId };
+    if (sameIdentity(this.identity, next)) return;
     this.sql.exec(
-      "UPDATE device SET id = ?, project_id = ?, home_id = ?, device_class = ? WHERE singleton = 1",
-      identity.id,
-      identity.projectId,
-      identity.homeId,
-      identity.deviceClass,
+      "UPDATE device SET id = ?, project_id = ?, home_id = ?, device_class = ?, home_known = 1 WHERE singleton = 1",
+      next.id,
+      next.projectId,
+      next.homeId,
+      next.deviceClass,
     );
-    this.row = { ...this.row, id: identity.id, project_id: identity.projectId, home_id: identity.homeId, device_class: identity.deviceClass };
+    this.row = { ...this.row, id: next.id, project_id: next.projectId, home_id: next.homeId, device_class: next.deviceClass, home_known: 1 };
   }
 
+  /** The registry moved the device (also before the object has an identity: it is kept for the first one). */
   setHome(homeId: number | null): void {
-    if (this.row.id === null || this.row.home_id === homeId) return;
-    this.sql.exec("UPDATE device SET home_id = ? WHERE singleton = 1", homeId);
-    this.row = { ...this.row, home_id: homeId };
+    if (this.row.home_known === 1 && this.row.home_id === homeId) return;
+    this.sql.exec("UPDATE device SET home_id = ?, home_known = 1 WHERE singleton = 1", homeId);
+    this.row = { ...this.row, home_id: homeId, home_known: 1 };
+  }
+
+  /** The device's home as the object knows it (null: none, or not known yet). */
+  get homeId(): number | null {
+    return this.row.home_known === 1 ? this.row.home_id : null;
+  }
+
+  /** Whether a log request may be open for the device (see the schema). */
+  get logRequestsMaybe(): boolean {
+    return this.row.log_requests_maybe === 1;
+  }
+
+  setLogRequestsMaybe(maybe: boolean): void {
+    const v = maybe ? 1 : 0;
+    if (this.row.log_requests_maybe === v) return;
+    this.sql.exec("UPDATE device SET log_requests_maybe = ? WHERE singleton = 1", v);
+    this.row = { ...this.row, log_requests_maybe: v };
   }
 
   get presence(): PresenceSnapshot {
