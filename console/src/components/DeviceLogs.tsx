@@ -2,6 +2,7 @@
 import { useState } from "preact/hooks";
 import { get, request } from "../api";
 import type { LogEntry, LogRequest } from "../types";
+import { DataTable } from "./DataTable";
 import { ErrorNote, Section, time, useData } from "./ui";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -37,33 +38,18 @@ export function DeviceLogs({ deviceId }: { deviceId: number }) {
       >
         <ErrorNote error={entries.error} />
         <p class="hint">The service's own record of this device over the last 24 hours, newest last.</p>
-        <div class="table-wrap scroll">
-          <table aria-label="Log entries">
-            <thead>
-              <tr>
-                <th scope="col">Time</th>
-                <th scope="col">Level</th>
-                <th scope="col">Message</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.data?.map((e, i) => (
-                <tr key={i}>
-                  <td>{time(e.time)}</td>
-                  <td>{e.level}</td>
-                  <td>{e.message}</td>
-                </tr>
-              ))}
-              {entries.data?.length === 0 && (
-                <tr>
-                  <td colSpan={3} class="empty">
-                    No entries in the last 24 hours.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Log entries"
+          scroll
+          rows={entries.data}
+          rowKey={(_, i) => i}
+          empty="No entries in the last 24 hours."
+          columns={[
+            { head: "Time", cell: (e) => time(e.time) },
+            { head: "Level", cell: (e) => e.level },
+            { head: "Message", cell: (e) => e.message },
+          ]}
+        />
       </Section>
       <Section
         title="Log requests"
@@ -75,36 +61,17 @@ export function DeviceLogs({ deviceId }: { deviceId: number }) {
       >
         <ErrorNote error={requests.error ?? error} />
         <p class="hint">Asks the device to upload its log files (delivered on its command socket).</p>
-        <div class="table-wrap">
-          <table aria-label="Log requests">
-            <thead>
-              <tr>
-                <th scope="col">Requested</th>
-                <th scope="col">Status</th>
-                <th scope="col">File</th>
-              </tr>
-            </thead>
-            <tbody>
-              {requests.data?.map((r) => (
-                <tr key={r.id}>
-                  <td>{time(r.creationTime)}</td>
-                  <td>
-                    {r.status}
-                    {r.failureReason ? `: ${r.failureReason}` : ""}
-                  </td>
-                  <td>{r.status === "completed" ? `${r.fileSize ?? 0} bytes` : "—"}</td>
-                </tr>
-              ))}
-              {requests.data?.length === 0 && (
-                <tr>
-                  <td colSpan={3} class="empty">
-                    None yet.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Log requests"
+          rows={requests.data}
+          rowKey={(r) => r.id}
+          empty="None yet."
+          columns={[
+            { head: "Requested", cell: (r) => time(r.creationTime) },
+            { head: "Status", cell: (r) => `${r.status}${r.failureReason ? `: ${r.failureReason}` : ""}` },
+            { head: "File", cell: (r) => (r.status === "completed" ? `${r.fileSize ?? 0} bytes` : "—") },
+          ]}
+        />
       </Section>
     </div>
   );

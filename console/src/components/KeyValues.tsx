@@ -10,6 +10,7 @@ import { ApiError, get, request } from "../api";
 import { useLiveEvents, usePoll } from "../live";
 import type { Session } from "../session";
 import type { KeyValue } from "../types";
+import { DataTable } from "./DataTable";
 import { ErrorNote, json, parseJson, Section, time, useData } from "./ui";
 
 const kvPath = (deviceId: number, key: string) => `/devices/${deviceId}/kv/${encodeURIComponent(key)}`;
@@ -91,79 +92,69 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
   return (
     <Section title="Key-values">
       <ErrorNote error={kv.error ?? error} />
-      <div class="table-wrap">
-        <table aria-label="Key-values">
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Value (JSON)</th>
-              <th scope="col" class="wide-only">Modified</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {kv.data?.map((item) => (
-              <tr key={item.key} data-key={item.key}>
-                <th scope="row">
-                  <code>{item.key}</code>
-                </th>
-                <td class="value">
-                  {editing === item.key ? (
-                    <form
-                      class="inline"
-                      onSubmit={(e) => {
-                        e.preventDefault();
-                        void save(item.key, draft);
-                      }}
-                    >
-                      <label class="sr-only" for={`kv-edit-${item.key}`}>
-                        New value of {item.key} (JSON)
-                      </label>
-                      <textarea id={`kv-edit-${item.key}`} rows={2} spellcheck={false} value={draft} onInput={(e) => setDraft(e.currentTarget.value)} />
-                      <button type="submit" class="primary">
-                        Save
-                      </button>
-                      <button type="button" onClick={() => setEditing(null)}>
-                        Cancel
-                      </button>
-                    </form>
-                  ) : (
-                    <code>{json(item.value)}</code>
-                  )}
-                </td>
-                <td class="wide-only">{time(item.modificationTime)}</td>
-                <td class="actions">
-                  {editing !== item.key && (
-                    <button
-                      type="button"
-                      aria-label={`Edit ${item.key}`}
-                      onClick={() => {
-                        setEditing(item.key);
-                        setEditingRev(item.rev);
-                        setDraft(JSON.stringify(item.value));
-                      }}
-                    >
-                      Edit
-                    </button>
-                  )}
-                  <button type="button" class="danger" aria-label={`Delete ${item.key}`} onClick={() => void remove(item.key)}>
-                    Delete
+      <DataTable
+        label="Key-values"
+        rows={kv.data}
+        rowKey={(item) => item.key}
+        rowAttrs={(item) => ({ "data-key": item.key })}
+        empty="No key-values yet."
+        columns={[
+          { head: "Key", rowHeader: true, cell: (item) => <code>{item.key}</code> },
+          {
+            head: "Value (JSON)",
+            class: "value",
+            cell: (item) =>
+              editing === item.key ? (
+                <form
+                  class="inline"
+                  onSubmit={(e) => {
+                    e.preventDefault();
+                    void save(item.key, draft);
+                  }}
+                >
+                  <label class="sr-only" for={`kv-edit-${item.key}`}>
+                    New value of {item.key} (JSON)
+                  </label>
+                  <textarea id={`kv-edit-${item.key}`} rows={2} spellcheck={false} value={draft} onInput={(e) => setDraft(e.currentTarget.value)} />
+                  <button type="submit" class="primary">
+                    Save
                   </button>
-                </td>
-              </tr>
-            ))}
-            {kv.data?.length === 0 && (
-              <tr>
-                <td colSpan={4} class="empty">
-                  No key-values yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+                  <button type="button" onClick={() => setEditing(null)}>
+                    Cancel
+                  </button>
+                </form>
+              ) : (
+                <code>{json(item.value)}</code>
+              ),
+          },
+          { head: "Modified", class: "wide-only", cell: (item) => time(item.modificationTime) },
+          {
+            head: "Actions",
+            srOnly: true,
+            class: "actions",
+            cell: (item) => (
+              <>
+                {editing !== item.key && (
+                  <button
+                    type="button"
+                    aria-label={`Edit ${item.key}`}
+                    onClick={() => {
+                      setEditing(item.key);
+                      setEditingRev(item.rev);
+                      setDraft(JSON.stringify(item.value));
+                    }}
+                  >
+                    Edit
+                  </button>
+                )}
+                <button type="button" class="danger" aria-label={`Delete ${item.key}`} onClick={() => void remove(item.key)}>
+                  Delete
+                </button>
+              </>
+            ),
+          },
+        ]}
+      />
       <form class="row-form" onSubmit={add}>
         <div class="field">
           <label for="kv-new-key">New key</label>

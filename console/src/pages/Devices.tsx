@@ -1,5 +1,6 @@
 /** The project's (or the user's homes') devices, with live presence, filters and paging. */
 import { get, query, request } from "../api";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote, Pager, Presence, Section, time, useData } from "../components/ui";
 import { usePoll, useLiveEvents, POLL_MS } from "../live";
 import { go, href, type Route } from "../router";
@@ -82,45 +83,26 @@ export function Devices({ session, route }: { session: Session; route: Route }) 
       </Section>
       <ErrorNote error={devices.error ?? homes.error} />
       {!whole && homes.data?.length === 0 && <p>You are not a member of any home yet. Make one under Homes, then claim a device into it.</p>}
-      <div class="table-wrap">
-        <table aria-label="Devices">
-          <thead>
-            <tr>
-              <th scope="col">Status</th>
-              <th scope="col" class="wide-only">ID</th>
-              <th scope="col">Name</th>
-              <th scope="col">Class</th>
-              <th scope="col" class="wide-only">Tag</th>
-              <th scope="col">Home</th>
-              <th scope="col" class="wide-only">Last connect</th>
-            </tr>
-          </thead>
-          <tbody>
-            {devices.data?.list.map((d) => (
-              <tr key={d.id} data-device-id={d.id}>
-                <td>
-                  <Presence online={d.isConnected} />
-                </td>
-                <td class="wide-only">{d.id}</td>
-                <td>
-                  <a href={href(`devices/${d.id}`)}>{d.name || `Device ${d.id}`}</a>
-                </td>
-                <td>{d.deviceClass}</td>
-                <td class="wide-only">{d.tag || "—"}</td>
-                <td>{homeName(d.homeId)}</td>
-                <td class="wide-only">{time(d.lastConnectTime)}</td>
-              </tr>
-            ))}
-            {devices.data?.list.length === 0 && (
-              <tr>
-                <td colSpan={7} class="empty">
-                  No devices here yet. Make one with <code>POST /devices</code> (see the README's first calls).
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Devices"
+        rows={devices.data?.list}
+        rowKey={(d) => d.id}
+        rowAttrs={(d) => ({ "data-device-id": d.id })}
+        empty={
+          <>
+            No devices here yet. Make one with <code>POST /devices</code> (see the README's first calls).
+          </>
+        }
+        columns={[
+          { head: "Status", cell: (d) => <Presence online={d.isConnected} /> },
+          { head: "ID", class: "wide-only", cell: (d) => d.id },
+          { head: "Name", cell: (d) => <a href={href(`devices/${d.id}`)}>{d.name || `Device ${d.id}`}</a> },
+          { head: "Class", cell: (d) => d.deviceClass },
+          { head: "Tag", class: "wide-only", cell: (d) => d.tag || "—" },
+          { head: "Home", cell: (d) => homeName(d.homeId) },
+          { head: "Last connect", class: "wide-only", cell: (d) => time(d.lastConnectTime) },
+        ]}
+      />
       {devices.data && (
         <Pager skip={skip} limit={LIMIT} total={devices.data.total} onPage={(s) => go("devices", { home: homeId || undefined, class: deviceClass || undefined, skip: s || undefined })} />
       )}

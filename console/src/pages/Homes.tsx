@@ -1,6 +1,7 @@
 /** Homes (the user's, or all of the project's for a key) and one home's members. */
 import { useState } from "preact/hooks";
 import { get, query, request } from "../api";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote, Section, time, useData } from "../components/ui";
 import { href } from "../router";
 import type { Session } from "../session";
@@ -31,39 +32,18 @@ export function Homes({ session }: { session: Session }) {
     <>
       <h1>Homes</h1>
       <ErrorNote error={homes.error} />
-      <div class="table-wrap">
-        <table aria-label="Homes">
-          <thead>
-            <tr>
-              <th scope="col">ID</th>
-              <th scope="col">Name</th>
-              <th scope="col">Created</th>
-              <th scope="col">Devices</th>
-            </tr>
-          </thead>
-          <tbody>
-            {homes.data?.map((h) => (
-              <tr key={h.id}>
-                <td>{h.id}</td>
-                <td>
-                  <a href={href(`homes/${h.id}`)}>{h.name}</a>
-                </td>
-                <td>{time(h.creationTime)}</td>
-                <td>
-                  <a href={href("devices", { home: h.id })}>Devices of {h.name}</a>
-                </td>
-              </tr>
-            ))}
-            {homes.data?.length === 0 && (
-              <tr>
-                <td colSpan={4} class="empty">
-                  No homes yet.
-                </td>
-              </tr>
-            )}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Homes"
+        rows={homes.data}
+        rowKey={(h) => h.id}
+        empty="No homes yet."
+        columns={[
+          { head: "ID", cell: (h) => h.id },
+          { head: "Name", cell: (h) => <a href={href(`homes/${h.id}`)}>{h.name}</a> },
+          { head: "Created", cell: (h) => time(h.creationTime) },
+          { head: "Devices", cell: (h) => <a href={href("devices", { home: h.id })}>Devices of {h.name}</a> },
+        ]}
+      />
       <Section title="New home">
         <form class="row-form" onSubmit={create}>
           <div class="field grow">
@@ -119,34 +99,26 @@ export function HomeDetail({ session, id }: { session: Session; id: number }) {
       </p>
       <Section title="Members">
         <ErrorNote error={members.error ?? error} />
-        <div class="table-wrap">
-          <table aria-label="Members">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {members.data?.map((m) => (
-                <tr key={m.userId}>
-                  <td>{m.name}</td>
-                  <td>{m.email}</td>
-                  <td>{m.role}</td>
-                  <td class="actions">
-                    <button type="button" class="danger" aria-label={`Remove ${m.email}`} onClick={() => void remove(m)}>
-                      Remove
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Members"
+          rows={members.data}
+          rowKey={(m) => m.userId}
+          columns={[
+            { head: "Name", cell: (m) => m.name },
+            { head: "Email", cell: (m) => m.email },
+            { head: "Role", cell: (m) => m.role },
+            {
+              head: "Actions",
+              srOnly: true,
+              class: "actions",
+              cell: (m) => (
+                <button type="button" class="danger" aria-label={`Remove ${m.email}`} onClick={() => void remove(m)}>
+                  Remove
+                </button>
+              ),
+            },
+          ]}
+        />
         <form class="row-form" onSubmit={add}>
           <div class="field grow">
             <label for="member-email">Email of a project user</label>

@@ -1,6 +1,7 @@
 /** For the operator and admin keys: the project's API keys and device classes. */
 import { useState } from "preact/hooks";
 import { get, request } from "../api";
+import { DataTable } from "../components/DataTable";
 import { ErrorNote, Section, time, useData } from "../components/ui";
 import type { Session } from "../session";
 import type { ApiKey, DeviceClass } from "../types";
@@ -39,47 +40,38 @@ export function Project({ session }: { session: Session }) {
             <code class="secret">{newKey.key}</code>
           </div>
         )}
-        <div class="table-wrap">
-          <table aria-label="API keys">
-            <thead>
-              <tr>
-                <th scope="col">ID</th>
-                <th scope="col">Name</th>
-                <th scope="col">Admin</th>
-                <th scope="col">Created</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data?.map((k) => (
-                <tr key={k.id}>
-                  <td>{k.id}</td>
-                  <td>{k.name}</td>
-                  <td>{k.admin ? "yes" : "no"}</td>
-                  <td>{time(k.creationTime)}</td>
-                  <td class="actions">
-                    <button
-                      type="button"
-                      class="danger"
-                      aria-label={`Delete key ${k.name}`}
-                      onClick={() =>
-                        void attempt(async () => {
-                          if (!confirm(`Delete the key "${k.name}"? Whatever uses it stops working.`)) return;
-                          await request("DELETE", `${base}/apiKeys/${k.id}`);
-                          keys.reload();
-                        })
-                      }
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="API keys"
+          rows={keys.data}
+          rowKey={(k) => k.id}
+          columns={[
+            { head: "ID", cell: (k) => k.id },
+            { head: "Name", cell: (k) => k.name },
+            { head: "Admin", cell: (k) => (k.admin ? "yes" : "no") },
+            { head: "Created", cell: (k) => time(k.creationTime) },
+            {
+              head: "Actions",
+              srOnly: true,
+              class: "actions",
+              cell: (k) => (
+                <button
+                  type="button"
+                  class="danger"
+                  aria-label={`Delete key ${k.name}`}
+                  onClick={() =>
+                    void attempt(async () => {
+                      if (!confirm(`Delete the key "${k.name}"? Whatever uses it stops working.`)) return;
+                      await request("DELETE", `${base}/apiKeys/${k.id}`);
+                      keys.reload();
+                    })
+                  }
+                >
+                  Delete
+                </button>
+              ),
+            },
+          ]}
+        />
         <form
           class="row-form"
           onSubmit={(e) => {
@@ -104,26 +96,15 @@ export function Project({ session }: { session: Session }) {
       </Section>
       <Section title="Device classes">
         <ErrorNote error={classes.error} />
-        <div class="table-wrap">
-          <table aria-label="Device classes">
-            <thead>
-              <tr>
-                <th scope="col">ID</th>
-                <th scope="col">Name</th>
-              </tr>
-            </thead>
-            <tbody>
-              {classes.data?.map((c) => (
-                <tr key={c.id}>
-                  <td>
-                    <code>{c.id}</code>
-                  </td>
-                  <td>{c.name}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable
+          label="Device classes"
+          rows={classes.data}
+          rowKey={(c) => c.id}
+          columns={[
+            { head: "ID", cell: (c) => <code>{c.id}</code> },
+            { head: "Name", cell: (c) => c.name },
+          ]}
+        />
         <form
           class="row-form"
           onSubmit={(e) => {
