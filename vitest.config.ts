@@ -49,7 +49,7 @@ export default defineConfig(async () => {
       projects: [
         {
           extends: true,
-          plugins: [worker({ RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0" })],
+          plugins: [worker({ RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0", RATE_HOME_KV_WRITES: "0" })],
           test: { name: "api", include: ["test/**/*.test.ts"], exclude: ["test/limits/**"] },
         },
         {

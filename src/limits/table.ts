@@ -21,6 +21,8 @@ export const TUNABLE = {
   deviceEvents: { default: 100, var: "RATE_DEVICE_EVENTS" },
   /** Key-value writes (set or delete; REST or socket) per device in any 10 s. */
   deviceKvWrites: { default: 100, var: "RATE_DEVICE_KV_WRITES" },
+  /** Key-value writes (set or delete) per home in any 10 s, counted in the home's hub. */
+  homeKvWrites: { default: 100, var: "RATE_HOME_KV_WRITES" },
   /** Failed sign-ins per email (per project) before a lockout. */
   loginFailuresPerEmail: { default: 5, var: "LOGIN_FAILURES_PER_EMAIL" },
   /** How long the failures are counted and the lockout lasts, in minutes. */
@@ -37,8 +39,8 @@ export const TUNABLE = {
 
 export type TunableLimit = keyof typeof TUNABLE;
 
-/** The per-device rates' window: exact, sliding, counted in the device's object. */
-export const DEVICE_RATE_WINDOW_SECONDS = 10;
+/** The window of the per-device and per-home rates: exact, sliding, counted in the device's object or the home's hub. */
+export const RATE_WINDOW_SECONDS = 10;
 
 /** Per-address rates (the Rate Limiting bindings of wrangler.toml): their names and periods. */
 export const PER_ADDRESS = {

@@ -22,6 +22,8 @@ import type { KvChange, KvPrecondition } from "./device/kv";
 import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
 import { answerClose } from "./broadcast";
 import { HomeStreams } from "../outlets/sse/homeStreams";
+import { SlidingWindow } from "../limits/slidingWindow";
+import { RATE_WINDOW_SECONDS, limitOf } from "../limits/table";
 
 const SCHEMA = [
   `CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`,
@@ -50,6 +52,8 @@ export class HomeHub extends DurableObject<Env> {
   private seq = 0;
   /** The home's key-values (src/live/home/kv.ts). */
   private readonly kv: HomeKv;
+  /** Writes to them, any caller (src/limits/table.ts `homeKvWrites`). */
+  private readonly kvWrites: SlidingWindow;
   /** The home's SSE streams and event log (src/outlets/sse). */
   private readonly streams: HomeStreams;
   private readonly watchers = new Set<number>();
@@ -59,6 +63,7 @@ export class HomeHub extends DurableObject<Env> {
     super(ctx, env);
     migrate(ctx.storage.sql, SCHEMA);
     this.kv = new HomeKv(ctx.storage.sql);
+    this.kvWrites = new SlidingWindow("homeKvWrites", limitOf(env, "homeKvWrites"), RATE_WINDOW_SECONDS * 1000);
     this.streams = new HomeStreams(ctx);
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);
@@ -195,12 +200,16 @@ export class HomeHub extends DurableObject<Env> {
   }
 
   async kvSet(homeId: number, key: string, json: string, pre?: KvPrecondition): Promise<KvChange> {
+    const limited = this.kvWrites.take(Date.now());
+    if (limited) return limited;
     const change = this.kv.set(key, json, new Date().toISOString(), pre);
     if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }));
     return change;
   }
 
   async kvDelete(homeId: number, key: string, pre?: KvPrecondition): Promise<KvChange> {
+    const limited = this.kvWrites.take(Date.now());
+    if (limited) return limited;
     const change = this.kv.delete(key, pre);
     if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
     return change;
@@ -227,9 +236,24 @@ export class HomeHub extends DurableObject<Env> {
     return this.streams.open(req);
   }
 
-  /** A user left the home (or the home is gone, `userId` null): their streams end. Returns how many. */
-  endStreams(userId: number | null): number {
+  /** A user left the home: their streams end. Returns how many. */
+  endStreams(userId: number): number {
     return this.streams.end(userId);
+  }
+
+  /**
+   * The home was deleted (it had no devices left): every stream ends, and its
+   * event log, key-values, listeners and watchers are erased, so nothing of
+   * it outlives it in storage.
+   */
+  homeDeleted(): void {
+    this.streams.end(null);
+    this.kv.erase();
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM subscribers");
+    sql.exec("DELETE FROM watchers");
+    this.subscribers.clear();
+    this.watchers.clear();
   }
 
   /** Streams open now (tests and diagnostics). */

@@ -11,7 +11,7 @@ export async function afterMembershipEnded(env: Env, homeId: number, userId: num
   await twice("afterMembershipEnded", () => homeHub(env, homeId).endStreams(userId));
 }
 
-/** The home was deleted: every stream of it ends and its event log is dropped. */
+/** The home was deleted: every stream of it ends, and its hub erases what it kept (event log, key-values, listeners). */
 export async function afterHomeDeleted(env: Env, homeId: number): Promise<void> {
-  await twice("afterHomeDeleted", () => homeHub(env, homeId).endStreams(null));
+  await twice("afterHomeDeleted", () => homeHub(env, homeId).homeDeleted());
 }

@@ -65,7 +65,7 @@ const putKv = createRoute({
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
     body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet")),
   },
-  responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(503) },
+  responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(429, 503) },
 });
 
 const deleteKv = createRoute({
@@ -75,7 +75,7 @@ const deleteKv = createRoute({
   summary: "Delete a key-value of the home",
   security,
   request: { params: keyParams, headers: z.object({ "if-match": ifMatch }) },
-  responses: { 204: { description: "Deleted; no body." }, ...errors(400, 401, 403, 404), ...preconditionFailed, ...errors(503) },
+  responses: { 204: { description: "Deleted; no body." }, ...errors(400, 401, 403, 404), ...preconditionFailed, ...errors(429, 503) },
 });
 
 export function homeKvRoutes() {

@@ -4,12 +4,31 @@
  * listeners) and its App Proxy; and the MODE features this service answers
  * `NOT_SUPPORTED`.
  */
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, inject } from "vitest";
+import type { HomeHub } from "../../src/live/HomeHub";
 import { call, del, get, post, put } from "../helpers/api";
 import { addMember, newHome, newProject, newUser, world } from "../helpers/fixtures";
 import { connect } from "../live/sockets";
 
 describe("home key-values", () => {
+  it("go with their home: a deleted home's hub keeps no key-value (nor journal row) in storage", async () => {
+    const project = await newProject();
+    const owner = await newUser(project.id);
+    const home = await newHome(owner.token);
+    expect((await put(`/homes/${home.id}/kv/scene`, { value: "evening" }, owner.token)).status).toBe(204);
+    const stored = () =>
+      runInDurableObject(env.HOME.getByName(String(home.id)) as DurableObjectStub<HomeHub>, (_hub, state) => ({
+        kv: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM kv").one().n,
+        journal: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM kv_journal").one().n,
+      }));
+    expect(await stored()).toEqual({ kv: 1, journal: 1 });
+    expect((await del(`/homes/${home.id}`, owner.token)).status).toBe(204);
+    expect(await stored()).toEqual({ kv: 0, journal: 0 });
+    expect((await get(`/homes/${home.id}/kv/scene`, owner.token)).status).toBe(404);
+  });
+
   it("stores, lists (keyPrefix), reads and deletes with rising revs; the home's listeners hear each change", async () => {
     const project = await newProject();
     const owner = await newUser(project.id);

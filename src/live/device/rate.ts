@@ -5,46 +5,10 @@
  * evicted object forgets its counts, but eviction needs seconds of idleness,
  * about the length of the window itself.
  */
-import { DEVICE_RATE_WINDOW_SECONDS, limitOf, type TunableLimit } from "../../limits/table";
+import { SlidingWindow } from "../../limits/slidingWindow";
+import { RATE_WINDOW_SECONDS, limitOf, type TunableLimit } from "../../limits/table";
 
-/** What the object answers instead of doing the thing: the route turns it into the 429 (`Retry-After` from `retryAfter`). */
-export interface RateRefusal {
-  ok: false;
-  status: 429;
-  reason: "RATE_LIMITED";
-  data: { limit: string; retryAfter: number };
-}
-
-/**
- * A sliding window over the times of the last `limit` accepted actions (a
- * ring): the next one is allowed when the oldest of them has left the window.
- * O(1) per action, exact, `limit` numbers of memory.
- */
-class SlidingWindow {
-  private readonly times: Float64Array;
-  private next = 0;
-
-  constructor(
-    private readonly name: string,
-    limit: number,
-    private readonly windowMs: number,
-  ) {
-    this.times = new Float64Array(limit);
-  }
-
-  /** Counts one action at `now`, or refuses it with the seconds until a slot frees. */
-  take(now: number): RateRefusal | null {
-    if (this.times.length === 0) return null; // limit 0: off
-    const oldest = this.times[this.next]!;
-    if (oldest !== 0 && now - oldest < this.windowMs) {
-      const retryAfter = Math.max(1, Math.ceil((oldest + this.windowMs - now) / 1000));
-      return { ok: false, status: 429, reason: "RATE_LIMITED", data: { limit: this.name, retryAfter } };
-    }
-    this.times[this.next] = now;
-    this.next = (this.next + 1) % this.times.length;
-    return null;
-  }
-}
+export type { RateRefusal } from "../../limits/slidingWindow";
 
 type RateEnv = Parameters<typeof limitOf>[0];
 
@@ -55,7 +19,7 @@ export class DeviceRates {
   readonly kvWrites: SlidingWindow;
 
   constructor(env: RateEnv) {
-    const windowMs = DEVICE_RATE_WINDOW_SECONDS * 1000;
+    const windowMs = RATE_WINDOW_SECONDS * 1000;
     const make = (name: TunableLimit) => new SlidingWindow(name, limitOf(env, name), windowMs);
     this.commands = make("deviceCommands");
     this.events = make("deviceEvents");

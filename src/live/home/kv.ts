@@ -43,7 +43,7 @@ export function homeKvEvent(homeId: number, eventType: string, eventData: Record
 export class HomeKv {
   private readonly store: KvStore;
 
-  constructor(sql: SqlStorage) {
+  constructor(private readonly sql: SqlStorage) {
     this.store = new KvStore(sql, new HomeRevision(sql));
   }
 
@@ -53,6 +53,13 @@ export class HomeKv {
 
   get(key: string): { item: string; rev: number } | null {
     return this.store.getJson(key);
+  }
+
+  /** The home was deleted: every key goes (the rev stays, so no rev is ever handed out twice). */
+  erase(): void {
+    this.sql.exec("DELETE FROM kv");
+    this.sql.exec("DELETE FROM kv_journal");
+    this.store.reset();
   }
 
   set(key: string, json: string, time: string, pre?: KvPrecondition): KvChange {

@@ -1,7 +1,8 @@
 /**
  * Per-device rates, counted exactly in the device's object with the
  * production defaults (100 in any 10 s): commands, events and key-value
- * writes, on REST and on the key-value socket alike.
+ * writes, on REST and on the key-value socket alike; and the per-home rate of
+ * home key-value writes, counted in the home's hub.
  */
 import { describe, expect, it } from "vitest";
 import { call, put } from "../helpers/api";
@@ -65,5 +66,21 @@ describe("per-device rates", () => {
     expectRateLimited(await put(`/devices/${device.id}/kv/k0`, { value: "x" }, project.key), "deviceKvWrites", WINDOW_S);
     expect((await call("GET", `/devices/${device.id}/kv/k0`, { key: project.key })).status).toBe(200);
     socket.close();
+  });
+});
+
+describe("per-home rate", () => {
+  it("home key-value writes: 100 in 10 s (set and delete together), then 429 RATE_LIMITED with Retry-After; nothing stored; another home is not affected", async () => {
+    const project = await newProject();
+    const newHome = async (name: string) => (await call("POST", "/homes", { key: project.key, body: { name, projectId: project.id } })).body as { id: number };
+    const [home, other] = [await newHome("h"), await newHome("other")];
+    const statuses = await burst(RATE, (i) =>
+      i % 2 === 0 ? put(`/homes/${home.id}/kv/k${i}`, { value: i }, project.key) : call("DELETE", `/homes/${home.id}/kv/k${i - 1}`, { key: project.key }),
+    );
+    expect(statuses.every((s) => s === 204)).toBe(true);
+    expectRateLimited(await put(`/homes/${home.id}/kv/late`, { value: 1 }, project.key), "homeKvWrites", WINDOW_S);
+    expectRateLimited(await call("DELETE", `/homes/${home.id}/kv/k98`, { key: project.key }), "homeKvWrites", WINDOW_S);
+    expect((await call("GET", `/homes/${home.id}/kv/late`, { key: project.key })).status).toBe(404);
+    expect((await put(`/homes/${other.id}/kv/k`, { value: 1 }, project.key)).status).toBe(204);
   });
 });
