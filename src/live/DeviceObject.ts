@@ -11,7 +11,7 @@
  * has been written.
  */
 import { DurableObject } from "cloudflare:workers";
-import { answerClose, broadcast, closeQuietly } from "./broadcast";
+import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
 import { type AppEvent, appEvent, SYSTEM_EVENTS } from "./events";
 import { publishToHome } from "./fanout";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
@@ -88,6 +88,7 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly webhooks: WebhookFeed;
   /** The device's MQTT connections, each held by its own object (src/live/mqtt). */
   private readonly mqtt: MqttLinks;
+  private readonly serverCloses: ServerCloses;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,6 +97,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.state = new DeviceState(sql);
     this.kv = new KvStore(sql, this.state);
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
+    this.serverCloses = new ServerCloses(ctx);
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
     this.rates = new DeviceRates(env);
     this.webhooks = new WebhookFeed(env);
@@ -158,9 +160,13 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const ours = this.serverCloses.note(ws);
     answerClose(ws, code, reason);
     this.note("info", `${infoOf(ws)?.kind ?? "unknown"} socket disconnected (code ${code})`);
     await this.socketGone(ws);
+    // Sockets we closed (device erased) need the object reset to end their
+    // connections; not while MQTT connections still relay through it.
+    await this.serverCloses.releaseWhenIdle(ours, this.mqtt.count() === 0);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
