@@ -361,7 +361,6 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** The device was erased: close its sockets and forget everything. */
   async erase(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
     await this.mqtt.kickAll("device deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
@@ -369,6 +368,8 @@ export class DeviceObject extends DurableObject<Env> {
     migrate(this.ctx.storage.sql, DEVICE_SCHEMA);
     this.state.reload();
     this.kv.reset();
+    // Last: the close events may reset the object (ServerCloses), which must find it erased.
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
   }
 
   // ---- RPC: MQTT connections (src/live/mqtt/MqttConnection.ts relays here) ----
