@@ -11,7 +11,7 @@
  * has been written.
  */
 import { DurableObject } from "cloudflare:workers";
-import { answerClose, broadcast, closeQuietly } from "./broadcast";
+import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
 import { type AppEvent, appEvent, SYSTEM_EVENTS } from "./events";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import type { ListenerSet } from "./HomeHub";
@@ -102,6 +102,8 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly listeners: HomeListeners;
   /** Bumped by each system command; a connect clears the log-request flag only if none came meanwhile. */
   private systemCommands = 0;
+  /** Sockets this object closed itself (erase), whose connections only a reset ends (./broadcast.ts). */
+  private readonly serverCloses: ServerCloses;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -113,6 +115,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (fresh) this.state.setLogRequestsMaybe(false);
     this.kv = new KvStore(sql, this.state);
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
+    this.serverCloses = new ServerCloses(ctx);
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
     this.rates = new DeviceRates(env);
     this.webhooks = new WebhookFeed(env);
@@ -177,9 +180,13 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const ours = this.serverCloses.note(ws);
     answerClose(ws, code, reason);
     this.note("info", `${infoOf(ws)?.kind ?? "unknown"} socket disconnected (code ${code})`);
     await this.socketGone(ws);
+    // Sockets we closed (device erased) need the object reset to end their
+    // connections; not while MQTT connections still relay through it.
+    await this.serverCloses.releaseWhenIdle(ours, this.mqtt.count() === 0);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
@@ -387,7 +394,6 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** The device was erased: close its sockets and forget everything. */
   async erase(): Promise<void> {
-    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
     await this.mqtt.kickAll("device deleted");
     const id = this.state.identity?.id;
     if (id !== undefined) this.notes.drop(id);
@@ -399,6 +405,8 @@ export class DeviceObject extends DurableObject<Env> {
     migrate(this.ctx.storage.sql, DEVICE_SCHEMA);
     this.state.reload();
     this.kv.reset();
+    // Last: the close events may reset the object (ServerCloses), which must find it erased.
+    for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
   }
 
   // ---- RPC: MQTT connections (src/live/mqtt/MqttConnection.ts relays here) ----

@@ -14,7 +14,7 @@ import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { homeMembers } from "../db/schema";
-import { answerClose, broadcast, closeQuietly } from "./broadcast";
+import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
 import { homeHub } from "./stubs";
 import { migrate } from "../db/objectSchema";
 
@@ -33,9 +33,11 @@ const SCHEMA = [`CREATE TABLE homes (home_id INTEGER PRIMARY KEY)`] as const;
 export class UserHub extends DurableObject<Env> {
   private homes: Set<number>;
   private chain: Promise<void> = Promise.resolve();
+  private readonly serverCloses: ServerCloses;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.serverCloses = new ServerCloses(ctx);
     migrate(ctx.storage.sql, SCHEMA);
     this.homes = new Set(ctx.storage.sql.exec<{ home_id: number }>("SELECT home_id FROM homes").toArray().map((r) => r.home_id));
   }
@@ -87,9 +89,12 @@ export class UserHub extends DurableObject<Env> {
   // App sockets only listen; anything they send is ignored.
   override webSocketMessage(): void {}
 
-  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const ours = this.serverCloses.note(ws);
     answerClose(ws, code, reason);
-    // Nothing else: home hubs drop this user when a delivery finds no socket.
+    // Home hubs drop this user when a delivery finds no socket. A socket we
+    // closed (session ended) needs the object reset to end its connection.
+    await this.serverCloses.releaseWhenIdle(ours);
   }
 
   private appSockets(): WebSocket[] {

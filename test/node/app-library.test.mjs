@@ -5,7 +5,8 @@
 //   - the events socket's 101 carries no Content-Encoding, even when the
 //     client offers gzip (as browsers do)
 //   - after logout the socket closes with 4001 and the close completes
-//     promptly (the client reaches CLOSED, not stuck in CLOSING) — a todo: see the test
+//     promptly (the client reaches CLOSED, not stuck in CLOSING; every other
+//     socket the server closes: test/node/server-close.test.mjs)
 //
 // Run: npx node --test test/node/app-library.test.mjs (starts and stops its own wrangler dev).
 import assert from "node:assert/strict";
@@ -78,10 +79,9 @@ test("the events socket's 101 carries no Content-Encoding", { timeout: 60_000 },
   assert.equal(headers.headers["content-encoding"], undefined, JSON.stringify(headers.headers));
 });
 
-// Not fixed yet (issue 13, item 7): under wrangler dev the client receives the
-// 4001 close frame and replies, but the connection is not ended, so the client
-// stays CLOSING. Kept as a todo so it runs and shows its state without failing the suite.
-test("after logout the events socket closes with 4001 and finishes closing", { timeout: 60_000, todo: "server-initiated close is not completed under wrangler dev" }, async () => {
+// Node's own WebSocket waits for the server to end the connection after its
+// close reply; the user's hub resets itself to end it (src/live/broadcast.ts ServerCloses).
+test("after logout the events socket closes with 4001 and finishes closing", { timeout: 60_000 }, async () => {
   const u = await signUp();
   const { token } = (await formLogin(u)).body;
   const ws = new WebSocket(`${server.base.replace("http", "ws")}/userSession/websocket?authToken=${encodeURIComponent(token)}`);
