@@ -72,6 +72,20 @@ export interface LogRequest {
   failureReason?: string;
 }
 
+/** One command of the device's queue and history (`GET /devices/{id}/commands`). */
+export interface Command {
+  commandId: string;
+  action: string;
+  parameters: Record<string, unknown>;
+  status: "queued" | "delivered" | "succeeded" | "failed" | "expired" | "cancelled";
+  creationTime: string;
+  deliveryTime?: string;
+  completionTime?: string;
+  expirationTime?: string;
+  result?: Record<string, unknown>;
+  issuer: { kind: string; id: number | null };
+}
+
 /** One frame of `GET /userSession/websocket`. */
 export interface AppEvent {
   eventType: string;

@@ -200,6 +200,9 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await page.click("#cmd-action ~ button[type=submit]");
     await waitText("#cmd-answer", "Delivered");
     await sim.waitFor(/command sprinkler-on \{"zone":2,"duration":120\}/, "the command");
+    // The device reports a result; the page's recent commands follow it live.
+    await page.waitForSelector('table[aria-label="Recent commands"] tr[data-status="succeeded"]');
+    assert.match(await text('table[aria-label="Recent commands"]'), /sprinkler-on[\s\S]*succeeded[\s\S]*simulated/);
     await screenshot("command-delivered");
   });
 
@@ -274,6 +277,27 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await waitText('table[aria-label="API keys"]', "factory");
     await waitText('table[aria-label="Device classes"]', "sprinkler");
     await screenshot("admin-keys-classes");
+  });
+
+  test("a command to an offline device waits in its queue; the page shows it queued and can cancel it", async () => {
+    sim.child.kill("SIGINT");
+    const deadline = Date.now() + 15_000;
+    while ((await server.api("GET", `/devices/${fixture.deviceId}`, fixture.adminKey)).body.isConnected) {
+      assert.ok(Date.now() < deadline, "the device never went offline");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await page.goto(`${server.base}/console/#/devices/${fixture.deviceId}`);
+    await page.waitForSelector("#cmd-action");
+    await page.type("#cmd-action", "sprinkler-off");
+    await page.click("#cmd-action ~ button[type=submit]");
+    await waitText("#cmd-answer", "Queued (202)");
+    await page.waitForSelector('table[aria-label="Recent commands"] tr[data-status="queued"]');
+    await screenshot("command-queued");
+    await page.click('button[aria-label="Cancel sprinkler-off"]');
+    await page.waitForSelector('table[aria-label="Recent commands"] tr[data-status="cancelled"]');
+    const history = await server.api("GET", `/devices/${fixture.deviceId}/commands?limit=1`, fixture.adminKey);
+    assert.equal(history.body[0].action, "sprinkler-off");
+    assert.equal(history.body[0].status, "cancelled");
   });
 
   test("/docs renders offline: every request stays on this server", async () => {

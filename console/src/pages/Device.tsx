@@ -1,6 +1,7 @@
-/** One device: its info and presence, key-values, a command form, its live events and logs. */
+/** One device: its info and presence, a command form and its recent commands, its live events, key-values and logs. */
+import { useState } from "preact/hooks";
 import { get } from "../api";
-import { CommandForm } from "../components/CommandForm";
+import { CommandForm, RecentCommands } from "../components/Commands";
 import { DeviceLogs } from "../components/DeviceLogs";
 import { EventStream } from "../components/EventStream";
 import { KeyValues } from "../components/KeyValues";
@@ -17,6 +18,7 @@ export function Device({ session, id }: { session: Session; id: number }) {
     if (e.eventType === "_deviceConnected_" || e.eventType === "_deviceDisconnected_") device.reload();
   });
   usePoll(device.reload, session.kind === "key");
+  const [sent, setSent] = useState(0);
   const d = device.data;
 
   return (
@@ -49,9 +51,10 @@ export function Device({ session, id }: { session: Session; id: number }) {
         </Section>
       )}
       <div class="columns">
-        <CommandForm deviceId={id} />
+        <CommandForm deviceId={id} onSent={() => setSent((n) => n + 1)} />
         <EventStream session={session} deviceId={id} inHome={d ? d.homeId !== undefined : true} />
       </div>
+      <RecentCommands session={session} deviceId={id} version={sent} />
       <KeyValues session={session} deviceId={id} />
       <DeviceLogs deviceId={id} />
     </>
