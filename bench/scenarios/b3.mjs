@@ -66,7 +66,7 @@ async function fanoutRun({ router, n, events, intervalMs, publish, meter }) {
   const cpuMs = meter?.stop() ?? null;
   const missing = ok.reduce((a, i) => a + Math.max(0, n - cur.counts[i]), 0);
   router.cur = null;
-  return { hist: cur.hist, events: res.total, ok: ok.length, errors, statuses, missing, cpuMs };
+  return { hist: cur.hist, events: res.total, ok: ok.length, errors, statuses, missing, cpuMs, maxLagMs: res.maxLagMs };
 }
 
 export async function b3(ctx) {
@@ -208,6 +208,7 @@ export async function b3(ctx) {
         goal,
         status: goalStatus(mMet, mWhy),
       });
+      for (const [what, x] of [["REST", s], ["MQTT", m]]) if (x.maxLag > 20) ctx.note(`B3 ${label} · ${what}: the load generator fell up to ${x.maxLag.toFixed(0)} ms behind its schedule (counted in the latencies, as open loop requires).`);
     }
   } finally {
     await mqttConn?.close();
@@ -227,6 +228,7 @@ function aggregate(runs) {
     missing: runs.reduce((a, r) => a + r.missing, 0),
     errors: runs.reduce((a, r) => a + r.errors, 0),
     cpuPerOp: ok > 0 ? cpu / ok : NaN,
+    maxLag: Math.max(0, ...runs.map((r) => r.maxLagMs ?? 0)),
     statuses,
   };
 }
