@@ -5,13 +5,12 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import { cors } from "hono/cors";
 import type { AppEnv } from "./env";
 import { accessLog } from "./http/accessLog";
+import { corsMiddleware } from "./http/cors";
 import { onError, onNotFound } from "./http/errors";
 import { jsonBodyGuard } from "./http/jsonGuard";
 import { plainUpgrades } from "./http/upgrade";
-import { RANGE_HEADER } from "./http/range";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
 import { appProxyRoutes } from "./routes/appProxy";
@@ -43,17 +42,7 @@ const SCALAR_SCRIPT = "/docs/scalar.js";
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
-  app.use(
-    "*",
-    cors({
-      origin: "*",
-      // If-Match / If-None-Match and ETag: conditional key-value writes from browser apps;
-      // Idempotency-Key and Idempotent-Replayed: commands sent safely twice; Last-Event-ID: resuming a home's event stream.
-      allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "Last-Event-ID"],
-      allowMethods: ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-      exposeHeaders: [RANGE_HEADER, "ETag", "Idempotent-Replayed", "Retry-After"],
-    }),
-  );
+  app.use("*", corsMiddleware());
   // A 101 never carries a content encoding (src/http/upgrade.ts).
   app.use("*", plainUpgrades());
   // Devices' HTTP access log: recorded after each response, off the request's path.

@@ -1,5 +1,6 @@
 /** Worker entry: the HTTP app, the webhook queue consumer, plus the Durable Object classes wrangler binds. */
 import { createApp } from "./app";
+import { hotPath, isHotRequest } from "./routes/deviceLive/hotPath";
 import { handleQueue } from "./outlets/webhooks/consumer";
 import type { DeliveryMessage } from "./outlets/webhooks/types";
 
@@ -13,6 +14,7 @@ export { MqttConnection } from "./live/mqtt/MqttConnection";
 const app = createApp();
 
 export default {
-  fetch: app.fetch,
+  // PUT command and PUT event, when every check passes, skip Hono (src/routes/deviceLive/hotPath.ts).
+  fetch: (req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> => (isHotRequest(req) ? hotPath(req, env, ctx, (r) => app.fetch(r, env, ctx)) : app.fetch(req, env, ctx)),
   queue: handleQueue,
 } satisfies ExportedHandler<Env, DeliveryMessage>;

@@ -46,8 +46,17 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number, rig
  */
 export async function callerAndDevice(c: Context<AppEnv>, deviceId: number, right?: DeviceRight): Promise<DeviceAccess & { who: Principal }> {
   const [who, known] = await Promise.all([principalOf(c), recallDevice(deviceId) ?? readDevice(c.env, deviceId)]);
+  return { who, ...decideRemembered(who, known, right) };
+}
+
+/** `callerAndDevice` for a caller already resolved (the hot path, src/routes/deviceLive/hotPath.ts): same memory, same verdicts. */
+export async function accessFor(env: Env, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
+  return decideRemembered(who, recallDevice(deviceId) ?? (await readDevice(env, deviceId)), right);
+}
+
+function decideRemembered(who: Principal, known: RememberedDevice | undefined, right?: DeviceRight): DeviceAccess {
   const homeRole = who.kind === "user" ? (known?.roles.get(who.userId) ?? null) : null;
-  return { who, ...decideAccess(who, known?.device, homeRole, right), homeDeactivated: known?.homeDeactivated === true };
+  return { ...decideAccess(who, known?.device, homeRole, right), homeDeactivated: known?.homeDeactivated === true };
 }
 
 /** The device row, its home's member roles and whether that home is deactivated, in one query; remembered when the device exists. */

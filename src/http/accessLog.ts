@@ -34,19 +34,24 @@ function waiterOf(c: Context<AppEnv>): Waiter | null {
   }
 }
 
+/** The access-log entry of a request answered with `status`, started at `started` (ms). */
+export function accessEntry(req: Request, started: number, status: number): HttpEntryInput {
+  return {
+    time: started,
+    method: req.method,
+    path: loggedPath(new URL(req.url)),
+    status,
+    durationMs: Date.now() - started,
+    clientIp: req.headers.get("cf-connecting-ip") ?? null,
+    userAgent: req.headers.get("user-agent") ?? null,
+  };
+}
+
 export function accessLog(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = Date.now();
     await next();
-    const entry: HttpEntryInput = {
-      time: started,
-      method: c.req.method,
-      path: loggedPath(new URL(c.req.url)),
-      status: c.res.status,
-      durationMs: Date.now() - started,
-      clientIp: c.req.header("cf-connecting-ip") ?? null,
-      userAgent: c.req.header("user-agent") ?? null,
-    };
+    const entry = accessEntry(c.req.raw, started, c.res.status);
     const waiter = waiterOf(c);
     const resolved = c.get("principal");
     if (resolved !== undefined) {

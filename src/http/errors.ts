@@ -29,33 +29,47 @@ export function errorBody(reason: string, data?: ErrorData): { reason: string; d
   return data === undefined ? { reason } : { reason, data };
 }
 
-/** Hono `onError`: every thrown error leaves as `{reason, data}`, never a stack trace. */
-export function onError(err: Error, c: Context): Response {
+/** A JSON answer as Hono's `c.json` makes it (the CORS headers are added by the middleware, or by the hot path). */
+export function jsonResponse(body: unknown, status: number, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
+}
+
+/**
+ * Every thrown error as the answer it becomes, `{reason, data}`, never a
+ * stack trace: Hono's `onError`, and the one formatter of the hot path
+ * (src/routes/deviceLive/hotPath.ts), so both answer alike by construction.
+ */
+export function errorResponse(err: Error): Response {
   if (err instanceof ApiError) {
     // Every limit that can be waited out says how long, in the header clients and proxies know.
     const retryAfter = err.data?.["retryAfter"];
     const headers = typeof retryAfter === "number" ? { "Retry-After": String(retryAfter) } : undefined;
-    return c.json(errorBody(err.reason, err.data), err.status, headers);
+    return jsonResponse(errorBody(err.reason, err.data), err.status, headers);
   }
   if (err instanceof HTTPException) {
     // Hono's own validators throw these: malformed JSON, missing content type.
-    if (err.status === 400) return c.json(errorBody("INVALID_INPUT", { errors: { body: err.message } }), 400);
-    if (err.status === 415) return c.json(errorBody("UNSUPPORTED_MEDIA_TYPE", { errors: { body: err.message } }), 415);
-    return c.json(errorBody(err.status === 404 ? "NOT_FOUND" : "REQUEST_FAILED"), err.status);
+    if (err.status === 400) return jsonResponse(errorBody("INVALID_INPUT", { errors: { body: err.message } }), 400);
+    if (err.status === 415) return jsonResponse(errorBody("UNSUPPORTED_MEDIA_TYPE", { errors: { body: err.message } }), 415);
+    return jsonResponse(errorBody(err.status === 404 ? "NOT_FOUND" : "REQUEST_FAILED"), err.status);
   }
   // A constraint no route anticipated (typically a race with another request):
   // the request conflicts with the current state, which is not a server failure.
   const constraint = constraintOf(err);
   if (constraint) {
     console.warn(`unmapped ${constraint} constraint violation`, err);
-    return c.json(errorBody("CONFLICT", { constraint }), 409);
+    return jsonResponse(errorBody("CONFLICT", { constraint }), 409);
   }
   if (isD1Error(err)) {
     console.error("database error", err);
-    return c.json(errorBody("DATABASE_ERROR"), 503);
+    return jsonResponse(errorBody("DATABASE_ERROR"), 503);
   }
   console.error("unhandled error", err);
-  return c.json(errorBody("INTERNAL_ERROR"), 500);
+  return jsonResponse(errorBody("INTERNAL_ERROR"), 500);
+}
+
+/** Hono `onError`. */
+export function onError(err: Error, _c: Context): Response {
+  return errorResponse(err);
 }
 
 // ---- storage errors ----

@@ -6,12 +6,14 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { callerAndDevice } from "../../devices/access";
+import type { Principal } from "../../auth/principal";
+import { callerAndDevice, type DeviceAccess } from "../../devices/access";
+import type { DeviceRow } from "../../devices/present";
 import { refuseDeactivated } from "../../homes/access";
 import type { AppEnv } from "../../env";
-import { ApiError, invalidInput } from "../../http/errors";
+import { ApiError, invalidInput, jsonResponse } from "../../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
-import type { SendOutcome } from "../../live/DeviceObject";
+import type { CommandRequest, SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
 import { byteLength, LIMITS } from "../../live/limits";
@@ -28,7 +30,7 @@ const ttlSchema = z
   .min(1, "must be at least 1 (second)")
   .max(LIMITS.commandTtlMaxSeconds, `must be at most ${LIMITS.commandTtlMaxSeconds} (7 days)`);
 
-const commandBody = z
+export const commandBody = z
   .object({
     action: z
       .string({ error: "required, a string" })
@@ -50,7 +52,7 @@ const commandBody = z
   })
   .openapi("DeviceCommand");
 
-const commandHeaders = z.object({
+export const commandHeaders = z.object({
   "idempotency-key": z
     .string()
     .min(1, "must not be empty")
@@ -109,18 +111,35 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
   });
 
   app.openapi(sendCommand, async (c) => {
-    const { who, device, homeDeactivated } = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
-    if (homeDeactivated) refuseDeactivated({ id: device.homeId!, deactivated: true });
-    const { action, parameters = {}, ttl } = c.req.valid("json");
-    const parametersJson = JSON.stringify(parameters);
-    if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMITS.commandBytes) {
-      throw invalidInput({ parameters: `the command must be at most ${LIMITS.commandBytes} bytes as JSON` });
-    }
-    const request = { action, parametersJson, ttl: ttl ?? null, issuer: issuerOf(who), idempotencyKey: c.req.valid("header")["idempotency-key"] ?? null };
-    const outcome = await reach<SendOutcome>(() => deviceObject(c.env, device.id).sendCommand(identityOf(device), request));
-    if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
-    if (outcome.replayed) c.header("Idempotent-Replayed", "true");
-    const { answer } = outcome;
-    return answer.status === 202 ? c.json(answer.body, 202) : c.body(null, 204);
+    const access = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
+    const request = commandRequest(access.who, access, c.req.valid("json"), c.req.valid("header")["idempotency-key"]);
+    // A raw Response: the app's middleware adds the CORS headers to it as to any other.
+    return deliverCommand(c.env, access.device, request);
   });
+}
+
+/**
+ * The rest of `PUT /devices/{id}/command` after validation and access, in two
+ * steps shared by the declared route and the hot path (./hotPath.ts), so
+ * both answer alike by construction. This one refuses (throws) before
+ * anything is sent: a deactivated home, a frame over the cap.
+ */
+export function commandRequest(who: Principal, access: DeviceAccess, body: z.infer<typeof commandBody>, idempotencyKey: string | undefined): CommandRequest {
+  const { device, homeDeactivated } = access;
+  if (homeDeactivated) refuseDeactivated({ id: device.homeId!, deactivated: true });
+  const { action, parameters = {}, ttl } = body;
+  const parametersJson = JSON.stringify(parameters);
+  if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMITS.commandBytes) {
+    throw invalidInput({ parameters: `the command must be at most ${LIMITS.commandBytes} bytes as JSON` });
+  }
+  return { action, parametersJson, ttl: ttl ?? null, issuer: issuerOf(who), idempotencyKey: idempotencyKey ?? null };
+}
+
+/** Hands the command to the device's object; its answer (`204`, `202`, or the refusal thrown as an `ApiError`). */
+export async function deliverCommand(env: Env, device: DeviceRow, request: CommandRequest): Promise<Response> {
+  const outcome = await reach<SendOutcome>(() => deviceObject(env, device.id).sendCommand(identityOf(device), request));
+  if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
+  const headers: Record<string, string> = outcome.replayed ? { "Idempotent-Replayed": "true" } : {};
+  const { answer } = outcome;
+  return answer.status === 202 ? jsonResponse(answer.body, 202, headers) : new Response(null, { status: 204, headers });
 }

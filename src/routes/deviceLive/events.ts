@@ -1,7 +1,6 @@
 /** `PUT /devices/{id}/event` and `PUT /devices/{id}/firmwareInfo`: what a device reports about itself. */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { Context } from "hono";
 import { eq } from "drizzle-orm";
 import { isDeviceItself } from "../../auth/policy";
 import { principalOf } from "../../auth/principal";
@@ -20,7 +19,7 @@ import { byteLength, LIMITS } from "../../live/limits";
 import { deviceObject, reach } from "../../live/stubs";
 import { capBody, deviceParams } from "./shared";
 
-const eventBody = z
+export const eventBody = z
   .object({
     eventType: z
       .string({ error: "required, a string" })
@@ -68,18 +67,25 @@ const recordFirmware = createRoute({
   responses: { ...noContent, ...errors(400, 401, 403, 404, 413) },
 });
 
-/** 204 once published; the device's event rate's refusal as the 429 it is. */
-function published(c: Context<AppEnv>, outcome: EventOutcome): Response {
+/**
+ * 204 once published; the device's event rate's refusal as the 429 it is.
+ * Shared with the hot path (./hotPath.ts). A raw Response: the app's
+ * middleware adds the CORS headers to it as to any other.
+ */
+export function published(outcome: EventOutcome): Response {
   if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
-  return c.body(null, 204);
+  return new Response(null, { status: 204 });
 }
+
+/** Over the cap of `eventData` (checked after the schema, on its JSON size). */
+export const eventDataTooLarge = (eventData: Record<string, unknown>): boolean => byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes;
 
 export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(sendEvent, async (c) => {
     const who = await principalOf(c);
     const { deviceId } = c.req.valid("param");
     const { eventType, eventData = {} } = c.req.valid("json");
-    if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) {
+    if (eventDataTooLarge(eventData)) {
       await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
       throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
     }
@@ -89,10 +95,10 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     // hooks), so the device row need not be read again.
     if (isDeviceItself(who, deviceId)) {
       const outcome = await reach<EventOutcome | null>(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
-      if (outcome !== null) return published(c, outcome);
+      if (outcome !== null) return published(outcome);
     }
     const { device } = await loadDevice(c.env, who, deviceId, "self");
-    return published(c, await reach<EventOutcome>(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip)));
+    return published(await reach<EventOutcome>(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip)));
   }, logRejections("event"));
 
   app.openapi(recordFirmware, async (c) => {
