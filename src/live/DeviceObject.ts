@@ -24,7 +24,7 @@ import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands,
 import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
 import { DeviceRates, type RateRefusal } from "./device/rate";
 import { Presence } from "./device/presence";
-import { DEVICE_SCHEMA } from "./device/schema";
+import { DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT } from "./device/schema";
 import { HomeListeners } from "./device/listeners";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
@@ -106,11 +106,9 @@ export class DeviceObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    const { fresh } = migrate(sql, DEVICE_SCHEMA);
+    // A new object starts with the log-request flag clear (see the schema): its first connect need not look in D1.
+    migrate(sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
     this.state = new DeviceState(sql);
-    // A new object has never been sent a log request (sending one creates it
-    // and sets the flag): its first connect need not look in D1.
-    if (fresh) this.state.setLogRequestsMaybe(false);
     this.kv = new KvStore(sql, this.state);
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
@@ -396,7 +394,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.alarmKnown = Promise.resolve();
     await this.ctx.storage.deleteAll();
     // A fresh, empty object: no identity, so late close events touch neither D1 nor listeners.
-    migrate(this.ctx.storage.sql, DEVICE_SCHEMA);
+    migrate(this.ctx.storage.sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
     this.state.reload();
     this.kv.reset();
   }
