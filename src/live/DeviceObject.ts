@@ -107,7 +107,9 @@ export class DeviceObject extends DurableObject<Env> {
     super(ctx, env);
     const sql = ctx.storage.sql;
     // A new object starts with the log-request flag clear (see the schema): its first connect need not look in D1.
-    migrate(sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
+    const { fresh } = migrate(sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
+    // Nor has it an alarm: its first arming need not ask storage.
+    if (fresh) this.alarmKnown = Promise.resolve();
     this.state = new DeviceState(sql);
     this.kv = new KvStore(sql, this.state);
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
