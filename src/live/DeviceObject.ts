@@ -119,9 +119,20 @@ export class DeviceObject extends DurableObject<Env> {
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     this.listeners = new HomeListeners(env, ctx);
-    // Marked connected but holding no socket: the sockets went away while no
-    // instance was running (e.g. a restart). The alarm settles it.
-    if (this.presence.connected && openSockets(ctx).length === 0 && this.mqtt.count() === 0) void this.armAlarm(Date.now());
+    if (this.presence.connected) ctx.waitUntil(this.settleOrphanedPresence());
+  }
+
+  /**
+   * Marked connected but holding no socket: the sockets went away while no
+   * instance was running (e.g. a restart), and the alarm settles it. Checked
+   * just after construction rather than in it: an instance woken by a
+   * socket's close sees that socket closing, and its own close handler
+   * settles presence first (an alarm armed for it would be wasted work on
+   * every close after an eviction).
+   */
+  private async settleOrphanedPresence(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (this.presence.connected && openSockets(this.ctx).length === 0 && this.mqtt.count() === 0) await this.armAlarm(Date.now());
   }
 
   // ---- upgrades (the only raw requests) ----
