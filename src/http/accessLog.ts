@@ -37,7 +37,10 @@ function waiterOf(c: Context<AppEnv>): Waiter | null {
 export function accessLog(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = Date.now();
+    c.set("started", started);
     await next();
+    // A device's upgrade that its object accepted: the object records the entry with its own notes (one log write per connect, not two).
+    if (c.res.status === 101 && c.get("accessLogHandedOver")) return;
     const entry: HttpEntryInput = {
       time: started,
       method: c.req.method,

@@ -33,6 +33,7 @@ import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
+import { loggedPath } from "../http/accessLog";
 import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
 import { deliverOnConnect } from "../logrequests/notify";
@@ -40,6 +41,8 @@ import { WebhookFeed } from "../outlets/webhooks/feed";
 
 /** Header on a forwarded upgrade naming the socket kind. */
 export const SOCKET_KIND_HEADER = "x-live-socket";
+/** Header on a forwarded upgrade: when the worker got the request (epoch ms), for its access-log entry. */
+export const REQUEST_START_HEADER = "x-live-request-start";
 
 /** While connected, the object re-checks its sockets this often (repairs presence if the runtime dropped them silently). */
 export const PRESENCE_AUDIT_MS = 15 * 60 * 1000;
@@ -161,7 +164,29 @@ export class DeviceObject extends DurableObject<Env> {
     // and only while one may be open (the flag the object keeps), so a connect reads no D1 otherwise.
     if (kind === "command" && this.state.logRequestsMaybe) this.ctx.waitUntil(this.resendLogRequests(identity.id));
     if (this.presence.opened(time)) await this.wentOnline(info.ip);
+    this.noteUpgrade(req, identity.id);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * The upgrade's HTTP access-log entry, handed over by the worker
+   * (src/http/accessLog.ts), goes out in the same batch as the connect note:
+   * one `DeviceLog.append` per connect instead of one from each side.
+   */
+  private noteUpgrade(req: Request, deviceId: number): void {
+    const started = Number(req.headers.get(REQUEST_START_HEADER));
+    const time = Number.isFinite(started) && started > 0 ? started : Date.now();
+    this.notes.add(this.env, this.ctx, deviceId, {
+      http: {
+        time,
+        method: "GET",
+        path: loggedPath(new URL(req.url)),
+        status: 101,
+        durationMs: Date.now() - time,
+        clientIp: req.headers.get("cf-connecting-ip"),
+        userAgent: req.headers.get("user-agent"),
+      },
+    });
   }
 
   // ---- hibernation handlers ----
