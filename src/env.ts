@@ -9,5 +9,9 @@ export type AppEnv = {
   Variables: {
     /** Set once per request by `principalOf`; undefined until asked for. */
     principal?: Principal | null;
+    /** When the request began (src/http/accessLog.ts). */
+    started?: number;
+    /** Its access-log entry went with a forwarded upgrade, for the device's object to record (src/routes/deviceLive/shared.ts). */
+    accessLogHandedOver?: boolean;
   };
 };

@@ -87,6 +87,9 @@ describe("HTTP access log", () => {
     expect(entries[0]).toMatchObject({ method: "GET", path: `/devices/${device.id}/command?trace=1`, status: 101, clientIp: null, userAgent: null });
     expect(JSON.stringify(entries)).not.toContain(device.apiKey);
     expect(JSON.stringify(entries)).not.toContain("authToken");
+    // Recorded once: the device's object records its upgrades with its own notes, the worker does not record them again.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await httpLog(device.id, project.key)).toHaveLength(1);
     socket.close();
   });
 

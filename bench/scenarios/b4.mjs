@@ -16,7 +16,8 @@
 import { closeAll, openSocket, request } from "../lib/http.mjs";
 import { histogram, record, summary } from "../lib/hist.mjs";
 import { fmtKiB, fmtMs, goalStatus, na } from "../lib/report.mjs";
-import { fdCount, fdLimit, rssKiB, userWorkerPort, workerdProcesses } from "../lib/proc.mjs";
+import { cpuMeter, cpuMs, fdCount, fdLimit, rssKiB, userWorkerPort, workerdProcesses } from "../lib/proc.mjs";
+import { fmtCpu } from "./b2.mjs";
 import { now, pool, sleep } from "../lib/util.mjs";
 
 const IN_FLIGHT = 50;
@@ -24,7 +25,10 @@ const IN_FLIGHT = 50;
 const RESOLUTION_KIB = 2048;
 
 /** Opens sockets up to each of `counts` in turn; returns one measurement per count. */
-async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async () => {} }) {
+async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async () => {}, handle = null }) {
+  // CPU of the workerd process that runs the worker (service and floor worker only): per connect over each step's
+  // opens, and per close from the first close until the process is idle again (close handlers run after the client's close).
+  const meter = handle && cpuMeter(handle);
   await beforeRead();
   const basePids = pids();
   const base = basePids.map(rssKiB);
@@ -37,6 +41,7 @@ async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async
     const from = sockets.length + errors;
     const h = histogram();
     const t0 = now();
+    meter?.start();
     let opened = 0;
     await pool(Math.max(0, count - from), IN_FLIGHT, async (j) => {
       try {
@@ -51,6 +56,7 @@ async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async
       }
     });
     const elapsed = now() - t0;
+    const cpu = meter?.stop() ?? null;
     await sleep(settleMs);
     await beforeRead();
     const nowPids = pids();
@@ -62,10 +68,27 @@ async function holdSteps({ counts, open, pids, settleMs, log, beforeRead = async
     const perSocket = base.map((b, i) => (rss[i] != null && b != null && alive ? (rss[i] - b) / alive : NaN));
     const resolved = base.map((b, i) => !restarted && nowPids[i] === basePids[i] && rss[i] != null && b != null && rss[i] - b >= RESOLUTION_KIB);
     const fdsPerSocket = !restarted && fds != null && baseFds != null && alive ? (fds - baseFds) / alive : NaN;
-    steps.push({ restarted, fdsPerSocket, count, opened, alive, errors, statuses: { ...statuses }, rate: (opened / elapsed) * 1000, connect: summary(h), base, rss, perSocket, resolved, held: sockets.length });
+    steps.push({ restarted, fdsPerSocket, count, opened, alive, errors, statuses: { ...statuses }, rate: (opened / elapsed) * 1000, cpuPerConnect: cpu !== null && opened ? cpu / opened : NaN, connect: summary(h), base, rss, perSocket, resolved, held: sockets.length });
   }
+  const closing = sockets.filter((s) => s.readyState === 1).length;
+  const pid = handle && workerdProcesses(handle).user;
+  const c0 = pid ? cpuMs(pid) : null;
   await closeAll(sockets, 10_000);
+  const cpuPerClose = c0 === null ? NaN : ((await idleCpu(pid)) - c0) / Math.max(1, closing);
+  for (const s of steps) s.cpuPerClose = cpuPerClose;
   return steps;
+}
+
+/** Waits (at most 180 s) until `pid` uses under 3 % of a core over a second; its CPU time (ms) then. */
+async function idleCpu(pid) {
+  let last = cpuMs(pid);
+  for (let i = 0; i < 180 && last !== null; i++) {
+    await sleep(1000);
+    const t = cpuMs(pid);
+    if (t === null || t - last < 30) return t ?? last;
+    last = t;
+  }
+  return last ?? NaN;
 }
 
 export async function b4(ctx) {
@@ -109,7 +132,7 @@ export async function b4(ctx) {
     const p = workerdProcesses(floor.handle);
     return [p.user, p.proxy];
   };
-  const fw = await holdSteps({ counts, open: (i) => openSocket(`${floorWs}/ws/b4-${i}`, { timeoutMs: 30_000 }), pids: floorPids, settleMs: cfg.b4SettleMs, log: ctx.log });
+  const fw = await holdSteps({ counts, open: (i) => openSocket(`${floorWs}/ws/b4-${i}`, { timeoutMs: 30_000 }), pids: floorPids, settleMs: cfg.b4SettleMs, log: ctx.log, handle: floor.handle });
 
   let sv = null;
   const nMax = Math.min(counts[counts.length - 1], world.devices.length);
@@ -127,6 +150,7 @@ export async function b4(ctx) {
       pids: svcPids,
       settleMs: cfg.b4SettleMs,
       log: ctx.log,
+      handle: svc.handle,
     });
   }
 
@@ -136,7 +160,7 @@ export async function b4(ctx) {
     const goal = "connect rate ≥ 0.8× and memory/socket ≤ 1.2× the floor worker's";
     const floorCell =
       `ws server: ${f.rate.toFixed(0)} conn/s · ${kib(f, 0)}/socket (RSS after GC ${mb(f.base[0])}→${mb(f.rss[0])} MiB); ` +
-      `floor worker (hibernating DO sockets): ${w.rate.toFixed(0)} conn/s · ${kib(w, 0)}/socket in workerd (RSS ${mb(w.base[0])}→${mb(w.rss[0])} MiB${via === "proxy" ? `; dev proxy +${kib(w, 1)}` : ""}; ${fdsTxt(w)})` +
+      `floor worker (hibernating DO sockets): ${w.rate.toFixed(0)} conn/s · ${cpuTxt(w)} · ${kib(w, 0)}/socket in workerd (RSS ${mb(w.base[0])}→${mb(w.rss[0])} MiB${via === "proxy" ? `; dev proxy +${kib(w, 1)}` : ""}; ${fdsTxt(w)})` +
       (w.errors ? ` · err ${w.errors}` : "") +
       (w.alive < w.held ? ` · ${w.held - w.alive} closed by server` : "") +
       (w.restarted ? " · its workerd RESTARTED during the step" : "");
@@ -155,17 +179,20 @@ export async function b4(ctx) {
       id: "B4",
       case: `hold ${s.count} device sockets${s.count < count ? ` (only ${s.count} devices seeded)` : ""} (${via === "direct" ? "straight to workerd" : "through the dev proxy"})`,
       result:
-        `${s.rate.toFixed(0)} conn/s (connect p50 ${fmtMs(s.connect.p50)} / p99 ${fmtMs(s.connect.p99)} ms, 50 in flight) · ` +
+        `${s.rate.toFixed(0)} conn/s (connect p50 ${fmtMs(s.connect.p50)} / p99 ${fmtMs(s.connect.p99)} ms, 50 in flight) · ${cpuTxt(s)} · ` +
         `${kib(s, 0)}/socket in workerd (RSS ${mb(s.base[0])}→${mb(s.rss[0])} MiB${via === "proxy" ? `; dev proxy +${kib(s, 1)}/socket` : ""}; ${fdsTxt(s)}) · ` +
         `err ${s.errors}${Object.keys(s.statuses).length ? ` [${Object.entries(s.statuses).map(([a, b]) => `${a}×${b}`).join(", ")}]` : ""}${s.alive < s.held ? ` · ${s.held - s.alive} closed by server` : ""}${s.restarted ? " · the service's workerd RESTARTED during the step (see service.log)" : ""}`,
       floor: floorCell,
-      ratio: `${rateRatio.toFixed(2)}× floor worker's connect rate · ` + (measurable ? `${ratio.toFixed(2)}× its memory/socket` : "memory –") + (s.resolved[0] && f.resolved[0] ? ` (${(s.perSocket[0] / f.perSocket[0]).toFixed(1)}× ws server's)` : ""),
+      ratio:
+        `${rateRatio.toFixed(2)}× floor worker's connect rate · ` +
+        `${(s.cpuPerConnect / w.cpuPerConnect).toFixed(2)}× its CPU/connect, ${(s.cpuPerClose / w.cpuPerClose).toFixed(2)}× CPU/close · ` + (measurable ? `${ratio.toFixed(2)}× its memory/socket` : "memory –") + (s.resolved[0] && f.resolved[0] ? ` (${(s.perSocket[0] / f.perSocket[0]).toFixed(1)}× ws server's)` : ""),
       goal,
       status: !measurable && !s.errors && !s.restarted && s.alive === s.held ? "n/a (RSS change below resolution; raise the count)" : goalStatus(met, why),
     });
   });
 }
 
+const cpuTxt = (h) => `CPU ${fmtCpu(h.cpuPerConnect)} ms/connect, ${fmtCpu(h.cpuPerClose)} ms/close`;
 const fdsTxt = (h) => (Number.isFinite(h.fdsPerSocket) ? `${h.fdsPerSocket.toFixed(1)} fds/socket` : "fds –");
 const mb = (kib) => (kib == null ? "?" : (kib / 1024).toFixed(0));
 const kib = (h, i) => (h.resolved[i] ? `${fmtKiB(h.perSocket[i])} KiB` : `< ${fmtKiB(RESOLUTION_KIB / Math.max(1, h.alive))} KiB (RSS change < ${RESOLUTION_KIB / 1024} MiB)`);

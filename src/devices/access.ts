@@ -4,9 +4,11 @@
  * caller may not see is 404, exactly as a device that does not exist; a right
  * it lacks is 403.
  */
-import { and, eq } from "drizzle-orm";
+import { and, eq, type SQL } from "drizzle-orm";
 import type { Context } from "hono";
-import { principalOf, type Principal } from "../auth/principal";
+import { digest, kindOf, timingSafeEqual } from "../auth/keys";
+import { presentedKey, principalOf, type Principal } from "../auth/principal";
+import { recall, remember } from "../auth/principalCache";
 import { demand, deviceRights, type HomeRole } from "../auth/policy";
 import { db } from "../db/client";
 import { devices, homeMembers, homes } from "../db/schema";
@@ -59,22 +61,55 @@ function decideRemembered(who: Principal, known: RememberedDevice | undefined, r
   return { ...decideAccess(who, known?.device, homeRole, right), homeDeactivated: known?.homeDeactivated === true };
 }
 
+/**
+ * `callerAndDevice(c, deviceId, "self")` for a device opening its own socket:
+ * a connect that the caches do not cover (every first connect, and every
+ * reconnect after 5 s) finds the key's device, with its home's roles, in one
+ * D1 query instead of the key lookup and the device read side by side. Both
+ * are remembered as those two would be. Anything else (another key kind, a
+ * key remembered already, a device key of another device, an unknown key)
+ * takes the general path, with its answers (401, 404).
+ */
+export async function deviceItself(c: Context<AppEnv>, deviceId: number): Promise<DeviceRow> {
+  const key = presentedKey(c.req.raw);
+  if (key !== undefined && kindOf(key) === "device" && c.get("principal") === undefined) {
+    const keyDigest = await digest(key);
+    if (recall(keyDigest) === undefined) {
+      const known = await readDeviceWhere(c.env, eq(devices.apiKeyDigest, keyDigest));
+      if (known && known.device.id === deviceId && timingSafeEqual(known.device.apiKeyDigest, keyDigest)) {
+        const { device } = known;
+        const who: Principal = { kind: "device", deviceId: device.id, projectId: device.projectId };
+        remember(keyDigest, who);
+        rememberDevice(known);
+        c.set("principal", who);
+        return decideAccess(who, device, null, "self").device;
+      }
+    }
+  }
+  return (await callerAndDevice(c, deviceId, "self")).device;
+}
+
 /** The device row, its home's member roles and whether that home is deactivated, in one query; remembered when the device exists. */
 async function readDevice(env: Env, deviceId: number): Promise<RememberedDevice | undefined> {
+  const known = await readDeviceWhere(env, eq(devices.id, deviceId));
+  if (known) rememberDevice(known);
+  return known;
+}
+
+/** The device `where` picks, with its home's member roles and whether that home is deactivated, in one query. */
+async function readDeviceWhere(env: Env, where: SQL): Promise<RememberedDevice | undefined> {
   const rows = await db(env)
     .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role, homeDeactivated: homes.deactivated })
     .from(devices)
     .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
     // Same query, no extra round trip: a deactivated home refuses commands.
     .leftJoin(homes, eq(homes.id, devices.homeId))
-    .where(eq(devices.id, deviceId));
+    .where(where);
   const device = rows[0]?.device;
   if (!device) return undefined;
   const roles = new Map<number, HomeRole>();
   for (const r of rows) if (r.userId !== null && r.role !== null) roles.set(r.userId, r.role);
-  const known = { device, roles, homeDeactivated: rows[0]?.homeDeactivated === true };
-  rememberDevice(known);
-  return known;
+  return { device, roles, homeDeactivated: rows[0]?.homeDeactivated === true };
 }
 
 /**

@@ -50,7 +50,10 @@ export function accessEntry(req: Request, started: number, status: number): Http
 export function accessLog(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const started = Date.now();
+    c.set("started", started);
     await next();
+    // A device's upgrade that its object accepted: the object records the entry with its own notes (one log write per connect, not two).
+    if (c.res.status === 101 && c.get("accessLogHandedOver")) return;
     const entry = accessEntry(c.req.raw, started, c.res.status);
     const waiter = waiterOf(c);
     const resolved = c.get("principal");

@@ -24,7 +24,7 @@ import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands,
 import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
 import { DeviceRates, type RateRefusal } from "./device/rate";
 import { Presence } from "./device/presence";
-import { DEVICE_SCHEMA } from "./device/schema";
+import { DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT } from "./device/schema";
 import { HomeListeners } from "./device/listeners";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
@@ -33,6 +33,7 @@ import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
+import { loggedPath } from "../http/accessLog";
 import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
 import { deliverOnConnect } from "../logrequests/notify";
@@ -40,6 +41,8 @@ import { WebhookFeed } from "../outlets/webhooks/feed";
 
 /** Header on a forwarded upgrade naming the socket kind. */
 export const SOCKET_KIND_HEADER = "x-live-socket";
+/** Header on a forwarded upgrade: when the worker got the request (epoch ms), for its access-log entry. */
+export const REQUEST_START_HEADER = "x-live-request-start";
 
 /** While connected, the object re-checks its sockets this often (repairs presence if the runtime dropped them silently). */
 export const PRESENCE_AUDIT_MS = 15 * 60 * 1000;
@@ -108,11 +111,11 @@ export class DeviceObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     const sql = ctx.storage.sql;
-    const { fresh } = migrate(sql, DEVICE_SCHEMA);
+    // A new object starts with the log-request flag clear (see the schema): its first connect need not look in D1.
+    const { fresh } = migrate(sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
+    // Nor has it an alarm: its first arming need not ask storage.
+    if (fresh) this.alarmKnown = Promise.resolve();
     this.state = new DeviceState(sql);
-    // A new object has never been sent a log request (sending one creates it
-    // and sets the flag): its first connect need not look in D1.
-    if (fresh) this.state.setLogRequestsMaybe(false);
     this.kv = new KvStore(sql, this.state);
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
     this.serverCloses = new ServerCloses(ctx);
@@ -122,9 +125,20 @@ export class DeviceObject extends DurableObject<Env> {
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     this.listeners = new HomeListeners(env, ctx);
-    // Marked connected but holding no socket: the sockets went away while no
-    // instance was running (e.g. a restart). The alarm settles it.
-    if (this.presence.connected && openSockets(ctx).length === 0 && this.mqtt.count() === 0) void this.armAlarm(Date.now());
+    if (this.presence.connected) ctx.waitUntil(this.settleOrphanedPresence());
+  }
+
+  /**
+   * Marked connected but holding no socket: the sockets went away while no
+   * instance was running (e.g. a restart), and the alarm settles it. Checked
+   * just after construction rather than in it: an instance woken by a
+   * socket's close sees that socket closing, and its own close handler
+   * settles presence first (an alarm armed for it would be wasted work on
+   * every close after an eviction).
+   */
+  private async settleOrphanedPresence(): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if (this.presence.connected && openSockets(this.ctx).length === 0 && this.mqtt.count() === 0) await this.armAlarm(Date.now());
   }
 
   // ---- upgrades (the only raw requests) ----
@@ -153,7 +167,29 @@ export class DeviceObject extends DurableObject<Env> {
     // and only while one may be open (the flag the object keeps), so a connect reads no D1 otherwise.
     if (kind === "command" && this.state.logRequestsMaybe) this.ctx.waitUntil(this.resendLogRequests(identity.id));
     if (this.presence.opened(time)) await this.wentOnline(info.ip);
+    this.noteUpgrade(req, identity.id);
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * The upgrade's HTTP access-log entry, handed over by the worker
+   * (src/http/accessLog.ts), goes out in the same batch as the connect note:
+   * one `DeviceLog.append` per connect instead of one from each side.
+   */
+  private noteUpgrade(req: Request, deviceId: number): void {
+    const started = Number(req.headers.get(REQUEST_START_HEADER));
+    const time = Number.isFinite(started) && started > 0 ? started : Date.now();
+    this.notes.add(this.env, this.ctx, deviceId, {
+      http: {
+        time,
+        method: "GET",
+        path: loggedPath(new URL(req.url)),
+        status: 101,
+        durationMs: Date.now() - time,
+        clientIp: req.headers.get("cf-connecting-ip"),
+        userAgent: req.headers.get("user-agent"),
+      },
+    });
   }
 
   // ---- hibernation handlers ----
@@ -402,7 +438,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.alarmKnown = Promise.resolve();
     await this.ctx.storage.deleteAll();
     // A fresh, empty object: no identity, so late close events touch neither D1 nor listeners.
-    migrate(this.ctx.storage.sql, DEVICE_SCHEMA);
+    migrate(this.ctx.storage.sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
     this.state.reload();
     this.kv.reset();
     // Last: the close events may reset the object (ServerCloses), which must find it erased.

@@ -32,7 +32,8 @@ export class DeviceLog extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    migrate(this.sql, DEVICE_LOG_SCHEMA);
+    // A new log (every new device's first connect makes one) has no alarm: its first append need not ask storage.
+    if (migrate(this.sql, DEVICE_LOG_SCHEMA).fresh) this.alarmArmed = false;
   }
 
   /** Records a batch of entries (at most `CAPS.batch` of each kind; the rest is dropped). */

@@ -93,3 +93,22 @@ describe("presence", () => {
     expect(offline.lastDisconnectTime).toMatch(TIME);
   });
 });
+
+describe("presence after sockets vanished while no instance ran", () => {
+  it("the next wake-up of the object settles it by itself (no alarm run by hand)", async () => {
+    const project = await newProject();
+    const device = await newDevice(project);
+    await connect(`/devices/${device.id}/command`, { key: device.apiKey });
+    await shows(project, device.id, true);
+    // The sockets go down with the instance; nothing tells the object.
+    await evictDurableObject(stub(device.id), { webSockets: "close" });
+    // Any call wakes it: it finds itself marked connected with no socket and settles that.
+    expect((await stub(device.id).presenceInfo()).commandSockets).toBe(0);
+    const offline = await eventually(async () => {
+      const d = await deviceRecord(project, device.id);
+      expect(d.isConnected).toBe(false);
+      return d;
+    }, 3000);
+    expect(offline.lastDisconnectTime).toMatch(TIME);
+  });
+});

@@ -95,3 +95,71 @@ export const DEVICE_SCHEMA = [
   // 1 at first, so an object made before the flag checks once.
   `ALTER TABLE device ADD COLUMN log_requests_maybe INTEGER NOT NULL DEFAULT 1`,
 ] as const;
+
+/**
+ * The shape `DEVICE_SCHEMA` leads to, for a new object: created in one
+ * `exec` instead of replaying every step (src/db/objectSchema.ts). When you
+ * append a step, change this to match; test/live/objectSchema.test.ts
+ * compares the two. The device row starts with the log-request flag clear:
+ * a new object has never been sent a log request (sending one sets it).
+ */
+export const DEVICE_SCHEMA_CURRENT = `
+  CREATE TABLE device (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    id INTEGER, project_id INTEGER, home_id INTEGER, device_class TEXT,
+    connected INTEGER NOT NULL DEFAULT 0,
+    last_connect_time TEXT, last_disconnect_time TEXT,
+    presence_version INTEGER NOT NULL DEFAULT 0,
+    presence_synced INTEGER NOT NULL DEFAULT 0,
+    kv_rev INTEGER NOT NULL DEFAULT 0,
+    home_known INTEGER NOT NULL DEFAULT 0,
+    log_requests_maybe INTEGER NOT NULL DEFAULT 1
+  );
+  INSERT INTO device (singleton, log_requests_maybe) VALUES (1, 0);
+  CREATE TABLE kv (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    modification_time TEXT NOT NULL,
+    rev INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+  );
+  CREATE TABLE commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    issue_time TEXT NOT NULL,
+    delivered_to INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    command_id TEXT,
+    issuer_kind TEXT,
+    issuer_id INTEGER,
+    expiration_time TEXT,
+    delivery_time TEXT,
+    completion_time TEXT,
+    settled_time TEXT,
+    result TEXT
+  );
+  CREATE UNIQUE INDEX commands_by_command_id ON commands (command_id);
+  CREATE INDEX commands_open ON commands (expiration_time) WHERE status IN ('queued', 'delivered') AND expiration_time IS NOT NULL;
+  CREATE INDEX commands_settled ON commands (settled_time) WHERE settled_time IS NOT NULL;
+  CREATE INDEX commands_by_status ON commands (status, id);
+  CREATE TABLE command_keys (
+    key TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    command_id TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX command_keys_by_time ON command_keys (created_at);
+  CREATE TABLE kv_journal (
+    rev INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    value TEXT
+  );
+  CREATE TABLE mqtt_links (
+    name TEXT PRIMARY KEY,
+    ip TEXT NOT NULL,
+    connect_time TEXT NOT NULL,
+    command INTEGER NOT NULL DEFAULT 0,
+    kv INTEGER NOT NULL DEFAULT 0
+  )`;

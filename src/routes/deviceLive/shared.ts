@@ -10,7 +10,7 @@ import type { DeviceRow } from "../../devices/present";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../http/errors";
 import { idSchema } from "../../http/validation";
-import { SOCKET_KIND_HEADER } from "../../live/DeviceObject";
+import { REQUEST_START_HEADER, SOCKET_KIND_HEADER } from "../../live/DeviceObject";
 import type { SocketKind } from "../../live/device/sockets";
 import { CLIENT_IP_HEADER, clientIp, identityOf, IDENTITY_HEADER } from "../../live/identity";
 import { LIMITS } from "../../live/limits";
@@ -40,6 +40,9 @@ export function forwardUpgrade(c: Context<AppEnv>, device: DeviceRow, kind: Sock
   headers.set(IDENTITY_HEADER, JSON.stringify(identityOf(device)));
   headers.set(SOCKET_KIND_HEADER, kind);
   headers.set(CLIENT_IP_HEADER, clientIp(c.req.raw) ?? "");
+  // The object records this request's access-log entry when it accepts the socket (src/http/accessLog.ts skips it then).
+  headers.set(REQUEST_START_HEADER, String(c.get("started") ?? Date.now()));
+  c.set("accessLogHandedOver", true);
   return reach(() => deviceObject(c.env, device.id).fetch(new Request(url, { method: "GET", headers })));
 }
 
