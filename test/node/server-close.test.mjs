@@ -7,11 +7,12 @@
 // WebSocket indefinitely). workerd keeps that connection of a hibernatable
 // socket until its Durable Object is reset or evicted; the objects reset
 // themselves once none of their sockets is open (src/live/broadcast.ts,
-// `ClosedByUs`). Each test asserts the client's `close` event (the connection
+// `ServerCloses`). Each test asserts the client's `close` event (the connection
 // ended) with the server's code within 2 s:
 //   - events socket: logout (4001), deleting the user (4001)
 //   - device command and key-value sockets: deleting the device (4004)
 //   - MQTT over WebSocket: deleting the device (4004), a protocol error (1003)
+// and that a connection the device ends (a close frame, or none) resets nothing.
 //
 // Run: npx node --test test/node/server-close.test.mjs (starts and stops its own wrangler dev).
 import assert from "node:assert/strict";
@@ -190,3 +191,31 @@ test("an MQTT protocol error (a text frame) closes the connection with 1003 and 
   const result = await closeAfter(ws, async () => ws.send("not MQTT"));
   assertClosedPromptly(result, 1003);
 });
+
+// The resets above are only for connections the service closed itself. A
+// device or app whose connection just drops (power loss, a TCP reset: no close
+// frame) must not reset the object: that would throw away its in-memory state
+// (rates, batched log notes) and fail calls in flight, for the most common way
+// a device goes away.
+for (const [how, end] of [
+  ["drops without a close frame", (ws) => ws.terminate()],
+  ["is closed by the device (its close frame)", (ws) => ws.close(1000, "bye")],
+]) {
+  test(`a connection that ${how} does not reset the object`, { timeout: 60_000 }, async () => {
+    const d = await newDevice();
+    const headers = { Authorization: `ModeCloud ${d.apiKey}` };
+    const before = server.output().split("reset to end the connections").length;
+    const command = await open(`${wsBase()}/devices/${d.id}/command`, { headers });
+    const kv = await open(`${wsBase()}/devices/${d.id}/kv`, { headers });
+    end(command);
+    end(kv);
+    // The object notices the drop (presence goes offline), then has had time to reset if it were going to.
+    const deadline = Date.now() + 10_000;
+    while ((await server.api("GET", `/devices/${d.id}`, d.key)).body.isConnected) {
+      assert.ok(Date.now() < deadline, "the device never went offline");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(server.output().split("reset to end the connections").length, before, server.output().slice(-2000));
+  });
+}

@@ -24,7 +24,7 @@ export const freePort = () =>
 
 /**
  * `vars` override wrangler.toml's [vars] for this server (through its env file), e.g. `{ALLOW_PRIVATE_TARGETS: "true"}`.
- * @returns {Promise<{base: string, port: number, operator: string, api: Function, stop: () => void}>}
+ * @returns {Promise<{base: string, port: number, operator: string, api: Function, stop: () => void, output: () => string}>}
  */
 export async function startWrangler(prefix = "wrangler-", vars = {}) {
   const operator = `op_${randomBytes(24).toString("base64url")}`;
@@ -92,5 +92,8 @@ export async function startWrangler(prefix = "wrangler-", vars = {}) {
     return { status: res.status, headers: res.headers, body: parsed };
   }
 
-  return { base, port, operator, api, stop };
+  /** Everything wrangler dev has printed so far (stdout and stderr). */
+  const output = () => log;
+
+  return { base, port, operator, api, stop, output };
 }
