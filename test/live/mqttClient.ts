@@ -8,6 +8,7 @@
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
 import { packetLibrary } from "../../src/live/mqtt/codec";
+import { Inbox } from "./inbox";
 
 const lib = packetLibrary as {
   parser(opts: { protocolVersion: number }): { on(e: string, cb: (x: any) => void): void; parse(b: Uint8Array): number };
@@ -75,14 +76,10 @@ function wrap(ws: WebSocket): MqttTestClient {
   ws.accept();
   ws.binaryType = "arraybuffer";
   const parser = lib.parser({ protocolVersion: 4 });
-  const packets: any[] = [];
+  const inbox = new Inbox<any>();
+  const packets = inbox.items;
   const messageSizes: number[] = [];
-  let taken = 0;
-  let wake: (() => void) | null = null;
-  parser.on("packet", (p) => {
-    packets.push(p);
-    wake?.();
-  });
+  parser.on("packet", (p) => inbox.push(p));
   parser.on("error", (e) => packets.push({ cmd: "parse-error", error: String(e) }));
   ws.addEventListener("message", (e) => {
     const bytes = typeof e.data === "string" ? new TextEncoder().encode(e.data) : new Uint8Array(e.data as ArrayBuffer);
@@ -92,25 +89,9 @@ function wrap(ws: WebSocket): MqttTestClient {
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.addEventListener("close", (e) => {
       resolve({ code: e.code, reason: e.reason });
-      wake?.();
+      inbox.poke();
     });
   });
-  const waitFor = async (ms: number): Promise<boolean> => {
-    const deadline = Date.now() + ms;
-    while (taken >= packets.length) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
-    }
-    return true;
-  };
   const client: MqttTestClient = {
     ws,
     packets,
@@ -123,8 +104,8 @@ function wrap(ws: WebSocket): MqttTestClient {
       ws.send(bytes);
     },
     async next(ms = 2000) {
-      if (!(await waitFor(ms))) throw new Error(`no packet within ${ms} ms (got ${JSON.stringify(packets.map((p) => p.cmd))})`);
-      return packets[taken++];
+      if (!(await inbox.waitFor(ms))) throw new Error(`no packet within ${ms} ms (got ${JSON.stringify(packets.map((p) => p.cmd))})`);
+      return inbox.take();
     },
     async nextPublish(ms = 2000) {
       for (;;) {
@@ -133,7 +114,7 @@ function wrap(ws: WebSocket): MqttTestClient {
       }
     },
     async silent(ms = 150) {
-      if (await waitFor(ms)) throw new Error(`unexpected packet: ${JSON.stringify(packets[taken])}`);
+      if (await inbox.waitFor(ms)) throw new Error(`unexpected packet: ${JSON.stringify(inbox.peek())}`);
     },
     close() {
       ws.close(1000, "test done");

@@ -4,6 +4,7 @@
  */
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import { Inbox } from "./inbox";
 
 export interface TestSocket {
   ws: WebSocket;
@@ -44,42 +45,21 @@ export async function connect(path: string, opts: OpenOptions = {}): Promise<Tes
 
 function wrap(ws: WebSocket): TestSocket {
   ws.accept();
-  const received: any[] = [];
-  let taken = 0;
-  let wake: (() => void) | null = null;
-  ws.addEventListener("message", (e) => {
-    received.push(typeof e.data === "string" ? JSON.parse(e.data) : e.data);
-    wake?.();
-  });
+  const inbox = new Inbox<any>();
+  ws.addEventListener("message", (e) => inbox.push(typeof e.data === "string" ? JSON.parse(e.data) : e.data));
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {
     ws.addEventListener("close", (e) => resolve({ code: e.code, reason: e.reason }));
   });
-  const waitForFrame = async (ms: number): Promise<boolean> => {
-    const deadline = Date.now() + ms;
-    while (taken >= received.length) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, left);
-        wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      wake = null;
-    }
-    return true;
-  };
   return {
     ws,
-    received,
+    received: inbox.items,
     closed,
     async next(ms = 2000) {
-      if (!(await waitForFrame(ms))) throw new Error(`no frame within ${ms} ms (got ${JSON.stringify(received)})`);
-      return received[taken++];
+      if (!(await inbox.waitFor(ms))) throw new Error(`no frame within ${ms} ms (got ${JSON.stringify(inbox.items)})`);
+      return inbox.take();
     },
     async silent(ms = 150) {
-      if (await waitForFrame(ms)) throw new Error(`unexpected frame: ${JSON.stringify(received[taken])}`);
+      if (await inbox.waitFor(ms)) throw new Error(`unexpected frame: ${JSON.stringify(inbox.peek())}`);
     },
     close(code = 1000) {
       ws.close(code, "test done");
