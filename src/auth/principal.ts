@@ -11,6 +11,7 @@ import { devices, projectApiKeys, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { unauthorized } from "../http/errors";
 import { limitOf } from "../limits/table";
+import { supervisor } from "../supervisor/stub";
 import { digest, kindOf, timingSafeEqual } from "./keys";
 import { recall, remember } from "./principalCache";
 
@@ -50,6 +51,13 @@ export async function resolveKey(env: Env, key: string): Promise<Principal | nul
   const principal = await lookupKey(env, key, keyDigest);
   if (principal) remember(keyDigest, principal);
   return principal;
+}
+
+/** The principal a key stands for, read from D1 now, past what this isolate remembers (to confirm a key has not just ended). */
+export async function resolveKeyUncached(env: Env, key: string): Promise<Principal | null> {
+  const keyDigest = await digest(key);
+  if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await operatorTokenDigest(env.OPERATOR_TOKEN))) return { kind: "operator" };
+  return lookupKey(env, key, keyDigest);
 }
 
 /** The principal a key stands for, read from D1 (the table named by the key's prefix). */
@@ -93,16 +101,21 @@ async function lookupKey(env: Env, key: string, keyDigest: string): Promise<Prin
 }
 
 /**
- * Sessions expire after `SESSION_IDLE_DAYS` unused (the row is deleted). Use
- * is recorded at most once a day per session, so a busy app costs no D1 write
- * per request; a resolved key is also remembered 5 s (principalCache.ts).
+ * Sessions expire after `SESSION_IDLE_DAYS` unused: refused from then on, and
+ * ended (deleted, with whatever was opened with them) by the supervisor
+ * (src/changes/expiry.ts). Use is recorded at most once a day per session, so
+ * a busy app costs no D1 write per request; a resolved key is also
+ * remembered 5 s (principalCache.ts).
  */
 async function sessionStillFresh(env: Env, tokenDigest: string, lastUsed: string): Promise<boolean> {
   const t = Date.now();
   const idle = t - Date.parse(lastUsed);
   const days = limitOf(env, "sessionIdleDays");
   if (days > 0 && idle > days * DAY_MS) {
-    await db(env).delete(userSessions).where(eq(userSessions.tokenDigest, tokenDigest));
+    // Ending it (and what was opened with it) is the supervisor's: it looks now.
+    await supervisor(env)
+      .sessionExpired()
+      .catch((err: unknown) => console.error("telling the supervisor of an expired session failed; it looks within a minute anyway", err));
     return false;
   }
   if (idle > DAY_MS) await db(env).update(userSessions).set({ lastUsedTime: new Date(t).toISOString() }).where(eq(userSessions.tokenDigest, tokenDigest));

@@ -9,6 +9,7 @@
  * device keys and claim codes are stored as digest (for lookup) plus AES-GCM
  * ciphertext (so privileged callers can read them back).
  */
+import { sql } from "drizzle-orm";
 import { foreignKey, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const projects = sqliteTable("projects", {
@@ -78,7 +79,12 @@ export const userSessions = sqliteTable(
     /** When the session was last used, refreshed at most once a day; null: never since it was made. Idle too long → expired. */
     lastUsedTime: text("last_used_time"),
   },
-  (t) => [index("user_sessions_user").on(t.userId)],
+  (t) => [
+    index("user_sessions_user").on(t.userId),
+    // Sessions by when they were last used (or made, if never since): the supervisor ends those idle too long (src/changes/expiry.ts).
+    index("user_sessions_last_used").on(t.lastUsedTime),
+    index("user_sessions_created").on(t.creationTime),
+  ],
 );
 
 /**
@@ -182,6 +188,8 @@ export const devices = sqliteTable(
     index("devices_project").on(t.projectId, t.id),
     index("devices_project_class").on(t.projectId, t.deviceClass, t.id),
     index("devices_home").on(t.homeId, t.id),
+    // The devices shown connected: what the supervisor checks after a restart (src/supervisor).
+    index("devices_connected").on(t.lastConnectTime).where(sql`${t.isConnected} = 1`),
   ],
 );
 
@@ -284,3 +292,46 @@ export const appProxySecrets = sqliteTable("app_proxy_secrets", {
   secretCipher: text("secret_cipher").notNull(),
   creationTime: text("creation_time").notNull(),
 });
+
+// ---- registry → live layer (src/changes) ----
+
+/**
+ * The outbox: what the live layer (Durable Objects) must still be told about
+ * a change the registry committed. A row is written in the same D1 batch as
+ * the change itself, so the change and the intent to tell exist together or
+ * not at all; it is deleted once the object confirmed. `intent` is the JSON
+ * of an `Intent` (src/changes/intents.ts); the row's id orders the intents of
+ * one target (a device's moves apply in id order). `dueAt` (epoch ms) is when
+ * the next attempt may run.
+ */
+export const liveOutbox = sqliteTable(
+  "live_outbox",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    intent: text("intent").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    dueAt: integer("due_at").notNull(),
+    lastError: text("last_error"),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [index("live_outbox_due").on(t.dueAt)],
+);
+
+/**
+ * Where long-lived channels opened with a credential live, when that is not
+ * implied by the credential itself (a session's app sockets are always in its
+ * user's hub): today the home event streams (SSE), held by the home's hub.
+ * Ending the credential ends them (src/changes/revoke.ts). One row per
+ * credential and holder, however many channels; removed when the credential
+ * ends. `credential` is `session:<digest>` or `apiKey:<id>`.
+ */
+export const credentialChannels = sqliteTable(
+  "credential_channels",
+  {
+    credential: text("credential").notNull(),
+    holder: text("holder", { enum: ["homeStreams"] }).notNull(),
+    holderId: integer("holder_id").notNull(),
+    creationTime: text("creation_time").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.credential, t.holder, t.holderId] })],
+);

@@ -5,8 +5,8 @@
  * query while the same device is busy; without it, every command paid one.
  *
  * The price is the key cache's (src/auth/principalCache.ts): a bounded
- * revocation window. The isolate that makes a change forgets at once (the
- * registry hooks in src/live/hooks.ts and the device routes call
+ * revocation window. The isolate that makes a change forgets at once
+ * (`forgetLocally` in src/changes/intents.ts, and the device routes, call
  * `forgetDevice`/`forgetAllDevices`); every other isolate within
  * `DEVICE_ACCESS_TTL_MS`. Only devices that exist are remembered.
  *

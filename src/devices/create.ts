@@ -12,7 +12,7 @@ import { devices, provisioningTokens } from "../db/schema";
 import { findHome, loadHome, refuseDeactivated } from "../homes/access";
 import { ApiError, constraintOf, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
-import { afterDeviceHomeChanged } from "../live/hooks";
+import { commit, recordIntent } from "../changes/outbox";
 import { loadProject } from "../projects/access";
 import { requireDeviceClass } from "./classes";
 import type { DeviceRow } from "./present";
@@ -64,7 +64,7 @@ export async function createInstance(env: Env, who: Principal, f: InstanceFields
     // The home was deleted since it was checked: the same answer as if it had been gone already.
     throw onConstraint(err, { foreignKey: () => invalidInput({ homeId: "no such home in this project" }) });
   }
-  if (f.homeId !== undefined) await afterDeviceHomeChanged(env, created.row.id, null, f.homeId);
+  // A new device's object learns its home from its first identity: nothing to tell.
   return created;
 }
 
@@ -81,18 +81,21 @@ export async function claimDevice(env: Env, who: Principal, homeId: number, clai
   // Conditional on the state just read, so two homes racing for one device cannot both win.
   let claimed: DeviceRow | undefined;
   try {
-    [claimed] = await d
-      .update(devices)
-      // claimExpirationTime stays the window's end, as MODE shows it; being in a home is what ends claiming.
-      .set({ homeId, claimTime: time })
-      .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
-      .returning();
+    [[claimed]] = await commit(env, d, [
+      d
+        .update(devices)
+        // claimExpirationTime stays the window's end, as MODE shows it; being in a home is what ends claiming.
+        .set({ homeId, claimTime: time })
+        .where(and(eq(devices.id, device.id), isNull(devices.homeId), gt(devices.claimExpirationTime, time)))
+        .returning(),
+      // The device's object (it may be connected already) sends its events to the home from now on.
+      recordIntent(d, { kind: "deviceHome", deviceId: device.id, homeId }, { ifChanged: true }),
+    ]);
   } catch (err) {
     // The home was deleted since it was loaded.
     throw onConstraint(err, { foreignKey: () => notFound("HOME_NOT_FOUND") });
   }
   if (!claimed) throw forbidden("DEVICE_NOT_CLAIMABLE");
-  await afterDeviceHomeChanged(env, claimed.id, null, homeId);
   return claimed;
 }
 
@@ -119,6 +122,5 @@ export async function completeProvisioning(env: Env, token: string, deviceClassO
     // The token's home was deleted meanwhile, and the token with it.
     throw onConstraint(err, { foreignKey: () => new ApiError(403, "INVALID_TOKEN") });
   }
-  await afterDeviceHomeChanged(env, created.row.id, null, spent.homeId);
   return created;
 }

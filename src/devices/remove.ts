@@ -5,14 +5,12 @@
  * the device is erased and its key stops working.
  */
 import { eq } from "drizzle-orm";
-import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { devices, projects } from "../db/schema";
 import { demand } from "../auth/policy";
 import { conflict, onConstraint } from "../http/errors";
-import { afterDeviceErased, afterDeviceHomeChanged } from "../live/hooks";
+import { commit, recordIntent } from "../changes/outbox";
 import type { DeviceRights } from "./access";
-import { forgetDevice } from "./accessCache";
 import type { DeviceRow } from "./present";
 
 export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRights, hardDelete: boolean): Promise<void> {
@@ -21,17 +19,16 @@ export async function removeDevice(env: Env, device: DeviceRow, rights: DeviceRi
   const project = await d.query.projects.findFirst({ columns: { provisioning: true }, where: eq(projects.id, device.projectId) });
 
   if (!hardDelete && project?.provisioning === "preProvisioned") {
-    await d.update(devices).set({ homeId: null, claimTime: null, claimExpirationTime: null }).where(eq(devices.id, device.id));
-    forgetDevice(device.id);
-    if (device.homeId !== null) await afterDeviceHomeChanged(env, device.id, device.homeId, null);
+    await commit(env, d, [
+      d.update(devices).set({ homeId: null, claimTime: null, claimExpirationTime: null }).where(eq(devices.id, device.id)),
+      recordIntent(d, { kind: "deviceHome", deviceId: device.id, homeId: null }, { ifChanged: true }),
+    ]);
     return;
   }
   try {
-    await d.delete(devices).where(eq(devices.id, device.id));
+    await commit(env, d, [d.delete(devices).where(eq(devices.id, device.id)), recordIntent(d, { kind: "deviceErased", deviceId: device.id }, { ifChanged: true })]);
   } catch (err) {
     // Rows that must outlive the device (restricting foreign keys) make it not erasable yet.
     throw onConstraint(err, { foreignKey: () => conflict("DEVICE_IN_USE") });
   }
-  forget((p) => p.kind === "device" && p.deviceId === device.id);
-  await afterDeviceErased(env, device.id);
 }

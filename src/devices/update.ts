@@ -12,7 +12,7 @@ import { findHome } from "../homes/access";
 import { demand } from "../auth/policy";
 import { conflict, forbidden, invalidInput, notFound, onConstraint } from "../http/errors";
 import { now } from "../http/time";
-import { afterDeviceHomeChanged } from "../live/hooks";
+import { commit, recordIntent } from "../changes/outbox";
 import { forgetDevice } from "./accessCache";
 import type { DeviceRights } from "./access";
 import type { DeviceRow } from "./present";
@@ -56,8 +56,13 @@ export async function updateDevice(env: Env, who: Principal, device: DeviceRow, 
   }
   if (Object.keys(values).length === 0) return;
   let updated: { id: number }[];
+  const d = db(env);
+  const update = d.update(devices).set(values).where(eq(devices.id, device.id)).returning({ id: devices.id });
   try {
-    updated = await db(env).update(devices).set(values).where(eq(devices.id, device.id)).returning({ id: devices.id });
+    // A move is told to the device's object through the outbox, written with the move.
+    [updated] = homeChanges
+      ? await commit(env, d, [update, recordIntent(d, { kind: "deviceHome", deviceId: device.id, homeId: patch.homeId! }, { ifChanged: true })])
+      : [await update];
   } catch (err) {
     throw onConstraint(err, {
       // The only unique column a PATCH sets. Codes are unique across projects: the same
@@ -70,5 +75,4 @@ export async function updateDevice(env: Env, who: Principal, device: DeviceRow, 
   // Erased since it was loaded: the change went nowhere.
   if (updated.length === 0) throw notFound("DEVICE_NOT_FOUND");
   forgetDevice(device.id);
-  if (homeChanges) await afterDeviceHomeChanged(env, device.id, device.homeId, patch.homeId!);
 }

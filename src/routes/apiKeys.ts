@@ -1,9 +1,10 @@
 /** Project API keys: made by the operator or an admin key of the project; the key is shown once. */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { digest, newKey } from "../auth/keys";
 import { principalOf } from "../auth/principal";
-import { forget } from "../auth/principalCache";
+import { commit } from "../changes/outbox";
+import { deleteApiKey } from "../changes/revoke";
 import { db } from "../db/client";
 import { projectApiKeys } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -89,12 +90,9 @@ export function apiKeyRoutes() {
     const who = await principalOf(c);
     const { projectId, keyId } = c.req.valid("param");
     await loadProject(c.env, who, projectId, "administer");
-    const gone = await db(c.env)
-      .delete(projectApiKeys)
-      .where(and(eq(projectApiKeys.projectId, projectId), eq(projectApiKeys.id, keyId)))
-      .returning({ id: projectApiKeys.id });
+    const d = db(c.env);
+    const [gone] = await commit(c.env, d, deleteApiKey(d, projectId, keyId));
     if (gone.length === 0) throw notFound("API_KEY_NOT_FOUND");
-    forget((p) => p.kind === "project" && p.keyId === keyId);
     return c.body(null, 204);
   });
 

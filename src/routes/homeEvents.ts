@@ -7,7 +7,9 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { principalOf } from "../auth/principal";
+import { presentedKey, principalOf, resolveKeyUncached } from "../auth/principal";
+import { credentialOf, registerChannel } from "../changes/channels";
+import { unauthorized } from "../http/errors";
 import type { AppEnv } from "../env";
 import { errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
@@ -24,7 +26,7 @@ const homeEvents = createRoute({
   description:
     "A `text/event-stream` of every event of the home's devices: `id` rises per home, `event` is the eventType, `data` the same JSON as the app socket. " +
     "Reconnect with `Last-Event-ID` to get what was missed (at least the last 1,000 events of the home, older ones for 24 h); beyond that the first event is `_reset_`. " +
-    "A comment line every 25 s keeps proxies open. The stream ends when the caller stops being a member or the home is deleted.",
+    "A comment line every 25 s keeps proxies open. A member replays nothing from before they joined. The stream ends when the caller stops being a member, their session or key ends, or the home is deleted.",
   security,
   request: {
     params: homeParams,
@@ -47,9 +49,22 @@ export function homeEventsRoutes() {
   app.openapi(homeEvents, async (c) => {
     const who = await principalOf(c);
     const { homeId } = c.req.valid("param");
-    const { home } = await loadHome(c.env, who, homeId, "readEvents");
+    const { home, memberSince } = await loadHome(c.env, who, homeId, "readEvents");
     const lastId = c.req.valid("header")["last-event-id"];
-    const socket = await reach(() => openHomeStream(c.env, home.id, who.kind === "user" ? who.userId : null, lastId === undefined ? null : Number(lastId)));
+    // Registered before the stream opens, so ending the credential from now on finds it.
+    const credential = credentialOf(who);
+    if (credential !== null) await registerChannel(c.env, credential, home.id);
+    // A member without a project role replays nothing from before they joined.
+    const sinceMs = who.kind === "user" && who.projectRole === null && memberSince !== null ? Date.parse(memberSince) : 0;
+    const socket = await reach(() =>
+      openHomeStream(c.env, home.id, { userId: who.kind === "user" ? who.userId : null, credential, lastEventId: lastId === undefined ? null : Number(lastId), sinceMs }),
+    );
+    // Ended while the stream opened (its ending may have looked for streams before this one existed): read again from D1.
+    if (credential !== null && (await resolveKeyUncached(c.env, presentedKey(c.req.raw) ?? "")) === null) {
+      socket.accept();
+      socket.close(1000, "credential ended");
+      throw unauthorized();
+    }
     return streamSSE(c, (stream) => relay(stream, socket));
   });
   return app;

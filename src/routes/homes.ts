@@ -17,8 +17,8 @@ import { errors, json, jsonBody, noContent, rangeHeader, security } from "../htt
 import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
-import { afterMembershipChanged } from "../live/hooks";
-import { afterHomeDeleted } from "../outlets/hooks";
+import { commit, recordIntent, recordIntentsFrom } from "../changes/outbox";
+import { membersOfHome } from "../changes/revoke";
 import { loadHome } from "../homes/access";
 import { refuseHomesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
@@ -134,11 +134,11 @@ export function homesRoutes() {
       return c.json(row!, 201);
     }
     // One batch (one transaction): a home never exists without its owner.
-    const [[row]] = await d.batch([
+    const [[row]] = await commit(c.env, d, [
       d.insert(homes).values(values).returning(),
       d.insert(homeMembers).values({ homeId: sql`last_insert_rowid()`, userId: who.userId, role: "owner", creationTime: values.creationTime }),
+      recordIntent(d, { kind: "memberships", userId: who.userId }),
     ]);
-    await afterMembershipChanged(c.env, who.userId);
     return c.json(row!, 201);
   });
 
@@ -204,22 +204,23 @@ export function homesRoutes() {
     const { home } = await loadHome(c.env, who, c.req.valid("param").homeId, "remove");
     const d = db(c.env);
     const holdsDevices = d.select({ one: sql`1` }).from(devices).where(eq(devices.homeId, home.id));
+    const empty = sql`NOT EXISTS (SELECT 1 FROM ${devices} WHERE ${devices.homeId} = ${home.id})`;
     // The emptiness check is part of the DELETE itself, so a device claimed meanwhile
-    // cannot be orphaned; the members are read in the same transaction to be told afterwards.
-    const [members, deleted] = await d.batch([
-      d.select({ userId: homeMembers.userId }).from(homeMembers).where(eq(homeMembers.homeId, home.id)),
+    // cannot be orphaned; the members' hubs are to be told, read in the same transaction
+    // under the same condition, before the rows cascade away.
+    const [, deleted] = await commit(c.env, d, [
+      recordIntentsFrom(d, membersOfHome(home.id, empty)),
       d
         .delete(homes)
         .where(and(eq(homes.id, home.id), notExists(holdsDevices)))
         .returning({ id: homes.id }),
+      recordIntent(d, { kind: "homeDeleted", homeId: home.id }, { ifChanged: true }),
     ]);
     if (deleted.length === 0) {
       const [still] = await d.select({ n: count() }).from(devices).where(eq(devices.homeId, home.id));
       if (still && still.n > 0) throw conflict("HOME_NOT_EMPTY", { devices: still.n });
       throw notFound("HOME_NOT_FOUND");
     }
-    for (const m of members) await afterMembershipChanged(c.env, m.userId);
-    await afterHomeDeleted(c.env, home.id);
     return c.body(null, 204);
   });
 

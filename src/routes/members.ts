@@ -18,8 +18,8 @@ import { now } from "../http/time";
 import { idSchema, timeSchema } from "../http/validation";
 import { loadHome } from "../homes/access";
 import { refuseHomesOverCap } from "../limits/caps";
-import { afterMembershipChanged } from "../live/hooks";
-import { afterMembershipEnded } from "../outlets/hooks";
+import { commit, recordIntent } from "../changes/outbox";
+import { endMembership } from "../changes/revoke";
 import { homeParams } from "./homes";
 import { emailSchema } from "./users";
 
@@ -129,7 +129,10 @@ export function membersRoutes() {
     await refuseHomesOverCap(c.env, user.id);
     let row: typeof homeMembers.$inferSelect | undefined;
     try {
-      [row] = await d.insert(homeMembers).values({ homeId: home.id, userId: user.id, role, creationTime: now() }).onConflictDoNothing().returning();
+      [[row]] = await commit(c.env, d, [
+        d.insert(homeMembers).values({ homeId: home.id, userId: user.id, role, creationTime: now() }).onConflictDoNothing().returning(),
+        recordIntent(d, { kind: "memberships", userId: user.id }, { ifChanged: true }),
+      ]);
     } catch (err) {
       // The home or the user was deleted since it was read: say which.
       if (constraintOf(err) !== "foreignKey") throw err;
@@ -137,7 +140,6 @@ export function membersRoutes() {
       throw stillThere ? notFound("UNKNOWN_EMAIL") : notFound("HOME_NOT_FOUND");
     }
     if (!row) throw conflict("USER_EXISTS");
-    await afterMembershipChanged(c.env, user.id);
     return c.json({ userId: user.id, homeId: home.id, name: user.name, email: user.email, verified: user.verified, role: row.role, creationTime: row.creationTime }, 201);
   });
 
@@ -148,13 +150,15 @@ export function membersRoutes() {
     const { role } = c.req.valid("json");
     const d = db(c.env);
     const where = and(eq(homeMembers.homeId, home.id), eq(homeMembers.userId, userId));
-    const updated = await d
-      .update(homeMembers)
-      .set({ role })
-      .where(role === "owner" ? where : and(where, or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId))))
-      .returning({ userId: homeMembers.userId });
+    const [updated] = await commit(c.env, d, [
+      d
+        .update(homeMembers)
+        .set({ role })
+        .where(role === "owner" ? where : and(where, or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId))))
+        .returning({ userId: homeMembers.userId }),
+      recordIntent(d, { kind: "memberships", userId }, { ifChanged: true }),
+    ]);
     if (updated.length === 0) throw await whyNot(d, home.id, userId);
-    await afterMembershipChanged(c.env, userId);
     return c.body(null, 204);
   });
 
@@ -164,19 +168,20 @@ export function membersRoutes() {
     const { home, rights } = await loadHome(c.env, who, homeId);
     demand(memberRemovalRights(who, rights, userId), "removeMember");
     const d = db(c.env);
-    const deleted = await d
-      .delete(homeMembers)
-      .where(
-        and(
-          eq(homeMembers.homeId, home.id),
-          eq(homeMembers.userId, userId),
-          or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId)),
-        ),
-      )
-      .returning({ userId: homeMembers.userId });
+    const [deleted] = await commit(
+      c.env,
+      d,
+      endMembership(
+        d,
+        home.id,
+        userId,
+        d
+          .delete(homeMembers)
+          .where(and(eq(homeMembers.homeId, home.id), eq(homeMembers.userId, userId), or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId))))
+          .returning({ userId: homeMembers.userId }),
+      ),
+    );
     if (deleted.length === 0) throw await whyNot(d, home.id, userId);
-    await afterMembershipChanged(c.env, userId);
-    await afterMembershipEnded(c.env, home.id, userId);
     return c.body(null, 204);
   });
 

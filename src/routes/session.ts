@@ -8,7 +8,6 @@ import { digest, newKey } from "../auth/keys";
 import { hashPassword, verifyPassword } from "../auth/password";
 import { requireUser } from "../auth/policy";
 import { principalOf } from "../auth/principal";
-import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
 import { userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
@@ -16,7 +15,8 @@ import { ApiError, notFound, unauthorized } from "../http/errors";
 import { errors, json, jsonOrFormBody, noContent, security } from "../http/openapi";
 import { now } from "../http/time";
 import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation";
-import { afterSessionEnded } from "../live/hooks";
+import { commit } from "../changes/outbox";
+import { endSession as endSessionStatements } from "../changes/revoke";
 import { clearLoginFailures, refuseBusyAddress, takeLoginAttempt } from "../limits/login";
 import { emailSchema } from "./users";
 
@@ -113,9 +113,8 @@ export function sessionRoutes() {
 
   app.openapi(endSession, async (c) => {
     const who = requireUser(await principalOf(c));
-    await db(c.env).delete(userSessions).where(eq(userSessions.tokenDigest, who.sessionDigest));
-    forget((p) => p.kind === "user" && p.sessionDigest === who.sessionDigest);
-    await afterSessionEnded(c.env, who.userId, who.sessionDigest);
+    const d = db(c.env);
+    await commit(c.env, d, endSessionStatements(d, who.userId, who.sessionDigest));
     return c.body(null, 204);
   });
 

@@ -16,15 +16,15 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { and, eq } from "drizzle-orm";
 import { hashPassword } from "../auth/password";
-import { forget } from "../auth/principalCache";
 import { db } from "../db/client";
-import { userSessions, users } from "../db/schema";
+import { users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../http/errors";
 import { errors, json, jsonBody } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema } from "../http/validation";
-import { afterSessionEnded } from "../live/hooks";
+import { commit } from "../changes/outbox";
+import { endSessionsOf } from "../changes/revoke";
 import { clearLoginFailures, refuseBusyAddress } from "../limits/login";
 import { deliverUserToken, type UserTokenEvent } from "../users/mail";
 import { issueUserToken, spendUserToken, type TokenPurpose } from "../users/tokens";
@@ -121,13 +121,11 @@ async function reset(c: Context<AppEnv>, token: string, password: string) {
   const userId = await spendUserToken(c.env, token, "passwordReset");
   const d = db(c.env);
   const passwordHash = await hashPassword(password);
-  const [[user], ended] = await d.batch([
+  const [[user]] = await commit(c.env, d, [
     d.update(users).set({ passwordHash, verified: true }).where(eq(users.id, userId)).returning({ projectId: users.projectId, email: users.email }),
     // Whoever held a session (perhaps the reason for the reset) loses it.
-    d.delete(userSessions).where(eq(userSessions.userId, userId)).returning({ digest: userSessions.tokenDigest }),
+    ...endSessionsOf(d, userId),
   ]);
-  forget((p) => p.kind === "user" && p.userId === userId);
-  for (const s of ended) await afterSessionEnded(c.env, userId, s.digest);
   if (!user) throw invalidToken();
   // A reset ends a lockout: the owner of the mailbox has proven who they are.
   await clearLoginFailures(c.env, user.projectId, user.email);

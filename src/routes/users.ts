@@ -4,7 +4,7 @@
  * given a project role by the operator or an admin project key.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, ne } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { hashPassword, verifyPassword } from "../auth/password";
 import { maybePrincipal, principalOf } from "../auth/principal";
 import { db } from "../db/client";
@@ -14,7 +14,8 @@ import { conflict, forbidden, notFound } from "../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
-import { afterSessionEnded } from "../live/hooks";
+import { commit } from "../changes/outbox";
+import { endSessionsOf } from "../changes/revoke";
 import { forget } from "../auth/principalCache";
 import { demand, projectRights, requireUser } from "../auth/policy";
 import { refuseBusyAddress } from "../limits/login";
@@ -199,18 +200,10 @@ export function usersRoutes() {
     }
     if (Object.keys(changes).length === 0) return c.body(null, 204);
     const d = db(c.env);
-    await d.update(users).set(changes).where(eq(users.id, row.id));
-    if (changes.passwordHash !== undefined) {
-      const { sessionDigest } = requireUser(who);
-      // A new password ends every other session: whoever else held one loses it.
-      const ended = await d
-        .delete(userSessions)
-        .where(and(eq(userSessions.userId, row.id), ne(userSessions.tokenDigest, sessionDigest)))
-        .returning({ digest: userSessions.tokenDigest });
-      const endedDigests = new Set(ended.map((s) => s.digest));
-      forget((p) => p.kind === "user" && endedDigests.has(p.sessionDigest));
-      for (const s of ended) await afterSessionEnded(c.env, row.id, s.digest);
-    }
+    const update = d.update(users).set(changes).where(eq(users.id, row.id));
+    // A new password ends every other session, in the same transaction: whoever else held one loses it.
+    if (changes.passwordHash !== undefined) await commit(c.env, d, [update, ...endSessionsOf(d, row.id, requireUser(who).sessionDigest)]);
+    else await update;
     return c.body(null, 204);
   });
 
