@@ -3,6 +3,7 @@ import { createApp } from "./app";
 import { hotPath, isHotRequest } from "./routes/deviceLive/hotPath";
 import { handleQueue } from "./outlets/webhooks/consumer";
 import type { DeliveryMessage } from "./outlets/webhooks/types";
+import { ensureSupervisor } from "./supervisor/stub";
 
 export { DeviceObject } from "./live/DeviceObject";
 export { HomeHub } from "./live/HomeHub";
@@ -10,11 +11,15 @@ export { UserHub } from "./live/UserHub";
 export { DeviceLog } from "./logs/DeviceLog";
 export { ProjectOutlets } from "./outlets/webhooks/ProjectOutlets";
 export { MqttConnection } from "./live/mqtt/MqttConnection";
+export { Supervisor } from "./supervisor/Supervisor";
 
 const app = createApp();
 
 export default {
   // PUT command and PUT event, when every check passes, skip Hono (src/routes/deviceLive/hotPath.ts).
-  fetch: (req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> => (isHotRequest(req) ? hotPath(req, env, ctx, (r) => app.fetch(r, env, ctx)) : app.fetch(req, env, ctx)),
+  fetch: (req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> => {
+    ensureSupervisor(env, ctx);
+    return isHotRequest(req) ? hotPath(req, env, ctx, (r) => app.fetch(r, env, ctx)) : app.fetch(req, env, ctx);
+  },
   queue: handleQueue,
 } satisfies ExportedHandler<Env, DeliveryMessage>;

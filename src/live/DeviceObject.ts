@@ -28,7 +28,7 @@ import { DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT } from "./device/schema";
 import { HomeListeners } from "./device/listeners";
 import { infoOf, openSockets, type SocketInfo, type SocketKind } from "./device/sockets";
 import { DeviceState } from "./device/state";
-import { type FrameSink, MqttLinks } from "./mqtt/deviceLinks";
+import { type FrameSink, type LinkSink, MqttLinks } from "./mqtt/deviceLinks";
 import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
@@ -107,6 +107,12 @@ export class DeviceObject extends DurableObject<Env> {
   private systemCommands = 0;
   /** Sockets this object closed itself (erase), whose connections only a reset ends (./broadcast.ts). */
   private readonly serverCloses: ServerCloses;
+  /** Sockets this instance found when it started (hibernated ones come back; after a restart there are none). */
+  private readonly heldAtWake: number;
+  /** The wake-up's settling of connections that died while no instance ran (`reconcile`). */
+  private reconciled: Promise<void> | null = null;
+  /** Idempotency-Keys whose command waits for an MQTT connection's answer: a retry meanwhile gets the same answer. */
+  private readonly keysInFlight = new Map<string, { fingerprint: string; outcome: Promise<SendOutcome> }>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -120,25 +126,52 @@ export class DeviceObject extends DurableObject<Env> {
     this.mqtt = new MqttLinks(ctx, env, (link, ip) => this.mqttGone(link, ip));
     this.serverCloses = new ServerCloses(ctx);
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
+    this.heldAtWake = ctx.getWebSockets().length;
     this.rates = new DeviceRates(env);
     this.webhooks = new WebhookFeed(env);
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     this.listeners = new HomeListeners(env, ctx);
-    if (this.presence.connected) ctx.waitUntil(this.settleOrphanedPresence());
+    if (this.presence.connected) ctx.waitUntil(this.reconcile());
   }
 
   /**
-   * Marked connected but holding no socket: the sockets went away while no
-   * instance was running (e.g. a restart), and the alarm settles it. Checked
-   * just after construction rather than in it: an instance woken by a
-   * socket's close sees that socket closing, and its own close handler
-   * settles presence first (an alarm armed for it would be wasted work on
-   * every close after an eviction).
+   * Once per instance, before anything decides presence or delivers here:
+   * connections that died while no instance ran (a restart or deploy ends
+   * every connection, and no close handler runs for them) are settled, so
+   * `isConnected` turns false, `_deviceDisconnected_` goes out, and the next
+   * connect is a real one (`_deviceConnected_`, a new `lastConnectTime`).
+   *
+   * Marked connected but holding no socket at wake-up means the sockets died
+   * unseen (hibernated ones come back with the instance; one whose close woke
+   * it is still there, closing, and its close handler settles presence). The
+   * device's MQTT connections live in their own objects: each is asked
+   * whether it still holds its socket, and those that do not are dropped.
    */
-  private async settleOrphanedPresence(): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    if (this.presence.connected && openSockets(this.ctx).length === 0 && this.mqtt.count() === 0) await this.armAlarm(Date.now());
+  private reconcile(): Promise<void> {
+    return (this.reconciled ??= this.settleAfterWake());
+  }
+
+  private async settleAfterWake(): Promise<void> {
+    if (!this.presence.connected || this.heldAtWake > 0) return;
+    const id = this.state.identity?.id;
+    if (id !== undefined && this.mqtt.count() > 0) await this.mqtt.audit(id);
+    if (this.presence.closed(now())) await this.wentOffline("");
+  }
+
+  /**
+   * For the supervisor after a restart (src/supervisor): settles presence from
+   * the connections really open, asking each MQTT connection. True while the
+   * device is still connected.
+   */
+  async checkPresence(): Promise<boolean> {
+    await this.reconcile();
+    if (!this.presence.connected) return false;
+    const id = this.state.identity?.id;
+    if (id !== undefined && this.mqtt.count() > 0) await this.mqtt.audit(id);
+    if (this.presence.closed(now())) await this.wentOffline("");
+    else await this.syncPresence();
+    return this.presence.connected;
   }
 
   // ---- upgrades (the only raw requests) ----
@@ -149,6 +182,7 @@ export class DeviceObject extends DurableObject<Env> {
     if (!identity || (kind !== "command" && kind !== "kv") || req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("device object: upgrades only", { status: 400 });
     }
+    await this.reconcile();
     this.state.setIdentity(identity);
     const time = now();
     const info: SocketInfo = { kind, ip: req.headers.get(CLIENT_IP_HEADER) ?? "", connectTime: time };
@@ -240,6 +274,7 @@ export class DeviceObject extends DurableObject<Env> {
     // Running means it is no longer set; what is due next is armed below.
     this.alarmAt = null;
     this.alarmKnown = Promise.resolve();
+    await this.reconcile();
     const t = Date.now();
     this.commandsChanged(this.commands.expireDue(t), "");
     this.commands.purge(t);
@@ -261,10 +296,13 @@ export class DeviceObject extends DurableObject<Env> {
    * durable), so a `202` always names a stored command.
    */
   async sendCommand(identity: DeviceIdentity, request: CommandRequest): Promise<SendOutcome> {
+    await this.reconcile();
     this.state.setIdentity(identity);
     const t = Date.now();
     const { idempotencyKey: key, ...cmd } = request;
     const fingerprint = fingerprintOf(cmd.action, cmd.parametersJson, cmd.ttl);
+    const inFlight = key === null ? undefined : this.keysInFlight.get(key);
+    if (inFlight) return inFlight.fingerprint === fingerprint ? replayOf(await inFlight.outcome) : { ok: false, status: 409, reason: "IDEMPOTENCY_KEY_REUSED" };
     const known = key === null ? null : this.commandKeys.recall(key, fingerprint, t);
     if (known?.kind === "mismatch") return { ok: false, status: 409, reason: "IDEMPOTENCY_KEY_REUSED" };
     if (known) return { ok: true, answer: known.answer, replayed: true };
@@ -281,7 +319,21 @@ export class DeviceObject extends DurableObject<Env> {
       this.note("warn", `command ${JSON.stringify(cmd.action)} refused: over ${limited.data.limit}, issuer ${issuerLabel(cmd.issuer)}`);
       return limited;
     }
-    const accepted = this.commands.accept(cmd, t);
+    const provisional = this.commands.accept(cmd, t);
+    // Reached only through MQTT connections: their objects say whether they published it.
+    if (provisional.viaLinks === null) return this.commandAccepted(cmd, provisional, changes, key, fingerprint, t);
+    const outcome = this.commands.confirmLinks(provisional, Date.now()).then((a) => this.commandAccepted(cmd, a, changes, key, fingerprint, t));
+    if (key === null) return outcome;
+    this.keysInFlight.set(key, { fingerprint, outcome });
+    try {
+      return await outcome;
+    } finally {
+      this.keysInFlight.delete(key);
+    }
+  }
+
+  /** A command's row is final (delivered to a connection really open, queued, or refused as offline): remember, note, tell, arm. */
+  private async commandAccepted(cmd: NewCommand, accepted: Accepted, changes: CommandChange[], key: string | null, fingerprint: string, t: number): Promise<SendOutcome> {
     const answer = answerOf(accepted);
     if (key !== null && answer) this.commandKeys.remember(key, fingerprint, accepted.commandId, answer, t);
     this.noteAccepted(cmd, accepted);
@@ -300,8 +352,9 @@ export class DeviceObject extends DurableObject<Env> {
     // The cloud's commands (log requests) are re-sent on connect while open: the next connect looks in D1.
     this.systemCommands++;
     this.state.setLogRequestsMaybe(true);
+    await this.reconcile();
     const t = Date.now();
-    const accepted = this.commands.accept(cmd, t);
+    const accepted = await this.commands.confirmLinks(this.commands.accept(cmd, t), Date.now());
     this.noteAccepted(cmd, accepted);
     this.commandsChanged([{ commandId: accepted.commandId, action, status: accepted.status }], "");
     await this.armAlarm(dueOf(accepted, t));
@@ -417,10 +470,13 @@ export class DeviceObject extends DurableObject<Env> {
     };
   }
 
-  /** The device moved to another home (or out of any): later events go there. */
-  setHome(homeId: number | null): void {
-    this.state.setHome(homeId);
-    this.listeners.forget();
+  /**
+   * The device moved to another home (or out of any): later events go there.
+   * `version` (the registry's outbox row id) orders moves: a late retry of an
+   * older move is ignored. Idempotent.
+   */
+  setHome(homeId: number | null, version?: number): void {
+    if (this.state.setHome(homeId, version)) this.listeners.forget();
   }
 
   /** The home's hub sends its listener set after a change. False: this device is not in that home. */
@@ -449,7 +505,10 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** An MQTT connection authenticated as this device: it counts for presence like a socket. */
   async mqttOpen(identity: DeviceIdentity, link: string, ip: string): Promise<void> {
+    await this.reconcile();
     this.state.setIdentity(identity);
+    // The device's other connections may be left over from before a restart (it is reconnecting): ask them.
+    if (this.mqtt.count() > 0) await this.mqtt.audit(identity.id, link);
     const time = now();
     this.mqtt.add(link, ip, time);
     this.note("info", `MQTT connection opened${ip ? ` from ${ip}` : ""}`);
@@ -510,16 +569,24 @@ export class DeviceObject extends DurableObject<Env> {
     if (open === 0 && this.systemCommands === seen) this.state.setLogRequestsMaybe(false);
   }
 
-  /** A command socket opened (or an MQTT connection subscribed): expired commands are settled, then every open one goes out on it. */
-  private drainQueue(ws: FrameSink, ip: string): void {
+  /**
+   * A command socket opened (or an MQTT connection subscribed): expired
+   * commands are settled, then the queued ones go out on it — and the
+   * delivered but unreported ones too when the device reports results.
+   */
+  private drainQueue(ws: FrameSink | LinkSink, ip: string): void {
     const t = Date.now();
     const expired = this.commands.expireDue(t);
-    const { sent, changes } = this.commands.drainTo(ws, t);
+    const { sent, changes, firstDelivered, confirmed } = this.commands.drainTo(ws, t, this.state.reportsResults);
     if (sent > 0) this.note("info", `${sent} open command(s) sent on connect (${changes.length} for the first time)`);
     this.commandsChanged([...expired, ...changes], ip);
+    // An MQTT connection that did not publish them (gone meanwhile): they wait for the next connect.
+    if (confirmed) this.ctx.waitUntil(confirmed.then((ok) => (ok ? undefined : this.commandsChanged(this.commands.requeue(firstDelivered), ip))));
   }
 
   private applyReport(commandId: string, status: "succeeded" | "failed", resultJson: string | null, ip: string): Outcome {
+    // A device that reports results gets unreported commands again after a reconnect (at-least-once).
+    this.state.markReportsResults();
     const t = Date.now();
     this.commandsChanged(this.commands.expireDue(t), "");
     const outcome = this.commands.report(commandId, status, resultJson, t);
@@ -689,6 +756,9 @@ export class DeviceObject extends DurableObject<Env> {
 function dueOf(a: Accepted, nowMs: number): number {
   return a.expirationTime !== null ? Date.parse(a.expirationTime) : nowMs + LIMITS.commandsKeptMs + PURGE_SLACK_MS;
 }
+
+/** The same outcome for a retry with the same Idempotency-Key. */
+const replayOf = (o: SendOutcome): SendOutcome => (o.ok ? { ...o, replayed: true } : o);
 
 /** The answer for an accepted command (null: one without ttl that reached no socket, the `503`). */
 function answerOf(a: Accepted): CommandAnswer | null {

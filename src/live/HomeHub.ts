@@ -12,8 +12,15 @@
  * Device objects keep a copy of the listener set and deliver to the user
  * hubs themselves, one hop fewer per event (src/live/device/listeners.ts).
  * The hub remembers which devices hold a copy ("watchers", in SQLite too) and
- * sends each the new set whenever it changes — a new listener is told to
- * every watcher before its `subscribe` returns, so before its socket's `101`.
+ * sends each the new set whenever it changes — before `subscribe` returns, so
+ * before the new listener's socket sees its `101`.
+ *
+ * Versioned invalidation, not "must reach": every set carries a version that
+ * only rises, and a copy never goes back to an older one, so tells may be
+ * retried and arrive in any order. A watcher that cannot be told now (its
+ * object is failing) does not hold anyone else up: it is owed the set, in
+ * SQLite, and the hub's alarm retries until it answers. (An object that is
+ * down sends no events meanwhile; one that restarts fetches a fresh copy.)
  */
 import { DurableObject } from "cloudflare:workers";
 import { deviceObject, userHub } from "./stubs";
@@ -21,7 +28,8 @@ import { migrate } from "../db/objectSchema";
 import type { KvChange, KvPrecondition } from "./device/kv";
 import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
 import { answerClose } from "./broadcast";
-import { HomeStreams } from "../outlets/sse/homeStreams";
+import { HomeStreams, type StreamOwner } from "../outlets/sse/homeStreams";
+import { faultPoint } from "../changes/faults";
 import { SlidingWindow } from "../limits/slidingWindow";
 import { RATE_WINDOW_SECONDS, limitOf } from "../limits/table";
 
@@ -31,7 +39,14 @@ const SCHEMA = [
   // Device objects holding a copy of the listener set, and the home's id (which the hub learns from them).
   `CREATE TABLE watchers (device_id INTEGER PRIMARY KEY)`,
   `CREATE TABLE hub_home (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), home_id INTEGER NOT NULL)`,
+  // The listener set's version (rises with every change), and the watchers still owed the current set.
+  `CREATE TABLE listener_version (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL)`,
+  `INSERT INTO listener_version (singleton, version) VALUES (1, 0)`,
+  `CREATE TABLE owed (device_id INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0)`,
 ] as const;
+
+/** Retries of owed tells: after 0.5 s, doubling, at most a minute apart. */
+const OWED_RETRY_MS = { first: 500, max: 60_000 } as const;
 
 /** Each listening user and the sequence number of their subscription. */
 export type Listeners = { userId: number; seq: number }[];
@@ -44,6 +59,8 @@ export type Listeners = { userId: number; seq: number }[];
 export interface ListenerSet {
   users: Listeners;
   streamed: boolean;
+  /** Rises with every change of the set: a copy never takes an older one. */
+  version: number;
 }
 
 export class HomeHub extends DurableObject<Env> {
@@ -58,6 +75,7 @@ export class HomeHub extends DurableObject<Env> {
   private readonly streams: HomeStreams;
   private readonly watchers = new Set<number>();
   private homeId: number | null = null;
+  private version: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -71,13 +89,13 @@ export class HomeHub extends DurableObject<Env> {
     }
     for (const row of ctx.storage.sql.exec<{ device_id: number }>("SELECT device_id FROM watchers")) this.watchers.add(row.device_id);
     this.homeId = ctx.storage.sql.exec<{ home_id: number }>("SELECT home_id FROM hub_home").toArray()[0]?.home_id ?? null;
+    this.version = ctx.storage.sql.exec<{ version: number }>("SELECT version FROM listener_version").one().version;
   }
 
   /**
-   * A new listener is told to every watching device before this returns (a
-   * device that cannot be told fails the call, so the socket asking is not
-   * opened on a promise that cannot be kept); a repeated subscription only
-   * renews the sequence number.
+   * A new listener is told to every watching device before this returns; a
+   * device that cannot be told now is owed it (retried by the alarm) and holds
+   * up no one. A repeated subscription only renews the sequence number.
    */
   async subscribe(userId: number): Promise<void> {
     const isNew = !this.subscribers.has(userId);
@@ -88,12 +106,12 @@ export class HomeHub extends DurableObject<Env> {
       seq,
     );
     this.subscribers.set(userId, seq);
-    if (isNew) await this.tellWatchers(true);
+    if (isNew) await this.tellWatchers(this.changed());
   }
 
   async unsubscribe(userId: number): Promise<void> {
     if (!this.drop(userId)) return;
-    await this.tellWatchers(false);
+    await this.tellWatchers(this.changed());
   }
 
   /** The listener set for a device object to keep; the device is told of every change from now on. */
@@ -110,7 +128,14 @@ export class HomeHub extends DurableObject<Env> {
   }
 
   private listenerSet(streamed: boolean): ListenerSet {
-    return { users: [...this.subscribers].map(([userId, seq]) => ({ userId, seq })), streamed };
+    return { users: [...this.subscribers].map(([userId, seq]) => ({ userId, seq })), streamed, version: this.version };
+  }
+
+  /** The set changed: its new version. Call in the same synchronous block as the change. */
+  private changed(streamed = this.streams.log.recording): ListenerSet {
+    this.version++;
+    this.ctx.storage.sql.exec("UPDATE listener_version SET version = ?", this.version);
+    return this.listenerSet(streamed);
   }
 
   /**
@@ -122,8 +147,8 @@ export class HomeHub extends DurableObject<Env> {
   async undelivered(deviceId: number, stale: Listeners): Promise<void> {
     let dropped = false;
     for (const { userId, seq } of stale) if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
-    if (dropped) await this.tellWatchers(false);
-    else await this.tell([deviceId], false, this.streams.log.recording);
+    if (dropped) await this.tellWatchers(this.changed());
+    else await this.tell([deviceId], this.listenerSet(this.streams.log.recording));
   }
 
   private drop(userId: number): boolean {
@@ -132,32 +157,56 @@ export class HomeHub extends DurableObject<Env> {
     return true;
   }
 
-  private tellWatchers(mustReach: boolean, streamed = this.streams.log.recording): Promise<void> {
-    return this.tell([...this.watchers], mustReach, streamed);
+  private tellWatchers(set: ListenerSet): Promise<number> {
+    return this.tell([...this.watchers], set);
   }
 
   /**
    * Sends the listener set to devices, concurrently. One that answers it is
-   * no longer in this home stops watching. `mustReach`: a device that could
-   * not be told fails the call (it would miss a new listener); otherwise its
-   * copy only holds a listener too many, whose hub refuses what is not its home's.
+   * no longer in this home stops watching; one that cannot be told is owed
+   * the set (the alarm retries it). Returns how many could not be told.
    */
-  private async tell(deviceIds: number[], mustReach: boolean, streamed: boolean): Promise<void> {
+  private async tell(deviceIds: number[], set: ListenerSet): Promise<number> {
     const homeId = this.homeId;
-    if (homeId === null || deviceIds.length === 0) return;
-    const listeners = this.listenerSet(streamed);
-    const results = await Promise.allSettled(deviceIds.map((d) => deviceObject(this.env, d).homeListeners(homeId, listeners)));
-    let failed: unknown = null;
+    if (homeId === null || deviceIds.length === 0) return 0;
+    const sql = this.ctx.storage.sql;
+    const results = await Promise.allSettled(
+      deviceIds.map(async (d) => {
+        faultPoint(`homeHub.tell:${d}`);
+        return deviceObject(this.env, d).homeListeners(homeId, set);
+      }),
+    );
+    let failed = 0;
     results.forEach((r, i) => {
       const deviceId = deviceIds[i]!;
       if (r.status === "rejected") {
-        console.error(`telling device ${deviceId} the listeners of home ${homeId} failed`, r.reason);
-        failed ??= r.reason;
-      } else if (!r.value && this.watchers.delete(deviceId)) {
-        this.ctx.storage.sql.exec("DELETE FROM watchers WHERE device_id = ?", deviceId);
+        failed++;
+        console.warn(`telling device ${deviceId} the listeners of home ${homeId} failed; retrying`, r.reason);
+        sql.exec("INSERT INTO owed (device_id) VALUES (?) ON CONFLICT (device_id) DO UPDATE SET attempts = attempts + 1", deviceId);
+        return;
       }
+      sql.exec("DELETE FROM owed WHERE device_id = ?", deviceId);
+      if (!r.value && this.watchers.delete(deviceId)) sql.exec("DELETE FROM watchers WHERE device_id = ?", deviceId);
     });
-    if (mustReach && failed !== null) throw failed;
+    if (failed > 0) await this.armRetry();
+    return failed;
+  }
+
+  /** Arms the alarm for the owed tells, after the backoff of the most-tried one. */
+  private async armRetry(): Promise<void> {
+    const { n } = this.ctx.storage.sql.exec<{ n: number | null }>("SELECT MAX(attempts) AS n FROM owed").one();
+    if (n === null) return;
+    const delay = Math.min(OWED_RETRY_MS.first * 2 ** n, OWED_RETRY_MS.max);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.now() + delay) await this.ctx.storage.setAlarm(Date.now() + delay);
+  }
+
+  /** Tells the watchers still owed the current set. */
+  override async alarm(): Promise<void> {
+    const owed = this.ctx.storage.sql.exec<{ device_id: number }>("SELECT device_id FROM owed").toArray().map((r) => r.device_id);
+    const watching = owed.filter((d) => this.watchers.has(d));
+    for (const d of owed) if (!this.watchers.has(d)) this.ctx.storage.sql.exec("DELETE FROM owed WHERE device_id = ?", d);
+    await this.tell(watching, this.listenerSet(this.streams.log.recording));
   }
 
   /** Users listening now (for tests and diagnostics). */
@@ -185,7 +234,7 @@ export class HomeHub extends DurableObject<Env> {
       if (result.value > 0) sockets += result.value;
       else if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
     });
-    if (dropped) await this.tellWatchers(false);
+    if (dropped) await this.tellWatchers(this.changed());
     return sockets;
   }
 
@@ -231,14 +280,19 @@ export class HomeHub extends DurableObject<Env> {
   override async fetch(req: Request): Promise<Response> {
     // The first stream starts the event log. Devices must start handing their
     // events here before its 101, or the stream would miss them: they are
-    // told first (a device that cannot be told fails the open).
-    if (!this.streams.log.recording && req.headers.get("upgrade")?.toLowerCase() === "websocket") await this.tellWatchers(true, true);
+    // told first, and a device that cannot be told fails the open (the
+    // client retries; a stream that silently misses a device's events would
+    // break the promise of its ids).
+    if (!this.streams.log.recording && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+      const failed = await this.tellWatchers(this.changed(true));
+      if (failed > 0) return new Response("a device of the home could not be told; try again", { status: 503 });
+    }
     return this.streams.open(req);
   }
 
-  /** A user left the home: their streams end. Returns how many. */
-  endStreams(userId: number): number {
-    return this.streams.end(userId);
+  /** A user left the home, or a session or key ended: those streams end. Idempotent; returns how many. */
+  endStreams(owner: StreamOwner): number {
+    return this.streams.end(owner);
   }
 
   /**
@@ -247,11 +301,12 @@ export class HomeHub extends DurableObject<Env> {
    * it outlives it in storage.
    */
   homeDeleted(): void {
-    this.streams.end(null);
+    this.streams.endAll();
     this.kv.erase();
     const sql = this.ctx.storage.sql;
     sql.exec("DELETE FROM subscribers");
     sql.exec("DELETE FROM watchers");
+    sql.exec("DELETE FROM owed");
     this.subscribers.clear();
     this.watchers.clear();
   }

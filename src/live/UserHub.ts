@@ -9,6 +9,10 @@
  * registry reports a membership change, kept in SQLite, and checked on every
  * delivery: an event of a home the user has left is never written to their
  * sockets, even if that home's hub has not yet heard of the change.
+ *
+ * A home's hub that cannot be reached holds up nothing: the socket opens, and
+ * the (un)subscription it owes is kept in SQLite and retried by the alarm
+ * until the hub answers.
  */
 import { DurableObject } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
@@ -17,6 +21,7 @@ import { homeMembers } from "../db/schema";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
 import { homeHub } from "./stubs";
 import { migrate } from "../db/objectSchema";
+import { faultPoint } from "../changes/faults";
 
 /** Headers of a forwarded app-socket upgrade (set by the worker after authentication). */
 export const USER_HEADER = "x-live-user";
@@ -28,7 +33,16 @@ const sessionTag = (digest: string) => `session:${digest}`;
 /** Close code for sockets whose session ended (logout, user deleted). */
 export const SESSION_ENDED_CLOSE = 4001;
 
-const SCHEMA = [`CREATE TABLE homes (home_id INTEGER PRIMARY KEY)`] as const;
+const SCHEMA = [
+  `CREATE TABLE homes (home_id INTEGER PRIMARY KEY)`,
+  // Subscriptions (1) and unsubscriptions (0) a home's hub has not confirmed yet.
+  `CREATE TABLE owed (home_id INTEGER PRIMARY KEY, subscribe INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0)`,
+  // Whose hub this is, for the alarm's retries (the object's name is not readable inside it).
+  `CREATE TABLE user_id (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), user_id INTEGER NOT NULL)`,
+] as const;
+
+/** Retries of owed (un)subscriptions: after 0.5 s, doubling, at most a minute apart. */
+const OWED_RETRY_MS = { first: 500, max: 60_000 } as const;
 
 export class UserHub extends DurableObject<Env> {
   private homes: Set<number>;
@@ -117,10 +131,57 @@ export class UserHub extends DurableObject<Env> {
     for (const h of current) if (!this.homes.has(h)) sql.exec("INSERT INTO homes (home_id) VALUES (?)", h);
     this.homes = current;
     const listening = this.appSockets().length > 0;
-    await Promise.all([
-      // Re-subscribing is idempotent, and repairs a hub that dropped us while we had no socket.
-      ...(listening ? [...current].map((h) => homeHub(this.env, h).subscribe(userId)) : []),
-      ...left.map((h) => homeHub(this.env, h).unsubscribe(userId)),
-    ]);
+    // Re-subscribing is idempotent, and repairs a hub that dropped us while we had no socket.
+    await this.follow(userId, [...(listening ? [...current].map((h) => [h, true] as const) : []), ...left.map((h) => [h, false] as const)]);
+  }
+
+  /** (Un)subscribes at the homes' hubs, concurrently; what a hub does not confirm is owed and retried by the alarm. */
+  private async follow(userId: number, changes: (readonly [homeId: number, subscribe: boolean])[]): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const results = await Promise.allSettled(
+      changes.map(async ([h, subscribe]) => {
+        faultPoint(`userHub.follow:${h}`);
+        await (subscribe ? homeHub(this.env, h).subscribe(userId) : homeHub(this.env, h).unsubscribe(userId));
+      }),
+    );
+    let failed = false;
+    results.forEach((r, i) => {
+      const [h, subscribe] = changes[i]!;
+      if (r.status === "fulfilled") {
+        sql.exec("DELETE FROM owed WHERE home_id = ? AND subscribe = ?", h, subscribe ? 1 : 0);
+        return;
+      }
+      failed = true;
+      console.warn(`${subscribe ? "subscribing to" : "unsubscribing from"} home ${h} failed; retrying`, r.reason);
+      sql.exec(
+        "INSERT INTO owed (home_id, subscribe) VALUES (?, ?) ON CONFLICT (home_id) DO UPDATE SET subscribe = excluded.subscribe, attempts = attempts + 1",
+        h,
+        subscribe ? 1 : 0,
+      );
+    });
+    if (failed) {
+      this.ctx.storage.sql.exec("INSERT INTO user_id (singleton, user_id) VALUES (1, ?) ON CONFLICT (singleton) DO NOTHING", userId);
+      await this.armRetry();
+    }
+  }
+
+  private async armRetry(): Promise<void> {
+    const { n } = this.ctx.storage.sql.exec<{ n: number | null }>("SELECT MAX(attempts) AS n FROM owed").one();
+    if (n === null) return;
+    const delay = Math.min(OWED_RETRY_MS.first * 2 ** n, OWED_RETRY_MS.max);
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > Date.now() + delay) await this.ctx.storage.setAlarm(Date.now() + delay);
+  }
+
+  /** Retries what the homes' hubs have not confirmed (a subscription only while a socket is open to want it). */
+  override async alarm(): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const userId = sql.exec<{ user_id: number }>("SELECT user_id FROM user_id").toArray()[0]?.user_id;
+    const owed = sql.exec<{ home_id: number; subscribe: number }>("SELECT home_id, subscribe FROM owed").toArray();
+    if (userId === undefined) return;
+    const listening = this.appSockets().length > 0;
+    const due = owed.filter((o) => o.subscribe === 0 || (listening && this.homes.has(o.home_id)));
+    for (const o of owed) if (!due.includes(o)) sql.exec("DELETE FROM owed WHERE home_id = ?", o.home_id);
+    await this.follow(userId, due.map((o) => [o.home_id, o.subscribe === 1] as const));
   }
 }

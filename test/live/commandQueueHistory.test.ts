@@ -3,10 +3,15 @@
  * connects, disconnects, reports (socket or REST), cancels, evictions of its
  * object and expiries (time passing, then the alarm), in any interleaving.
  * Whatever happened, at the end:
- *  - every accepted command ended delivered-and-reported, expired or cancelled
- *    (a last connect drains whatever is still open: nothing is lost);
+ *  - every accepted command ended delivered-and-reported, expired or
+ *    cancelled (a last connect drains whatever is still open: nothing is
+ *    lost) — or, while the device had never reported a result, stays
+ *    `delivered` once a connection got it;
  *  - no connection that opened after a command was finished (reported,
  *    cancelled, expired, or simply past its expiry) received it;
+ *  - a connection opened before the device's first report received no
+ *    command an earlier connection had received (a device that does not
+ *    report never runs a command twice);
  *  - each connection received commands in acceptance order.
  *
  * Bounded (RUNS histories of at most MAX_OPS steps); the seed is printed on
@@ -66,6 +71,8 @@ interface Connection {
   /** Step of the connect, and the time it started (anything expired by then must not come). */
   openedAt: number;
   startedMs: number;
+  /** Whether the device had reported a result by then (only then are delivered commands sent again). */
+  reporter: boolean;
 }
 
 const FINAL = new Set(["succeeded", "failed", "expired", "cancelled"]);
@@ -93,6 +100,7 @@ async function runHistory(ops: Op[]): Promise<void> {
   const byId = new Map<string, Sent>();
   const connections: Connection[] = [];
   let current: Connection | null = null;
+  let reporter = false;
 
   /** Open commands this connection has received (what a device could report). */
   const reportable = (conn: Connection) =>
@@ -113,7 +121,7 @@ async function runHistory(ops: Op[]): Promise<void> {
       case "connect": {
         if (current) break;
         const startedMs = Date.now();
-        current = { socket: await connect(`/devices/${device.id}/command`, { key: device.apiKey }), openedAt: step, startedMs };
+        current = { socket: await connect(`/devices/${device.id}/command`, { key: device.apiKey }), openedAt: step, startedMs, reporter };
         connections.push(current);
         await settle(current.socket);
         break;
@@ -139,6 +147,7 @@ async function runHistory(ops: Op[]): Promise<void> {
         }
         await expect.poll(() => statusOf(c)).toSatisfy((s: string) => FINAL.has(s));
         c.finalAt = step;
+        reporter = true;
         break;
       }
       case "cancel": {
@@ -174,7 +183,7 @@ async function runHistory(ops: Op[]): Promise<void> {
 
   // The end: a device that connects and reports everything it gets.
   if (!current) {
-    current = { socket: await connect(`/devices/${device.id}/command`, { key: device.apiKey }), openedAt: ops.length, startedMs: Date.now() };
+    current = { socket: await connect(`/devices/${device.id}/command`, { key: device.apiKey }), openedAt: ops.length, startedMs: Date.now(), reporter };
     connections.push(current);
   }
   await settle(current.socket);
@@ -185,12 +194,20 @@ async function runHistory(ops: Op[]): Promise<void> {
   current.socket.close();
 
   const received = new Set(connections.flatMap((conn) => conn.socket.received.map((f: { commandId: string }) => f.commandId)));
+  const receivedBefore = (last: Connection) => new Set(connections.slice(0, connections.indexOf(last)).flatMap((conn) => conn.socket.received.map((f: { commandId: string }) => f.commandId)));
   for (const c of sent) {
     const status = await statusOf(c);
-    expect(FINAL, `command ${c.idx} (${c.short ? "short" : "long"} ttl) is still ${status}`).toContain(status);
+    // Delivered to a device that had not reported yet when it last connected: never sent again, so it stays delivered.
+    const keptDelivered = status === "delivered" && !current.reporter && receivedBefore(current).has(c.commandId);
+    expect(FINAL.has(status) || keptDelivered, `command ${c.idx} (${c.short ? "short" : "long"} ttl) is still ${status}`).toBe(true);
     if (status === "succeeded" || status === "failed") expect(received.has(c.commandId), `command ${c.idx} reported but never delivered`).toBe(true);
   }
   for (const conn of connections) {
+    if (!conn.reporter) {
+      const earlier = receivedBefore(conn);
+      const again = conn.socket.received.map((f: { commandId: string }) => f.commandId).filter((id: string) => earlier.has(id));
+      expect(again, `a device that never reported got commands again on the connection of step ${conn.openedAt}`).toEqual([]);
+    }
     const idxs = conn.socket.received.map((f: { commandId: string }) => byId.get(f.commandId)!.idx);
     // In acceptance order on each connection (each command once per connection).
     expect(idxs, "order on one connection").toEqual([...idxs].sort((a, b) => a - b));

@@ -198,9 +198,11 @@ describe("objects made before the queue", () => {
       sql.exec("DROP TABLE command_keys");
       sql.exec("DROP TABLE IF EXISTS kv_journal"); // a later step of this release: applied again below
       sql.exec("DROP TABLE IF EXISTS mqtt_links"); // likewise
-      // Later steps too (the object's own home, the log-request flag): applied again below.
+      // Later steps too (the object's own home, the log-request flag, the home's version, whether it reports): applied again below.
       sql.exec("ALTER TABLE device DROP COLUMN home_known");
       sql.exec("ALTER TABLE device DROP COLUMN log_requests_maybe");
+      sql.exec("ALTER TABLE device DROP COLUMN home_version");
+      sql.exec("ALTER TABLE device DROP COLUMN reports_results");
       sql.exec(DEVICE_SCHEMA[3]);
       sql.exec("UPDATE _schema SET applied = 4");
       sql.exec("INSERT INTO commands (action, parameters, issue_time, delivered_to, status) VALUES ('old-on', '{\"z\":1}', '2030-01-01T00:00:00.000Z', 1, 'delivered')");

@@ -7,9 +7,11 @@
  * Lifecycle (docs/live.md has the table):
  * - with `ttl`: `queued` (no command socket open) or `delivered` (sent to every
  *   open one) → `succeeded`/`failed` (the device reports), `expired` (the ttl
- *   ran out first) or `cancelled`. Open commands (queued, or delivered and not
- *   reported) go out again, in acceptance order, on every command socket that
- *   opens: at-least-once, same `commandId`.
+ *   ran out first) or `cancelled`. Queued commands go out, in acceptance
+ *   order, on the next command socket that opens. Delivered but unreported
+ *   ones go out again (same `commandId`, at-least-once) only to a device that
+ *   reports results: one that never does (MODE's Node library and Go SDK
+ *   cannot) would run the same command again on every reconnect.
  * - without `ttl` (the reference's commands, and the cloud's own): ttl 0.
  *   `delivered` when a socket got it, otherwise `expired` at once (the `503`).
  *   Never sent again and never cancellable; the device may still report it.
@@ -20,7 +22,7 @@
 import { broadcast } from "../broadcast";
 import { commandFrame } from "../frames";
 import { LIMITS } from "../limits";
-import type { FrameSink } from "../mqtt/deviceLinks";
+import type { FrameSink, LinkSink } from "../mqtt/deviceLinks";
 import { openSockets } from "./sockets";
 
 export const COMMAND_STATUSES = ["queued", "delivered", "succeeded", "failed", "expired", "cancelled"] as const;
@@ -80,6 +82,12 @@ export interface Accepted {
   expirationTime: string | null;
   /** Sockets the frame went to now. */
   delivered: number;
+  /**
+   * Set when only MQTT connections were there to take it: whether one of
+   * them really published it (their objects answer later). Until it resolves
+   * the status `delivered` is provisional (`confirmLinks`).
+   */
+  viaLinks: Promise<number> | null;
 }
 
 /** What a report or a cancellation came to. */
@@ -132,7 +140,7 @@ export class Commands {
     private readonly ctx: DurableObjectState,
     private readonly sql: SqlStorage,
     /** Command receivers besides the command sockets: the device's MQTT connections subscribed to its command topic. */
-    private readonly others: () => FrameSink[] = () => [],
+    private readonly links: () => LinkSink[] = () => [],
   ) {}
 
   /** Open commands: queued, or delivered and not yet reported. */
@@ -145,7 +153,9 @@ export class Commands {
    * synchronous block: the row and its frame commit together.
    */
   accept(cmd: NewCommand, nowMs: number): Accepted {
-    const sockets = [...openSockets(this.ctx, "command"), ...this.others()];
+    const own = openSockets(this.ctx, "command");
+    const links = this.links();
+    const sockets = [...own, ...links];
     const time = iso(nowMs);
     const commandId = crypto.randomUUID();
     const reached = sockets.length > 0;
@@ -172,28 +182,65 @@ export class Commands {
       .one();
     // Finished commands among the last `commandsKept` stay; open ones are never trimmed (a range delete on the key).
     if (id > LIMITS.commandsKept) this.sql.exec("DELETE FROM commands WHERE id <= ? AND settled_time IS NOT NULL", id - LIMITS.commandsKept);
-    const delivered = reached ? broadcast(sockets, commandFrame(cmd.action, cmd.parametersJson, commandId)) : 0;
-    if (reached && delivered === 0) {
-      // Every socket was closing under us: as if none had been open (their close events follow).
-      const after = cmd.ttl === null ? "expired" : "queued";
-      this.sql.exec("UPDATE commands SET status = ?, delivery_time = NULL, delivered_to = 0, completion_time = ? WHERE id = ?", after, after === "expired" ? time : null, id);
-      return { commandId, status: after, expirationTime, delivered };
-    }
-    return { commandId, status, expirationTime, delivered };
+    if (!reached) return { commandId, status, expirationTime, delivered: 0, viaLinks: null };
+    const frame = commandFrame(cmd.action, cmd.parametersJson, commandId);
+    const delivered = broadcast(own, frame);
+    const published = links.map((l) => l.send(frame));
+    if (delivered > 0) return { commandId, status, expirationTime, delivered, viaLinks: null };
+    if (published.length > 0) return { commandId, status, expirationTime, delivered, viaLinks: countTrue(published) };
+    // Every socket was closing under us: as if none had been open (their close events follow).
+    return this.undeliver({ commandId, status, expirationTime, delivered, viaLinks: null }, id, cmd.ttl === null, time);
   }
 
   /**
-   * A command socket has just opened: every open command goes out on it, in
-   * acceptance order (queued ones become delivered). Call `expireDue` first,
-   * so nothing past its expiry is sent.
+   * A command that only MQTT connections were there to take, once their
+   * objects answered: delivered if one of them published it; otherwise as if
+   * no connection had been open (queued, or expired for a command without ttl).
    */
-  drainTo(ws: FrameSink, nowMs: number): { sent: number; changes: CommandChange[] } {
-    const rows = this.sql.exec<Row>(`SELECT * FROM commands WHERE ${OPEN} ORDER BY id`).toArray();
+  async confirmLinks(a: Accepted, nowMs: number): Promise<Accepted> {
+    if (a.viaLinks === null) return a;
+    const published = await a.viaLinks;
+    if (published > 0) return { ...a, delivered: published, viaLinks: null };
+    const r = this.row(a.commandId);
+    if (!r || r.status !== "delivered") return { ...a, viaLinks: null };
+    return this.undeliver({ ...a, viaLinks: null }, r.id, r.expiration_time === null, iso(nowMs));
+  }
+
+  private undeliver(a: Accepted, id: number, withoutTtl: boolean, time: string): Accepted {
+    const after = withoutTtl ? "expired" : "queued";
+    this.sql.exec(
+      "UPDATE commands SET status = ?, delivery_time = NULL, delivered_to = 0, completion_time = ?, settled_time = ? WHERE id = ?",
+      after,
+      after === "expired" ? time : null,
+      withoutTtl ? time : null,
+      id,
+    );
+    return { ...a, status: after, delivered: 0 };
+  }
+
+  /**
+   * A command socket has just opened: the open commands go out on it, in
+   * acceptance order — queued ones (which become delivered), and delivered
+   * but unreported ones only when `resend` (the device reports results).
+   * Call `expireDue` first, so nothing past its expiry is sent.
+   *
+   * `confirmed`, for an MQTT connection: whether its object published them;
+   * when it did not, `requeue(firstDelivered)` puts back what this made delivered.
+   */
+  drainTo(
+    ws: FrameSink | LinkSink,
+    nowMs: number,
+    resend: boolean,
+  ): { sent: number; changes: CommandChange[]; firstDelivered: string[]; confirmed: Promise<boolean> | null } {
+    const which = resend ? OPEN : `${OPEN} AND status = 'queued'`;
+    const rows = this.sql.exec<Row>(`SELECT * FROM commands WHERE ${which} ORDER BY id`).toArray();
     const changes: CommandChange[] = [];
+    const published: Promise<boolean>[] = [];
     let sent = 0;
     for (const r of rows) {
       try {
-        ws.send(commandFrame(r.action, r.parameters, r.command_id));
+        const p = ws.send(commandFrame(r.action, r.parameters, r.command_id));
+        if (p instanceof Promise) published.push(p);
       } catch {
         break; // the socket went away meanwhile: the rest waits for the next connect
       }
@@ -206,7 +253,19 @@ export class Commands {
       for (const r of firstDelivered) this.sql.exec("UPDATE commands SET status = 'delivered', delivery_time = ? WHERE id = ?", time, r.id);
     }
     if (sent > 0) this.sql.exec(`UPDATE commands SET delivered_to = delivered_to + 1 WHERE id IN (${rows.slice(0, sent).map((r) => r.id).join(",")})`);
-    return { sent, changes };
+    return { sent, changes, firstDelivered: firstDelivered.map((r) => r.command_id), confirmed: published.length ? allTrue(published) : null };
+  }
+
+  /** Commands a connection was handed but never published (its object was gone): queued again, unless they moved on meanwhile. */
+  requeue(commandIds: string[]): CommandChange[] {
+    const changes: CommandChange[] = [];
+    for (const commandId of commandIds) {
+      const r = this.sql
+        .exec<{ action: string }>("UPDATE commands SET status = 'queued', delivery_time = NULL WHERE command_id = ? AND status = 'delivered' RETURNING action", commandId)
+        .toArray()[0];
+      if (r) changes.push({ commandId, action: r.action, status: "queued" });
+    }
+    return changes;
   }
 
   /** Open commands whose expiry has come: `expired`, never sent again. */
@@ -282,4 +341,14 @@ export class Commands {
   private row(commandId: string): Row | undefined {
     return this.sql.exec<Row>("SELECT * FROM commands WHERE command_id = ?", commandId).toArray()[0];
   }
+}
+
+/** How many of the publications happened. */
+async function countTrue(ps: Promise<boolean>[]): Promise<number> {
+  return (await Promise.all(ps)).filter(Boolean).length;
+}
+
+/** Whether every one of them happened (frames of one connection go in order: one failure loses the rest). */
+async function allTrue(ps: Promise<boolean>[]): Promise<boolean> {
+  return (await Promise.all(ps)).every(Boolean);
 }

@@ -26,9 +26,14 @@ export class HomeListeners {
     private readonly waiter: Waiter,
   ) {}
 
-  /** The home's hub sends its new set. False when the device is not in that home (the hub stops telling it). */
+  /**
+   * The home's hub sends its new set. False when the device is not in that
+   * home (the hub stops telling it). A set older than the copy is ignored:
+   * tells are retried and may arrive out of order.
+   */
   update(homeId: number, set: ListenerSet, currentHome: number | null): boolean {
     if (homeId !== currentHome) return false;
+    if (this.copy?.homeId === homeId && this.copy.set.version > set.version) return true;
     this.copy = { homeId, set };
     this.updates++;
     return true;
@@ -76,8 +81,8 @@ export class HomeListeners {
   private async fetch(deviceId: number, homeId: number): Promise<ListenerSet> {
     const seen = this.updates;
     const set = await homeHub(this.env, homeId).listenersFor(homeId, deviceId);
-    // An update that arrived meanwhile is at least as new as this answer.
-    if (this.updates === seen || this.copy?.homeId !== homeId) this.copy = { homeId, set };
-    return this.copy?.set ?? set;
+    // An update that arrived meanwhile may be newer than this answer: the higher version wins.
+    if (this.updates === seen || this.copy?.homeId !== homeId || this.copy.set.version <= set.version) this.copy = { homeId, set };
+    return this.copy.set;
   }
 }

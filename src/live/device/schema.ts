@@ -94,6 +94,15 @@ export const DEVICE_SCHEMA = [
   // when a connect finds none in D1): a connect reads D1 only when it is set.
   // 1 at first, so an object made before the flag checks once.
   `ALTER TABLE device ADD COLUMN log_requests_maybe INTEGER NOT NULL DEFAULT 1`,
+  // The registry's moves are versioned (the outbox row id, src/changes): a
+  // late retry of an older move never undoes a newer one.
+  `ALTER TABLE device ADD COLUMN home_version INTEGER NOT NULL DEFAULT 0`,
+  // Whether the device reports command results (learned from its first
+  // report): only then is a delivered, unreported command sent again on a
+  // reconnect. A device that never reports (MODE's Node library, Go SDK) never
+  // gets a command twice. Devices that already reported keep counting as such.
+  `ALTER TABLE device ADD COLUMN reports_results INTEGER NOT NULL DEFAULT 0`,
+  `UPDATE device SET reports_results = 1 WHERE EXISTS (SELECT 1 FROM commands WHERE status IN ('succeeded', 'failed'))`,
 ] as const;
 
 /**
@@ -113,7 +122,9 @@ export const DEVICE_SCHEMA_CURRENT = `
     presence_synced INTEGER NOT NULL DEFAULT 0,
     kv_rev INTEGER NOT NULL DEFAULT 0,
     home_known INTEGER NOT NULL DEFAULT 0,
-    log_requests_maybe INTEGER NOT NULL DEFAULT 1
+    log_requests_maybe INTEGER NOT NULL DEFAULT 1,
+    home_version INTEGER NOT NULL DEFAULT 0,
+    reports_results INTEGER NOT NULL DEFAULT 0
   );
   INSERT INTO device (singleton, log_requests_maybe) VALUES (1, 0);
   CREATE TABLE kv (

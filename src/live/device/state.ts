@@ -18,6 +18,8 @@ type Row = {
   kv_rev: number;
   home_known: number;
   log_requests_maybe: number;
+  home_version: number;
+  reports_results: number;
 };
 
 export interface PresenceSnapshot {
@@ -71,11 +73,30 @@ export class DeviceState {
     this.row = { ...this.row, id: next.id, project_id: next.projectId, home_id: next.homeId, device_class: next.deviceClass, home_known: 1 };
   }
 
-  /** The registry moved the device (also before the object has an identity: it is kept for the first one). */
-  setHome(homeId: number | null): void {
-    if (this.row.home_known === 1 && this.row.home_id === homeId) return;
-    this.sql.exec("UPDATE device SET home_id = ?, home_known = 1 WHERE singleton = 1", homeId);
-    this.row = { ...this.row, home_id: homeId, home_known: 1 };
+  /**
+   * The registry moved the device (also before the object has an identity: it
+   * is kept for the first one). `version` orders moves: one older than the
+   * last applied is ignored (a late retry). Without a version the move applies.
+   * False when ignored.
+   */
+  setHome(homeId: number | null, version?: number): boolean {
+    if (version !== undefined && version < this.row.home_version) return false;
+    const v = version ?? this.row.home_version;
+    if (this.row.home_known === 1 && this.row.home_id === homeId && this.row.home_version === v) return true;
+    this.sql.exec("UPDATE device SET home_id = ?, home_known = 1, home_version = ? WHERE singleton = 1", homeId, v);
+    this.row = { ...this.row, home_id: homeId, home_known: 1, home_version: v };
+    return true;
+  }
+
+  /** Whether the device has ever reported a command result (then it gets unreported ones again on reconnect). */
+  get reportsResults(): boolean {
+    return this.row.reports_results === 1;
+  }
+
+  markReportsResults(): void {
+    if (this.row.reports_results === 1) return;
+    this.sql.exec("UPDATE device SET reports_results = 1 WHERE singleton = 1");
+    this.row = { ...this.row, reports_results: 1 };
   }
 
   /** The device's home as the object knows it (null: none, or not known yet). */

@@ -15,13 +15,21 @@
  *
  * The outbox is in memory: frames still queued when the device object is
  * evicted are lost (seconds of idleness make that unlikely while it is
- * sending). Commands with `ttl` are re-sent on the next SUBSCRIBE anyway.
+ * sending). Each frame's `send` answers whether the connection's object
+ * published it, so a command counts as delivered only once a connection that
+ * was really open took it: a link left over from before a restart, whose
+ * connection object no longer holds a socket, answers false and is dropped.
  */
 import type { Subscribable } from "./topics";
 
 /** Anything a frame can be sent to: a hibernating WebSocket, or a link's outbox. */
 export interface FrameSink {
   send(frame: string): void;
+}
+
+/** A link's outbox: `send` answers, later, whether the connection published the frame. */
+export interface LinkSink extends FrameSink {
+  send(frame: string): Promise<boolean>;
 }
 
 /** One frame for a connection: the topic it is published on, and the JSON text. */
@@ -47,8 +55,13 @@ interface LinkRow extends Record<string, SqlStorageValue> {
   kv: number;
 }
 
+interface Queued {
+  delivery: Delivery;
+  published: (ok: boolean) => void;
+}
+
 export class MqttLinks {
-  private readonly outbox = new Map<string, Delivery[]>();
+  private readonly outbox = new Map<string, Queued[]>();
 
   constructor(
     private readonly ctx: DurableObjectState,
@@ -70,8 +83,9 @@ export class MqttLinks {
     return this.sql.exec<LinkRow>("SELECT name, ip, command, kv FROM mqtt_links WHERE name = ?", name).toArray()[0] ?? null;
   }
 
-  /** Forgets a link; true when it was known. */
+  /** Forgets a link; true when it was known. Frames still queued for it were not published. */
   remove(name: string): boolean {
+    for (const q of this.outbox.get(name) ?? []) q.published(false);
     this.outbox.delete(name);
     return this.sql.exec("DELETE FROM mqtt_links WHERE name = ?", name).rowsWritten > 0;
   }
@@ -87,28 +101,29 @@ export class MqttLinks {
   }
 
   /** Sinks for the links subscribed to `topic`. */
-  sinks(topic: Subscribable): FrameSink[] {
+  sinks(topic: Subscribable): LinkSink[] {
     return this.sql
       .exec<{ name: string }>(`SELECT name FROM mqtt_links WHERE ${topic === "command" ? "command" : "kv"} = 1`)
       .toArray()
       .map((r) => this.sink(r.name, topic));
   }
 
-  sink(name: string, topic: Subscribable): FrameSink {
+  sink(name: string, topic: Subscribable): LinkSink {
     return { send: (frame) => this.push(name, { topic, frame }) };
   }
 
-  /** Asks every link's connection whether it is still there; drops those that say no. A failed call is asked again next time. */
-  async audit(deviceId: number): Promise<void> {
-    const rows = this.sql.exec<LinkRow>("SELECT name, ip, command, kv FROM mqtt_links").toArray();
-    for (const r of rows) {
-      let open = true;
-      try {
-        open = await this.end(r.name).isOpen(deviceId);
-      } catch (err) {
-        console.error(`MQTT link ${r.name}: audit call failed`, err);
-      }
-      if (!open && this.remove(r.name)) await this.onGone(r.name, r.ip);
+  /**
+   * Asks the links' connections, concurrently, whether they are still there
+   * (all but `except`); drops those that say no. A connection object that
+   * cannot be asked keeps its link: it is asked again next time.
+   */
+  async audit(deviceId: number, except?: string): Promise<void> {
+    const rows = this.sql.exec<LinkRow>("SELECT name, ip, command, kv FROM mqtt_links").toArray().filter((r) => r.name !== except);
+    const answers = await Promise.allSettled(rows.map((r) => this.end(r.name).isOpen(deviceId)));
+    for (const [i, a] of answers.entries()) {
+      const r = rows[i]!;
+      if (a.status === "rejected") console.error(`MQTT link ${r.name}: audit call failed`, a.reason);
+      else if (!a.value && this.remove(r.name)) await this.onGone(r.name, r.ip);
     }
   }
 
@@ -130,14 +145,16 @@ export class MqttLinks {
     return this.env.MQTT.get(this.env.MQTT.idFromString(name)) as unknown as LinkEnd;
   }
 
-  private push(name: string, d: Delivery): void {
-    const queued = this.outbox.get(name);
-    if (queued) {
-      queued.push(d); // a delivery is in flight: this one goes with the next
-      return;
-    }
-    this.outbox.set(name, [d]);
-    this.ctx.waitUntil(this.pump(name));
+  private push(name: string, delivery: Delivery): Promise<boolean> {
+    return new Promise<boolean>((published) => {
+      const queued = this.outbox.get(name);
+      if (queued) {
+        queued.push({ delivery, published }); // a delivery is in flight: this one goes with the next
+        return;
+      }
+      this.outbox.set(name, [{ delivery, published }]);
+      this.ctx.waitUntil(this.pump(name));
+    });
   }
 
   /** Sends the link's queued frames, batch after batch, until none is left. Never rejects. */
@@ -151,10 +168,11 @@ export class MqttLinks {
       this.outbox.set(name, []);
       let open = false;
       try {
-        open = await this.end(name).deliver(batch);
+        open = await this.end(name).deliver(batch.map((q) => q.delivery));
       } catch (err) {
         console.error(`MQTT link ${name}: delivery failed; dropping the link`, err);
       }
+      for (const q of batch) q.published(open);
       if (!open) {
         const row = this.get(name);
         if (this.remove(name)) await this.onGone(name, row?.ip ?? "");

@@ -69,15 +69,21 @@ export class HomeEventLog {
   /**
    * What a stream that last saw `after` missed: the events after it when the
    * log still reaches back that far, else a reset (also for an id this home
-   * never handed out).
+   * never handed out). Nothing recorded before `sinceMs` is replayed (the
+   * caller could not see the home then): the log reaches back far enough when
+   * it holds every event after `after` or every event since `sinceMs`.
    */
-  since(after: number): Resume {
+  since(after: number, sinceMs = 0): Resume {
     const latest = this.latest;
-    const oldest = this.sql.exec<{ seq: number | null }>("SELECT MIN(seq) AS seq FROM sse_events").one().seq;
-    const reaches = after <= latest && (after === latest || (oldest !== null && oldest <= after + 1));
+    const first = this.sql.exec<{ seq: number | null; time: number | null }>("SELECT seq, time FROM sse_events ORDER BY seq LIMIT 1").toArray()[0];
+    const oldest = first?.seq ?? null;
+    const holdsAllAfter = after === latest || (oldest !== null && oldest <= after + 1);
+    // The oldest kept event is older than the membership: nothing the caller may see was pruned.
+    const holdsAllSince = sinceMs > 0 && first !== undefined && first.time !== null && first.time < sinceMs;
+    const reaches = after <= latest && (holdsAllAfter || holdsAllSince);
     if (!reaches) return { kind: "reset", latest, oldest };
     const events = this.sql
-      .exec<{ seq: number; event_type: string; json: string }>("SELECT seq, event_type, json FROM sse_events WHERE seq > ? ORDER BY seq", after)
+      .exec<{ seq: number; event_type: string; json: string }>("SELECT seq, event_type, json FROM sse_events WHERE seq > ? AND time >= ? ORDER BY seq", after, sinceMs)
       .toArray()
       .map((r) => ({ seq: r.seq, eventType: r.event_type, json: r.json }));
     return { kind: "replay", events };

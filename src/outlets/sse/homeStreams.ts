@@ -9,7 +9,13 @@
  * between the replay and the live ones.
  *
  * Each socket is tagged with who opened it (`user:<id>`, or `key` for project
- * keys and the operator), so a membership that ends closes that user's streams.
+ * keys and the operator), so a membership that ends closes that user's
+ * streams, and with the credential it was opened with (`session:<digest>`,
+ * `apiKey:<id>`), so ending that credential closes it (src/changes/revoke.ts).
+ *
+ * A stream opened by a member replays nothing from before the membership
+ * began (`since`): what happened in the home before they could see it is not
+ * theirs to read.
  */
 import { broadcast, closeQuietly } from "../../live/broadcast";
 import { encodeFrame, RESET_EVENT } from "./frames";
@@ -20,11 +26,19 @@ const STREAM_TAG = "sse";
 /** Headers the worker sets on the upgrade it forwards to the hub (never a client's). */
 export const STREAM_USER_HEADER = "x-sse-user";
 export const STREAM_LAST_ID_HEADER = "x-sse-last-event-id";
+/** The credential the stream was opened with (`session:<digest>`, `apiKey:<id>`); absent for the operator. */
+export const STREAM_CREDENTIAL_HEADER = "x-sse-credential";
+/** Epoch ms before which nothing is replayed (the caller's membership began then). */
+export const STREAM_SINCE_HEADER = "x-sse-since";
 
 /** Close codes the worker reads: why the hub ended a stream. */
-export const STREAM_CLOSE = { membershipEnded: 4003, homeDeleted: 4004 } as const;
+export const STREAM_CLOSE = { membershipEnded: 4003, homeDeleted: 4004, credentialEnded: 4001 } as const;
 
 const userTag = (userId: number) => `user:${userId}`;
+const credentialTag = (credential: string) => `credential:${credential}`;
+
+/** Whose streams end: a user's (membership), or those opened with one credential (session or key ended). */
+export type StreamOwner = { userId: number } | { credential: string };
 
 export class HomeStreams {
   readonly log: HomeEventLog;
@@ -37,11 +51,15 @@ export class HomeStreams {
   open(req: Request): Response {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("home hub: upgrades only", { status: 400 });
     const user = req.headers.get(STREAM_USER_HEADER);
+    const credential = req.headers.get(STREAM_CREDENTIAL_HEADER);
     const lastId = req.headers.get(STREAM_LAST_ID_HEADER);
+    const since = Number(req.headers.get(STREAM_SINCE_HEADER) ?? 0);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
-    this.ctx.acceptWebSocket(server, [STREAM_TAG, user ? userTag(Number(user)) : "key"]);
+    const tags = [STREAM_TAG, user ? userTag(Number(user)) : "key"];
+    if (credential) tags.push(credentialTag(credential));
+    this.ctx.acceptWebSocket(server, tags);
     this.log.start(Date.now());
-    if (lastId !== null) this.resume(server, Number(lastId));
+    if (lastId !== null) this.resume(server, Number(lastId), Number.isFinite(since) ? since : 0);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -53,12 +71,19 @@ export class HomeStreams {
     if (logged) broadcast(this.ctx.getWebSockets(STREAM_TAG), encodeFrame(logged.seq, eventType, eventJson));
   }
 
-  /** Ends the streams of one user (membership ended), or all of them and the log (home deleted). */
-  end(userId: number | null): number {
-    const sockets = this.ctx.getWebSockets(userId === null ? STREAM_TAG : userTag(userId));
-    const code = userId === null ? STREAM_CLOSE.homeDeleted : STREAM_CLOSE.membershipEnded;
-    for (const ws of sockets) closeQuietly(ws, code, userId === null ? "home deleted" : "no longer a member");
-    if (userId === null) this.log.clear();
+  /** Ends the streams of one user (membership ended) or of one credential (it ended). Returns how many. */
+  end(owner: StreamOwner): number {
+    const byUser = "userId" in owner;
+    const sockets = this.ctx.getWebSockets(byUser ? userTag(owner.userId) : credentialTag(owner.credential));
+    for (const ws of sockets) closeQuietly(ws, byUser ? STREAM_CLOSE.membershipEnded : STREAM_CLOSE.credentialEnded, byUser ? "no longer a member" : "session or key ended");
+    return sockets.length;
+  }
+
+  /** The home was deleted: every stream ends, and the log is erased. */
+  endAll(): number {
+    const sockets = this.ctx.getWebSockets(STREAM_TAG);
+    for (const ws of sockets) closeQuietly(ws, STREAM_CLOSE.homeDeleted, "home deleted");
+    this.log.clear();
     return sockets.length;
   }
 
@@ -67,8 +92,8 @@ export class HomeStreams {
     return this.ctx.getWebSockets(STREAM_TAG).length;
   }
 
-  private resume(ws: WebSocket, after: number): void {
-    const resume = this.log.since(after);
+  private resume(ws: WebSocket, after: number, since: number): void {
+    const resume = this.log.since(after, since);
     if (resume.kind === "replay") {
       for (const e of resume.events) ws.send(encodeFrame(e.seq, e.eventType, e.json));
       return;

@@ -3,20 +3,33 @@
  * home's hub (src/outlets/sse/homeStreams.ts) and writes what arrives as SSE
  * through Hono's `streamSSE`, plus a comment line every 25 s so proxies keep
  * the response open. The stream ends when the hub closes the socket (the
- * membership ended, the home was deleted) or the client goes away.
+ * membership ended, the session or key ended, the home was deleted) or the
+ * client goes away.
  */
 import type { SSEStreamingApi } from "hono/streaming";
 import { homeHub } from "../../live/stubs";
 import { decodeFrame } from "./frames";
-import { STREAM_LAST_ID_HEADER, STREAM_USER_HEADER } from "./homeStreams";
+import { STREAM_CREDENTIAL_HEADER, STREAM_LAST_ID_HEADER, STREAM_SINCE_HEADER, STREAM_USER_HEADER } from "./homeStreams";
 
 export const KEEPALIVE_MS = 25_000;
 
-/** Opens the stream socket to the home's hub; `userId` tags it so a membership that ends can close it. */
-export async function openHomeStream(env: Env, homeId: number, userId: number | null, lastEventId: number | null): Promise<WebSocket> {
+export interface StreamRequest {
+  /** The member who opens it (a membership that ends closes it); null for keys and the operator. */
+  userId: number | null;
+  /** The credential it is opened with (ending it closes the stream); null for the operator. */
+  credential: string | null;
+  lastEventId: number | null;
+  /** Epoch ms before which nothing is replayed (a member sees only what happened since they joined); 0: no limit. */
+  sinceMs: number;
+}
+
+/** Opens the stream socket to the home's hub. */
+export async function openHomeStream(env: Env, homeId: number, r: StreamRequest): Promise<WebSocket> {
   const headers = new Headers({ upgrade: "websocket" });
-  if (userId !== null) headers.set(STREAM_USER_HEADER, String(userId));
-  if (lastEventId !== null) headers.set(STREAM_LAST_ID_HEADER, String(lastEventId));
+  if (r.userId !== null) headers.set(STREAM_USER_HEADER, String(r.userId));
+  if (r.credential !== null) headers.set(STREAM_CREDENTIAL_HEADER, r.credential);
+  if (r.lastEventId !== null) headers.set(STREAM_LAST_ID_HEADER, String(r.lastEventId));
+  if (r.sinceMs > 0) headers.set(STREAM_SINCE_HEADER, String(r.sinceMs));
   const res = await homeHub(env, homeId).fetch(new Request("https://home-hub/events", { headers }));
   if (!res.webSocket) throw new Error(`home hub answered ${res.status} to a stream upgrade`);
   return res.webSocket;
