@@ -9,9 +9,13 @@ import { EVENT_TYPE_PATTERN } from "../events";
 import { frameNestingError, type KvRequest, parseKvRequest } from "../frames";
 import { byteLength, LIMITS } from "../limits";
 
-/** Crosses RPC to the device object: a parsed device publication. */
+/**
+ * Crosses RPC to the device object: a parsed device publication. Event data
+ * crosses as JSON text, as key-value values do: a long number kept as written
+ * (src/json/exact.ts) cannot be cloned.
+ */
 export type DevicePublication =
-  | { kind: "event"; eventType: string; eventData: Record<string, unknown> }
+  | { kind: "event"; eventType: string; eventDataJson: string }
   | { kind: "kv"; request: KvRequest };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -47,8 +51,9 @@ export function parseEvent(payload: Uint8Array): Parsed<Extract<DevicePublicatio
     return { ok: false, problem: `eventType must be a letter, then letters and digits ('-' or '_' between them), at most ${LIMITS.eventTypeChars} characters` };
   }
   if (typeof eventData !== "object" || eventData === null || Array.isArray(eventData)) return { ok: false, problem: "eventData must be a JSON object" };
-  if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) return { ok: false, problem: `eventData over ${LIMITS.eventDataBytes} bytes` };
-  return { ok: true, value: { kind: "event", eventType, eventData: eventData as Record<string, unknown> } };
+  const eventDataJson = JSON.stringify(eventData);
+  if (byteLength(eventDataJson) > LIMITS.eventDataBytes) return { ok: false, problem: `eventData over ${LIMITS.eventDataBytes} bytes` };
+  return { ok: true, value: { kind: "event", eventType, eventDataJson } };
 }
 
 /** `{"action":"set","key","value"?}` or `{"action":"delete","key"}` on `/devices/{id}/kv`. */

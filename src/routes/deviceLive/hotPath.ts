@@ -33,7 +33,7 @@ import { LIMITS } from "../../live/limits";
 import { deviceObject, reach } from "../../live/stubs";
 import { recordHttp } from "../../logs/record";
 import { commandBody, commandHeaders, commandRequest, deliverCommand } from "./commands";
-import { eventBody, eventDataTooLarge, published } from "./events";
+import { eventBody, eventDataText, published } from "./events";
 import { deviceParams } from "./shared";
 
 const HOT = /^\/devices\/(\d{1,15})\/(command|event)$/;
@@ -115,9 +115,10 @@ async function event(env: Env, who: Principal, deviceId: number, req: Request, j
   const body = eventBody.safeParse(json);
   if (!body.success || !isDeviceItself(who, deviceId)) return null;
   const { eventType, eventData = {} } = body.data;
-  if (eventDataTooLarge(eventData)) return null;
+  const eventDataJson = eventDataText(eventData);
+  if (eventDataJson === null) return null;
   try {
-    const outcome = await reach<EventOutcome | null>(() => deviceObject(env, deviceId).publishOwnEvent(eventType, eventData, clientIp(req)));
+    const outcome = await reach<EventOutcome | null>(() => deviceObject(env, deviceId).publishOwnEvent(eventType, eventDataJson, clientIp(req)));
     // Null: the object has no identity yet (nothing published); the app reads the row.
     return outcome === null ? null : published(outcome);
   } catch (err) {
