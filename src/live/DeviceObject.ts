@@ -33,6 +33,7 @@ import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
+import { parseExact } from "../json/exact";
 import { loggedPath } from "../http/accessLog";
 import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
@@ -583,7 +584,7 @@ export class DeviceObject extends DurableObject<Env> {
     const change = this.kv.set(key, json, now(), pre);
     if (!change.ok) return this.noteKvRefusal("set", key, change);
     broadcast(this.kvTargets(), setFrame(change.rev, key, json));
-    await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
+    await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }, ip);
     return change;
   }
 
