@@ -10,6 +10,7 @@ import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput } from "../../http/errors";
 import { errors, jsonBody, noContent, security } from "../../http/openapi";
+import { jsonObjectSchema } from "../../json/schema";
 import { now } from "../../http/time";
 import type { EventOutcome } from "../../live/DeviceObject";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
@@ -27,8 +28,7 @@ export const eventBody = z
       .regex(EVENT_TYPE_PATTERN, "a letter, then letters and digits; '-' or '_' only between them")
       .openapi({ example: "sprinkler-status" }),
     // Optional: MODE's Go SDK omits empty eventData; absent means {}.
-    eventData: z
-      .record(z.string(), z.unknown(), { error: "a JSON object (not an array)" })
+    eventData: jsonObjectSchema("a JSON object (not an array)")
       .optional()
       .openapi({ example: { zone: 2 }, description: "Absent means `{}`." }),
   })

@@ -27,6 +27,7 @@ import { accessFor } from "../../devices/access";
 import { addCorsHeaders } from "../../http/cors";
 import { errorResponse } from "../../http/errors";
 import { tooDeepField } from "../../http/jsonDepth";
+import { parseJsonBody } from "../../http/jsonGuard";
 import type { EventOutcome } from "../../live/DeviceObject";
 import { clientIp } from "../../live/identity";
 import { LIMITS } from "../../live/limits";
@@ -66,7 +67,7 @@ export async function hotPath(req: Request, env: Env, ctx: ExecutionContext, app
   if (tooDeepField(text) !== null) return toApp();
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonBody(text);
   } catch {
     return toApp();
   }
