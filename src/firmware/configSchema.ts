@@ -9,6 +9,7 @@
  * parameter of its entry (a key cannot be built from a value that may be absent).
  */
 import { z } from "@hono/zod-openapi";
+import { asDouble } from "../json/exact";
 
 export const PARAMETER_TYPES = ["string", "number", "integer", "boolean"] as const;
 export const MAX_ENTRIES = 64;
@@ -24,7 +25,8 @@ const parameterSchema = z
     required: z.boolean({ error: "must be true or false" }),
     label: z.string().max(256, "at most 256 characters").optional(),
     description: z.string().max(4096, "at most 4096 characters").optional(),
-    default: z.union([z.string().max(4096, "at most 4096 characters"), z.number(), z.boolean()]).optional(),
+    // A long number is taken as the double it reads as (src/json/exact.ts), as before.
+    default: z.preprocess(asDouble, z.union([z.string().max(4096, "at most 4096 characters"), z.number(), z.boolean()])).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.default === undefined) return;

@@ -1,10 +1,12 @@
 /**
  * Where JSON bodies enter: one app-wide middleware that reads a JSON body
  * once, refuses it when it is too large or nested deeper than the cap
- * (jsonDepth.ts), and hands the same bytes on, so the route's own body cap,
- * its zod validator and anything that forwards the body read them as sent.
- * It runs before any route middleware or validator, so nothing parses,
- * validates or forwards an over-deep body.
+ * (jsonDepth.ts), and hands the same bytes on, so the route's own body cap
+ * and anything that forwards the body read them as sent. It also parses the
+ * body, once, keeping the digits of long numbers (src/json/exact.ts), and
+ * hands that value to the route's zod validator. It runs before any route
+ * middleware or validator, so nothing parses, validates or forwards an
+ * over-deep body.
  *
  * Only JSON media types are read (`application/json`, `…+json`, with
  * parameters): form bodies are flat by nature. A route whose body is an opaque
@@ -12,6 +14,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
+import { asDouble, parseExact } from "../json/exact";
 import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
 import { TOO_DEEP, tooDeepField } from "./jsonDepth";
@@ -40,6 +43,24 @@ function isOpaque(c: Context): boolean {
   return matchedRoutes(c).some(({ handler }) => handler === opaqueBody || (handler as unknown as Record<string, unknown>)[COMPOSED_HANDLER] === opaqueBody);
 }
 
+/**
+ * A JSON body as the routes take it: numbers keep their digits, except a body
+ * that is nothing but one long number, which stays the plain number it was
+ * (no route takes a bare number: it is refused as before, not read as an object).
+ * Throws on malformed JSON. Shared with the hot path (src/routes/deviceLive/hotPath.ts).
+ */
+export const parseJsonBody = (text: string): unknown => asDouble(parseExact(text));
+
+/**
+ * The validator reads the body through `c.req.json()`, which in Hono parses
+ * the body's text again on every call, with plain `JSON.parse` (rounding long
+ * numbers, and a second parse of every body): for this request it answers
+ * with the value parsed here instead.
+ */
+function handParsed(c: Context, value: unknown): void {
+  c.req.json = <T>() => Promise.resolve(value as T);
+}
+
 export function jsonBodyGuard(): MiddlewareHandler {
   return async function jsonBodyGuard(c, next) {
     const type = c.req.header("content-type");
@@ -47,9 +68,18 @@ export function jsonBodyGuard(): MiddlewareHandler {
     if (!c.req.raw.body || !JSON_MEDIA_TYPE.test(mediaType) || isOpaque(c)) return next();
     const bytes = await readCapped(c.req.raw.body, JSON_BODY_MAX_BYTES);
     if (bytes === null) throw tooLarge(JSON_BODY_MAX_BYTES);
-    const field = tooDeepField(new TextDecoder().decode(bytes));
+    const text = new TextDecoder().decode(bytes);
+    const field = tooDeepField(text);
     if (field !== null) throw invalidInput({ [field]: TOO_DEEP });
     c.req.raw = new Request(c.req.raw, { body: bytes });
+    // Malformed JSON is left to the validator, which refuses it as it always has.
+    let value: unknown;
+    try {
+      value = parseJsonBody(text);
+    } catch {
+      return next();
+    }
+    handParsed(c, value);
     return next();
   };
 }

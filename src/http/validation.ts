@@ -6,6 +6,7 @@
 import type { Hook } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { asDouble } from "../json/exact";
 import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
 
@@ -79,9 +80,9 @@ async function multipartFields(bytes: Uint8Array, contentType: string): Promise<
 
 // ---- reusable field schemas ----
 
-/** A positive integer id; accepts its decimal string form (form bodies, paths, queries). */
+/** A positive integer id; accepts its decimal string form (form bodies, paths, queries). A long number is judged by its value (src/json/exact.ts). */
 export const idSchema = z.preprocess(
-  (v) => (typeof v === "string" && /^\d{1,15}$/.test(v) ? Number(v) : v),
+  (v) => (typeof v === "string" && /^\d{1,15}$/.test(v) ? Number(v) : asDouble(v)),
   z.number({ error: "must be a positive integer" }).int().positive().max(Number.MAX_SAFE_INTEGER),
 );
 

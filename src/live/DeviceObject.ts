@@ -12,7 +12,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
-import { type AppEvent, appEvent, SYSTEM_EVENTS } from "./events";
+import { type AppEvent, appEvent, eventDataOf, SYSTEM_EVENTS } from "./events";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import type { ListenerSet } from "./HomeHub";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
@@ -33,6 +33,7 @@ import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
+import { parseExact } from "../json/exact";
 import { loggedPath } from "../http/accessLog";
 import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
@@ -440,9 +441,9 @@ export class DeviceObject extends DurableObject<Env> {
   // ---- RPC: events, presence, registry hooks ----
 
   /** Relays a device event to the app listeners of the device's home. Returns the number of sockets reached. */
-  async publishEvent(identity: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<EventOutcome> {
+  async publishEvent(identity: DeviceIdentity, eventType: string, eventDataJson: string, ip: string | null): Promise<EventOutcome> {
     this.state.setIdentity(identity);
-    return this.publish(identity, eventType, eventData, ip);
+    return this.publish(identity, eventType, eventDataOf(eventDataJson), ip);
   }
 
   /**
@@ -451,10 +452,10 @@ export class DeviceObject extends DurableObject<Env> {
    * Null when it has none yet — the caller then reads the row and calls
    * `publishEvent`.
    */
-  async publishOwnEvent(eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<EventOutcome | null> {
+  async publishOwnEvent(eventType: string, eventDataJson: string, ip: string | null): Promise<EventOutcome | null> {
     const identity = this.state.identity;
     if (identity === null) return null;
-    return this.publish(identity, eventType, eventData, ip);
+    return this.publish(identity, eventType, eventDataOf(eventDataJson), ip);
   }
 
   presenceInfo(): PresenceInfo {
@@ -538,7 +539,7 @@ export class DeviceObject extends DurableObject<Env> {
     const row = this.mqtt.get(link);
     const identity = this.state.identity;
     if (row === null || identity === null) return "gone";
-    if (p.kind === "event") return (await this.publish(identity, p.eventType, p.eventData, row.ip)).ok ? "ok" : "refused";
+    if (p.kind === "event") return (await this.publish(identity, p.eventType, eventDataOf(p.eventDataJson), row.ip)).ok ? "ok" : "refused";
     const change = p.request.action === "set" ? await this.applySet(p.request.key, p.request.json, row.ip) : await this.applyDelete(p.request.key, row.ip);
     return change.ok ? "ok" : "refused";
   }
@@ -650,7 +651,7 @@ export class DeviceObject extends DurableObject<Env> {
     const change = this.kv.set(key, json, now(), pre);
     if (!change.ok) return this.noteKvRefusal("set", key, change);
     broadcast(this.kvTargets(), setFrame(change.rev, key, json));
-    await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }, ip);
+    await this.emit(SYSTEM_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }, ip);
     return change;
   }
 

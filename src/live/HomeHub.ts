@@ -25,6 +25,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { deviceObject, userHub } from "./stubs";
 import { migrate } from "../db/objectSchema";
+import { parseExact } from "../json/exact";
 import type { KvChange, KvPrecondition } from "./device/kv";
 import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
 import { answerClose } from "./broadcast";
@@ -252,7 +253,7 @@ export class HomeHub extends DurableObject<Env> {
     const limited = this.kvWrites.take(Date.now());
     if (limited) return limited;
     const change = this.kv.set(key, json, new Date().toISOString(), pre);
-    if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: JSON.parse(json) as unknown, rev: change.rev }));
+    if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }));
     return change;
   }
 

@@ -4,6 +4,7 @@
  * are relayed with their `eventType`/`eventData` unchanged; the system adds its
  * own event types for presence, key-value and command changes.
  */
+import { parseExact } from "../json/exact";
 import type { DeviceIdentity } from "./identity";
 
 export const SYSTEM_EVENTS = {
@@ -32,6 +33,13 @@ export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9]*([-_][A-Za-z0-9]+)*$/;
 
 /** Firmware bundle ids reported through `PUT /devices/{id}/firmwareInfo`. */
 export const BUNDLE_ID_PATTERN = /^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/;
+
+/**
+ * A device event's data from the JSON text it crosses RPC as (the worker and
+ * the MQTT connection send text: a long number kept as written cannot be
+ * cloned, src/json/exact.ts), with its digits kept.
+ */
+export const eventDataOf = (json: string): Record<string, unknown> => parseExact(json) as Record<string, unknown>;
 
 /** The event of a device in a home; undefined for a device in no home (no app listens to it). */
 export function appEvent(device: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): AppEvent | undefined {

@@ -15,6 +15,7 @@
  * unknown action (the Go SDK logs and ignores it). The socket stays open.
  */
 import { TOO_DEEP, tooDeepField } from "../http/jsonDepth";
+import { isJsonObject, parseExact } from "../json/exact";
 import { encodeValue, keyProblem } from "./kvRules";
 import { byteLength, LIMITS } from "./limits";
 
@@ -59,16 +60,15 @@ export function parseKvRequest(message: string | ArrayBuffer): { ok: true; reque
   }
   const nesting = frameNestingError(message);
   if (nesting) return { ok: false, error: nesting };
-  let body: unknown;
+  let frame: unknown;
   try {
-    body = JSON.parse(message);
+    frame = parseExact(message);
   } catch {
     return { ok: false, error: errorFrame("INVALID_INPUT", { errors: { frame: "not valid JSON" } }) };
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+  if (!isJsonObject(frame)) {
     return { ok: false, error: errorFrame("INVALID_INPUT", { errors: { frame: "must be a JSON object" } }) };
   }
-  const frame = body as Record<string, unknown>;
   const errors: Record<string, string> = {};
   if (frame.action !== "set" && frame.action !== "delete") errors.action = 'must be "set" or "delete"';
   const kp = keyProblem(frame.key);

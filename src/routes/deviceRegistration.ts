@@ -13,12 +13,14 @@ import { invalidInput } from "../http/errors";
 import { errors, json, jsonOrFormBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
 import { boolSchema, formAsJson, idSchema, timeSchema } from "../http/validation";
+import { asDouble } from "../json/exact";
 
 const MAX_CLAIM_SECONDS = 7 * 24 * 3600;
 const DEFAULT_CLAIM_SECONDS = 600;
 
+// A long number is judged by its value (src/json/exact.ts).
 const intSeconds = z.preprocess(
-  (v) => (typeof v === "string" && /^\d{1,10}$/.test(v) ? Number(v) : v),
+  (v) => (typeof v === "string" && /^\d{1,10}$/.test(v) ? Number(v) : asDouble(v)),
   z.number().int().min(1).max(MAX_CLAIM_SECONDS, `at most ${MAX_CLAIM_SECONDS} seconds`),
 );
 

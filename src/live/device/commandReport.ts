@@ -11,13 +11,14 @@
 import { frameNestingError } from "../frames";
 import { z } from "@hono/zod-openapi";
 import { byteLength, LIMITS } from "../limits";
+import { parseExact } from "../../json/exact";
+import { jsonObjectSchema } from "../../json/schema";
 
 export const COMMAND_ID_MAX_CHARS = 64;
 
 export const commandIdSchema = z.string().min(1, "must not be empty").max(COMMAND_ID_MAX_CHARS, `at most ${COMMAND_ID_MAX_CHARS} characters`);
 
-export const resultSchema = z
-  .record(z.string(), z.unknown(), { error: "must be a JSON object" })
+export const resultSchema = jsonObjectSchema("must be a JSON object")
   .refine((r) => byteLength(JSON.stringify(r)) <= LIMITS.commandResultBytes, `at most ${LIMITS.commandResultBytes} bytes as JSON`)
   .openapi({ description: "What the device reports back; opaque to the cloud.", example: { wateredSeconds: 118 } });
 
@@ -41,11 +42,11 @@ export const resultJsonOf = (result: Record<string, unknown> | undefined): strin
 export function parseReportFrame(message: string | ArrayBuffer): CommandReport | null {
   // The frame cap of the key-value socket is ample for a result within its own cap.
   if (typeof message !== "string" || byteLength(message) > LIMITS.kvFrameBytes) return null;
-  // Depth first: a deeply nested frame must not reach JSON.parse (ignored, like any other bad frame here).
+  // Depth first: a deeply nested frame must not reach the parser (ignored, like any other bad frame here).
   if (frameNestingError(message) !== null) return null;
   let body: unknown;
   try {
-    body = JSON.parse(message);
+    body = parseExact(message);
   } catch {
     return null;
   }

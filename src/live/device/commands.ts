@@ -19,6 +19,7 @@
  * The frame is serialised once per command whatever the number of sockets,
  * around the parameters' JSON text as stored.
  */
+import { parseExact } from "../../json/exact";
 import { broadcast } from "../broadcast";
 import { commandFrame } from "../frames";
 import { LIMITS } from "../limits";
@@ -116,11 +117,12 @@ export const PURGE_SLACK_MS = 60 * 60 * 1000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** Parameters and result parsed keeping their digits: the view is serialised again for the REST answer. */
 function view(r: Row): CommandView {
   const v: CommandView = {
     commandId: r.command_id,
     action: r.action,
-    parameters: JSON.parse(r.parameters) as Record<string, unknown>,
+    parameters: parseExact(r.parameters) as Record<string, unknown>,
     status: r.status,
     creationTime: r.issue_time,
     issuer: { kind: r.issuer_kind ?? "unknown", id: r.issuer_id },
@@ -128,7 +130,7 @@ function view(r: Row): CommandView {
   if (r.delivery_time !== null) v.deliveryTime = r.delivery_time;
   if (r.completion_time !== null) v.completionTime = r.completion_time;
   if (r.expiration_time !== null) v.expirationTime = r.expiration_time;
-  if (r.result !== null) v.result = JSON.parse(r.result) as Record<string, unknown>;
+  if (r.result !== null) v.result = parseExact(r.result) as Record<string, unknown>;
   return v;
 }
 

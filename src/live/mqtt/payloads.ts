@@ -5,13 +5,18 @@
  * JSON paths refuse. MODE's Go SDK omits empty `eventData` and a `set`'s
  * `value` when it is nil: absent `eventData` is `{}`, absent `value` is `null`.
  */
+import { isJsonObject, parseExact } from "../../json/exact";
 import { EVENT_TYPE_PATTERN } from "../events";
 import { frameNestingError, type KvRequest, parseKvRequest } from "../frames";
 import { byteLength, LIMITS } from "../limits";
 
-/** Crosses RPC to the device object: a parsed device publication. */
+/**
+ * Crosses RPC to the device object: a parsed device publication. Event data
+ * crosses as JSON text, as key-value values do: a long number kept as written
+ * (src/json/exact.ts) cannot be cloned.
+ */
 export type DevicePublication =
-  | { kind: "event"; eventType: string; eventData: Record<string, unknown> }
+  | { kind: "event"; eventType: string; eventDataJson: string }
   | { kind: "kv"; request: KvRequest };
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -30,12 +35,12 @@ function jsonObject(payload: Uint8Array, maxBytes: number): Parsed<Record<string
   if (frameNestingError(text) !== null) return { ok: false, problem: "payload nested too deep" };
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    body = parseExact(text);
   } catch {
     return { ok: false, problem: "payload is not JSON" };
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return { ok: false, problem: "payload is not a JSON object" };
-  return { ok: true, value: body as Record<string, unknown> };
+  if (!isJsonObject(body)) return { ok: false, problem: "payload is not a JSON object" };
+  return { ok: true, value: body };
 }
 
 /** `{"eventType", "eventData"?}` on `/devices/{id}/event`. */
@@ -46,9 +51,10 @@ export function parseEvent(payload: Uint8Array): Parsed<Extract<DevicePublicatio
   if (typeof eventType !== "string" || eventType.length > LIMITS.eventTypeChars || !EVENT_TYPE_PATTERN.test(eventType)) {
     return { ok: false, problem: `eventType must be a letter, then letters and digits ('-' or '_' between them), at most ${LIMITS.eventTypeChars} characters` };
   }
-  if (typeof eventData !== "object" || eventData === null || Array.isArray(eventData)) return { ok: false, problem: "eventData must be a JSON object" };
-  if (byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes) return { ok: false, problem: `eventData over ${LIMITS.eventDataBytes} bytes` };
-  return { ok: true, value: { kind: "event", eventType, eventData: eventData as Record<string, unknown> } };
+  if (!isJsonObject(eventData)) return { ok: false, problem: "eventData must be a JSON object" };
+  const eventDataJson = JSON.stringify(eventData);
+  if (byteLength(eventDataJson) > LIMITS.eventDataBytes) return { ok: false, problem: `eventData over ${LIMITS.eventDataBytes} bytes` };
+  return { ok: true, value: { kind: "event", eventType, eventDataJson } };
 }
 
 /** `{"action":"set","key","value"?}` or `{"action":"delete","key"}` on `/devices/{id}/kv`. */

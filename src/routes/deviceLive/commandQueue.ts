@@ -10,7 +10,6 @@
  */
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import type { JSONValue } from "hono/utils/types";
 import type { Principal } from "../../auth/principal";
 import type { AppEnv } from "../../env";
 import { ApiError, notFound } from "../../http/errors";
@@ -134,8 +133,12 @@ const reportResult = createRoute({
   responses: { ...noContent, ...errors(400, 401, 403, 404, 409, 413, 503) },
 });
 
-/** A command as the object serialised it (src/live/device/commands.ts `CommandView`). */
-type CommandJson = z.infer<typeof commandSchema> & { parameters: { [key: string]: JSONValue }; result?: { [key: string]: JSONValue } };
+/**
+ * Commands are answered with the object's JSON text, already in the declared
+ * shape (`commandSchema`), sent as is: a parse and re-serialisation here would
+ * change the digits of long numbers in parameters and results (hence the casts).
+ */
+const JSON_TEXT = { "content-type": "application/json" };
 
 async function settle(call: () => Promise<Outcome>): Promise<void> {
   const outcome = await reach(call);
@@ -148,7 +151,7 @@ export function addCommandQueueRoutes(app: OpenAPIHono<AppEnv>) {
     const { statuses, skip = 0, limit = 25 } = c.req.valid("query");
     const page = await reach(() => deviceObject(c.env, device.id).listCommands(identityOf(device), statuses, skip, limit));
     setRange(c, skip, page.count, page.total);
-    return c.json(JSON.parse(page.json) as CommandJson[], 200);
+    return c.body(page.json, 200, JSON_TEXT) as never;
   });
 
   app.openapi(getCommand, async (c) => {
@@ -156,7 +159,7 @@ export function addCommandQueueRoutes(app: OpenAPIHono<AppEnv>) {
     const { device } = await callerAndDevice(c, deviceId, "readCommands");
     const command = await reach(() => deviceObject(c.env, device.id).getCommand(identityOf(device), commandId));
     if (command === null) throw notFound("COMMAND_NOT_FOUND");
-    return c.json(JSON.parse(command) as CommandJson, 200);
+    return c.body(command, 200, JSON_TEXT) as never;
   });
 
   app.openapi(cancelCommand, async (c) => {

@@ -13,6 +13,8 @@ import { refuseDeactivated } from "../../homes/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, jsonResponse } from "../../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
+import { asDouble } from "../../json/exact";
+import { jsonObjectSchema } from "../../json/schema";
 import type { CommandRequest, SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
@@ -24,11 +26,15 @@ import { capBody, deviceParams, forwardUpgrade, requireUpgrade } from "./shared"
 /** A stand-in of a commandId's length (a UUID), to size the frame before the object picks the id. */
 const SAMPLE_COMMAND_ID = "00000000-0000-0000-0000-000000000000";
 
-const ttlSchema = z
-  .number({ error: `must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}` })
-  .int(`must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}`)
-  .min(1, "must be at least 1 (second)")
-  .max(LIMITS.commandTtlMaxSeconds, `must be at most ${LIMITS.commandTtlMaxSeconds} (7 days)`);
+// Judged by its value as a double, as ever: a long number (kept as written, src/json/exact.ts) is refused for its size.
+const ttlSchema = z.preprocess(
+  asDouble,
+  z
+    .number({ error: `must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}` })
+    .int(`must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}`)
+    .min(1, "must be at least 1 (second)")
+    .max(LIMITS.commandTtlMaxSeconds, `must be at most ${LIMITS.commandTtlMaxSeconds} (7 days)`),
+);
 
 export const commandBody = z
   .object({
@@ -39,8 +45,7 @@ export const commandBody = z
       // The cloud's own commands (`_logRequest_`) start with "_": no caller may imitate them.
       .refine((action) => !action.startsWith("_"), "actions starting with _ are reserved for the cloud")
       .openapi({ example: "sprinkler-on" }),
-    parameters: z
-      .record(z.string(), z.unknown(), { error: "must be a JSON object" })
+    parameters: jsonObjectSchema("must be a JSON object")
       .optional()
       .openapi({ description: "Action-specific parameters; opaque to the cloud.", example: { zone: 2, duration: 120 } }),
     ttl: ttlSchema.optional().openapi({

@@ -10,6 +10,7 @@ import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput } from "../../http/errors";
 import { errors, jsonBody, noContent, security } from "../../http/openapi";
+import { jsonObjectSchema } from "../../json/schema";
 import { now } from "../../http/time";
 import type { EventOutcome } from "../../live/DeviceObject";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
@@ -27,8 +28,7 @@ export const eventBody = z
       .regex(EVENT_TYPE_PATTERN, "a letter, then letters and digits; '-' or '_' only between them")
       .openapi({ example: "sprinkler-status" }),
     // Optional: MODE's Go SDK omits empty eventData; absent means {}.
-    eventData: z
-      .record(z.string(), z.unknown(), { error: "a JSON object (not an array)" })
+    eventData: jsonObjectSchema("a JSON object (not an array)")
       .optional()
       .openapi({ example: { zone: 2 }, description: "Absent means `{}`." }),
   })
@@ -77,15 +77,23 @@ export function published(outcome: EventOutcome): Response {
   return new Response(null, { status: 204 });
 }
 
-/** Over the cap of `eventData` (checked after the schema, on its JSON size). */
-export const eventDataTooLarge = (eventData: Record<string, unknown>): boolean => byteLength(JSON.stringify(eventData)) > LIMITS.eventDataBytes;
+/**
+ * `eventData` as the JSON text the device's object takes, or null when it is
+ * over the cap (checked after the schema, on that text's size). Text, because
+ * a long number kept as written (src/json/exact.ts) cannot cross RPC as a value.
+ */
+export function eventDataText(eventData: Record<string, unknown>): string | null {
+  const json = JSON.stringify(eventData);
+  return byteLength(json) > LIMITS.eventDataBytes ? null : json;
+}
 
 export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(sendEvent, async (c) => {
     const who = await principalOf(c);
     const { deviceId } = c.req.valid("param");
     const { eventType, eventData = {} } = c.req.valid("json");
-    if (eventDataTooLarge(eventData)) {
+    const eventDataJson = eventDataText(eventData);
+    if (eventDataJson === null) {
       await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
       throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
     }
@@ -94,11 +102,11 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     // device's object keeps its home and class (kept current by the registry
     // hooks), so the device row need not be read again.
     if (isDeviceItself(who, deviceId)) {
-      const outcome = await reach<EventOutcome | null>(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventData, ip));
+      const outcome = await reach<EventOutcome | null>(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventDataJson, ip));
       if (outcome !== null) return published(outcome);
     }
     const { device } = await loadDevice(c.env, who, deviceId, "self");
-    return published(await reach<EventOutcome>(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventData, ip)));
+    return published(await reach<EventOutcome>(() => deviceObject(c.env, device.id).publishEvent(identityOf(device), eventType, eventDataJson, ip)));
   }, logRejections("event"));
 
   app.openapi(recordFirmware, async (c) => {

@@ -27,13 +27,14 @@ import { accessFor } from "../../devices/access";
 import { addCorsHeaders } from "../../http/cors";
 import { errorResponse } from "../../http/errors";
 import { tooDeepField } from "../../http/jsonDepth";
+import { parseJsonBody } from "../../http/jsonGuard";
 import type { EventOutcome } from "../../live/DeviceObject";
 import { clientIp } from "../../live/identity";
 import { LIMITS } from "../../live/limits";
 import { deviceObject, reach } from "../../live/stubs";
 import { recordHttp } from "../../logs/record";
 import { commandBody, commandHeaders, commandRequest, deliverCommand } from "./commands";
-import { eventBody, eventDataTooLarge, published } from "./events";
+import { eventBody, eventDataText, published } from "./events";
 import { deviceParams } from "./shared";
 
 const HOT = /^\/devices\/(\d{1,15})\/(command|event)$/;
@@ -66,7 +67,7 @@ export async function hotPath(req: Request, env: Env, ctx: ExecutionContext, app
   if (tooDeepField(text) !== null) return toApp();
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonBody(text);
   } catch {
     return toApp();
   }
@@ -115,9 +116,10 @@ async function event(env: Env, who: Principal, deviceId: number, req: Request, j
   const body = eventBody.safeParse(json);
   if (!body.success || !isDeviceItself(who, deviceId)) return null;
   const { eventType, eventData = {} } = body.data;
-  if (eventDataTooLarge(eventData)) return null;
+  const eventDataJson = eventDataText(eventData);
+  if (eventDataJson === null) return null;
   try {
-    const outcome = await reach<EventOutcome | null>(() => deviceObject(env, deviceId).publishOwnEvent(eventType, eventData, clientIp(req)));
+    const outcome = await reach<EventOutcome | null>(() => deviceObject(env, deviceId).publishOwnEvent(eventType, eventDataJson, clientIp(req)));
     // Null: the object has no identity yet (nothing published); the app reads the row.
     return outcome === null ? null : published(outcome);
   } catch (err) {
