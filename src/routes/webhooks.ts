@@ -164,7 +164,7 @@ export function webhookRoutes() {
     const who = await principalOf(c);
     const { projectId, webhookId } = c.req.valid("param");
     await loadProject(c.env, who, projectId, "administer");
-    if (!(await reach(() => projectOutlets(c.env, projectId).remove(webhookId)))) throw notFound("WEBHOOK_NOT_FOUND");
+    if (!(await reach(() => projectOutlets(c.env, projectId).remove(projectId, webhookId)))) throw notFound("WEBHOOK_NOT_FOUND");
     return c.body(null, 204);
   });
 

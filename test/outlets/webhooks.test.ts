@@ -5,30 +5,10 @@ import worker from "../../src/index";
 import { call, del, get, post, put, type ApiResponse } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, setProjectRole, type NewDevice, type Project, type User } from "../helpers/fixtures";
 import { eventually } from "../live/sockets";
+import { hookUrl, received, receivedAtLeast, target } from "./hookTarget";
 
 // Sign-ups and logins run PBKDF2 on a shared machine; deliveries go through a real queue.
 vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
-
-const target = inject("appTargetUrl");
-let tagSeq = 0;
-const hookUrl = (query = "") => {
-  const tag = `t${Date.now().toString(36)}${tagSeq++}`;
-  return { tag, url: `${target}/hook/${tag}${query}` };
-};
-
-interface Received {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-const received = async (tag: string): Promise<Received[]> => (await fetch(`${target}/received/${tag}`)).json();
-/** Waits until the target got at least `n` requests for `tag`. */
-const receivedAtLeast = (tag: string, n: number, ms = 15_000) =>
-  eventually(async () => {
-    const got = await received(tag);
-    if (got.length < n) throw new Error(`${tag}: ${got.length} of ${n} requests so far`);
-    return got;
-  }, ms);
 
 async function hmacHex(secret: string, message: string): Promise<string> {
   const enc = new TextEncoder();
