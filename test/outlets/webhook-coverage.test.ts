@@ -1,6 +1,6 @@
 /**
- * A webhook created or deleted takes effect for devices that are already
- * active within 5 s (docs/events.md).
+ * A webhook created, changed or deleted takes effect for devices that are
+ * already active within 5 s (docs/events.md).
  * Deliveries are real: through the queue to the HTTP target of
  * test/setup/app-target.ts.
  */
@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import type { ProjectOutlets } from "../../src/outlets/webhooks/ProjectOutlets";
-import { call, del, post } from "../helpers/api";
+import { call, del, patch, post } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project } from "../helpers/fixtures";
 import { eventually } from "../live/sockets";
 import { bodies, hookUrl, receivedAtLeast } from "./hookTarget";
@@ -107,6 +107,24 @@ describe("a webhook created, changed or deleted takes effect for active devices 
     await createHook(project, { url: replacement.url });
     expect(await effectiveAfter(device, replacement.tag, "after-delete", since)).toBeLessThan(EFFECTIVE_WITHIN_MS);
     expect((await bodies(old.tag)).map((b) => b.eventType)).toEqual(["before-delete"]);
+  });
+
+  it("changed eventTypes apply within 5 s", async () => {
+    const { project, device } = await setting();
+    const { tag, url } = hookUrl();
+    const hook = await createHook(project, { url, eventTypes: ["door-open"] });
+    await sendEvent(device, "door-open", { n: -1 });
+    await receivedAtLeast(tag, 1);
+    const since = Date.now();
+    const changed = await patch(`${hooksPath(project)}/${hook.id}`, { eventTypes: ["window-open"] }, project.adminKey);
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    expect(changed.body.eventTypes).toEqual(["window-open"]);
+    expect(await effectiveAfter(device, tag, "window-open", since)).toBeLessThan(EFFECTIVE_WITHIN_MS);
+    // The old type no longer passes: a door-open sent before a marker never arrives, the marker does.
+    await sendEvent(device, "door-open", { n: -2 });
+    await sendEvent(device, "window-open", { n: -3, marker: true });
+    await eventually(async () => expect((await bodies(tag)).some((b) => b.eventData.marker)).toBe(true), 15_000);
+    expect((await bodies(tag)).filter((b) => b.eventType === "door-open").map((b) => b.eventData.n)).toEqual([-1]);
   });
 
   it("a device that could not be told at first is told again from the alarm, which the log purge shares", async () => {

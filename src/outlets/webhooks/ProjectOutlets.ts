@@ -102,6 +102,12 @@ export interface NewWebhook {
   creationTime: string;
 }
 
+export interface WebhookChange {
+  url?: string;
+  /** Null: every event. */
+  eventTypes?: string[] | null;
+}
+
 export class ProjectOutlets extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -124,6 +130,21 @@ export class ProjectOutlets extends DurableObject<Env> {
       )
       .one();
     await this.routesChanged(projectId);
+    return webhookOf(projectId, row);
+  }
+
+  /**
+   * Changes the URL and/or the event types; null when the webhook does not
+   * exist. Only a change of the event types alters the routes (the consumer
+   * reads the URL on every attempt), so only that is told to the holders.
+   */
+  async update(projectId: number, id: number, change: WebhookChange): Promise<Webhook | null> {
+    const sql = this.ctx.storage.sql;
+    const before = sql.exec<WebhookRow>("SELECT * FROM webhooks WHERE id = ?", id).toArray()[0];
+    if (!before) return null;
+    const types = change.eventTypes === undefined ? before.event_types : change.eventTypes === null ? null : JSON.stringify(change.eventTypes);
+    const row = sql.exec<WebhookRow>("UPDATE webhooks SET url = ?, event_types = ? WHERE id = ? RETURNING *", change.url ?? before.url, types, id).one();
+    if (types !== before.event_types) await this.routesChanged(projectId);
     return webhookOf(projectId, row);
   }
 
