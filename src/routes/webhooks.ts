@@ -18,6 +18,7 @@ import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { now } from "../http/time";
 import { defaultHook, idSchema, timeSchema } from "../http/validation";
 import { EVENT_TYPE_PATTERN, SYSTEM_EVENTS } from "../live/events";
+import { HOME_EVENTS } from "../live/home/kv";
 import { reach } from "../live/stubs";
 import { targetRefusal } from "../outbound/targets";
 import { outboundUrlSchema } from "../outbound/url";
@@ -27,7 +28,8 @@ import { projectOutlets } from "../outlets/webhooks/stub";
 import { loadProject } from "../projects/access";
 
 const tags = ["Webhooks"];
-const SYSTEM_TYPES = new Set<string>(Object.values(SYSTEM_EVENTS));
+/** The system's own event types, all of which reach webhooks: the devices' and the homes'. */
+const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS)]);
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
 const webhookParams = params.extend({ webhookId: idSchema.openapi({ param: { name: "webhookId", in: "path" }, type: "integer" }) });

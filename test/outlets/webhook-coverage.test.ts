@@ -1,6 +1,7 @@
 /**
- * A webhook created, changed or deleted takes effect for devices that are
- * already active within 5 s (docs/events.md).
+ * Every app event reaches webhooks, whatever emitted it (here: the home's
+ * key-values), and a webhook created, changed or deleted takes effect for
+ * devices that are already active within 5 s (docs/events.md).
  * Deliveries are real: through the queue to the HTTP target of
  * test/setup/app-target.ts.
  */
@@ -8,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import type { ProjectOutlets } from "../../src/outlets/webhooks/ProjectOutlets";
-import { call, del, patch, post } from "../helpers/api";
+import { call, del, patch, post, put } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project } from "../helpers/fixtures";
 import { eventually } from "../live/sockets";
 import { bodies, hookUrl, receivedAtLeast } from "./hookTarget";
@@ -82,6 +83,28 @@ async function effectiveAfter(d: NewDevice, tag: string, eventType: string, sinc
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+describe("every app event reaches webhooks", () => {
+  it("home key-value saves and deletes, with the body of docs/events.md, also for a webhook created after the home's hub read none", async () => {
+    const { project, owner, home } = await setting();
+    // The home's hub reads the project's (no) webhooks for this write, and keeps that copy.
+    expect((await put(`/homes/${home.id}/kv/before`, { value: 1 }, owner.token)).status).toBe(204);
+    const { tag, url } = hookUrl();
+    const hook = await createHook(project, { url, eventTypes: ["_homeKVSaved_", "_homeKVDeleted_"] });
+    expect(hook.eventTypes).toEqual(["_homeKVSaved_", "_homeKVDeleted_"]);
+    expect((await put(`/homes/${home.id}/kv/mode`, { value: { away: true } }, owner.token)).status).toBe(204);
+    expect((await del(`/homes/${home.id}/kv/mode`, owner.token)).status).toBe(204);
+    await receivedAtLeast(tag, 2);
+    const got = (await bodies(tag)).sort((a, b) => a.eventData.rev - b.eventData.rev);
+    const common = { timestamp: expect.any(String), homeId: home.id, originDeviceId: 0, originDeviceClass: "", originDeviceIp: "", projectId: project.id, deliveryId: expect.any(String) };
+    expect(got).toEqual([
+      { eventType: "_homeKVSaved_", eventData: { key: "mode", value: { away: true }, rev: 2 }, ...common },
+      { eventType: "_homeKVDeleted_", eventData: { key: "mode", rev: 3 }, ...common },
+    ]);
+    expect(got[0].deliveryId).not.toBe(got[1].deliveryId);
+  });
+
+});
 
 describe("a webhook created, changed or deleted takes effect for active devices within 5 s", () => {
   it("a device whose object read no webhooks delivers to one created afterwards", async () => {

@@ -30,7 +30,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { migrate } from "../../db/objectSchema";
-import { deviceObject } from "../../live/stubs";
+import { deviceObject, homeHub } from "../../live/stubs";
 import { ROUTES_TTL_MS } from "./feed";
 import type { Attempt, AttemptRecord, Holder, VersionedRoutes, Webhook, WebhookRoute, WebhookTarget } from "./types";
 
@@ -325,7 +325,8 @@ export class ProjectOutlets extends DurableObject<Env> {
 
   /** One tell: true when the holder keeps a copy (now at least `version`), false when it holds none. */
   private tellHolder(h: Holder, projectId: number, version: number, routes: WebhookRoute[]): Promise<boolean> {
-    return deviceObject(this.env, h.id).webhooksChanged(projectId, version, routes);
+    const stub = h.kind === "device" ? deviceObject(this.env, h.id) : homeHub(this.env, h.id);
+    return stub.webhooksChanged(projectId, version, routes);
   }
 
   private meta(): OutletsRow {

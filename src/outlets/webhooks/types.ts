@@ -24,11 +24,11 @@ export interface VersionedRoutes {
 
 /**
  * An object that keeps a copy of the routes (src/outlets/webhooks/feed.ts)
- * and is told when they change: a device's object, by the decimal id it is
- * named by.
+ * and is told when they change: a device's object, or a home's hub (for the
+ * home's own key-value events), by the decimal id it is named by.
  */
 export interface Holder {
-  kind: "device";
+  kind: "device" | "home";
   id: number;
 }
 
