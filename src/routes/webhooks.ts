@@ -26,10 +26,11 @@ import { newWebhookSecret } from "../outlets/webhooks/signature";
 import { MAX_WEBHOOKS } from "../outlets/webhooks/ProjectOutlets";
 import { projectOutlets } from "../outlets/webhooks/stub";
 import { loadProject } from "../projects/access";
+import { USER_EVENTS } from "../users/mail";
 
 const tags = ["Webhooks"];
-/** The system's own event types, all of which reach webhooks: the devices' and the homes'. */
-const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS)]);
+/** The system's own event types, all of which reach webhooks: the devices', the homes' and the user accounts'. */
+const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS), ...Object.values(USER_EVENTS)]);
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
 const webhookParams = params.extend({ webhookId: idSchema.openapi({ param: { name: "webhookId", in: "path" }, type: "integer" }) });

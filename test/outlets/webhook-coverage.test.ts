@@ -1,15 +1,16 @@
 /**
- * Every app event reaches webhooks, whatever emitted it (here: the home's
- * key-values), and a webhook created, changed or deleted takes effect for
- * devices that are already active within 5 s (docs/events.md).
+ * Every app event reaches webhooks, whatever emitted it (home key-values, the
+ * user-account events), and a webhook created, changed or deleted takes
+ * effect for devices that are already active within 5 s (docs/events.md).
  * Deliveries are real: through the queue to the HTTP target of
  * test/setup/app-target.ts.
  */
 import { env } from "cloudflare:workers";
-import { evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
+import worker from "../../src/index";
 import type { ProjectOutlets } from "../../src/outlets/webhooks/ProjectOutlets";
-import { call, del, patch, post, put } from "../helpers/api";
+import { call, del, get, patch, post, put } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project } from "../helpers/fixtures";
 import { eventually } from "../live/sockets";
 import { bodies, hookUrl, receivedAtLeast } from "./hookTarget";
@@ -104,6 +105,56 @@ describe("every app event reaches webhooks", () => {
     expect(got[0].deliveryId).not.toBe(got[1].deliveryId);
   });
 
+  it("_userEmailVerification_ and _userPasswordReset_ carry the token, and the token from the webhook finishes each flow (no mail binding)", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const { tag, url } = hookUrl();
+    await createHook(project, { url, eventTypes: ["_userEmailVerification_", "_userPasswordReset_"] });
+    // The default configuration: no EMAIL binding, so nothing is mailed and the webhook is the only way to the token.
+    const noMail = { ...env, EMAIL: undefined };
+    const start = async (flow: "emailVerification" | "passwordReset") => {
+      const ctx = createExecutionContext();
+      const res = await worker.fetch(
+        new Request(`http://cloud.test/auth/user/${flow}/start`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ projectId: project.id, email: user.email }),
+        }),
+        noMail,
+        ctx,
+      );
+      await waitOnExecutionContext(ctx);
+      expect(res.status).toBe(200);
+    };
+    const eventOf = async (eventType: string) =>
+      eventually(async () => {
+        const found = (await bodies(tag)).find((b) => b.eventType === eventType);
+        if (!found) throw new Error(`no ${eventType} yet`);
+        return found;
+      }, 15_000);
+
+    await start("emailVerification");
+    const verification = await eventOf("_userEmailVerification_");
+    expect(verification).toEqual({
+      eventType: "_userEmailVerification_",
+      eventData: { projectId: project.id, userId: user.id, email: user.email, token: expect.any(String), expirationTime: expect.any(String) },
+      timestamp: expect.any(String),
+      projectId: project.id,
+      deliveryId: expect.any(String),
+    });
+    const verified = await post("/auth/user/emailVerification/finish", { token: verification.eventData.token });
+    expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    expect((await get(`/users/${user.id}`, user.token)).body.verified).toBe(true);
+
+    await start("passwordReset");
+    const reset = await eventOf("_userPasswordReset_");
+    expect(reset.eventData).toEqual({ projectId: project.id, userId: user.id, email: user.email, token: expect.stringMatching(/^mcr_/), expirationTime: expect.any(String) });
+    const done = await post("/auth/user/passwordReset/finish", { token: reset.eventData.token, password: "a password from the backend" });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect((await post("/auth/user", { projectId: project.id, email: user.email, password: "a password from the backend" })).status).toBe(200);
+    // Nothing was mailed: the mailbox of the test's stand-in mail service is empty for this address.
+    expect(await (await env.MAILBOX.fetch(`http://mailbox/?to=${encodeURIComponent(user.email)}`)).json()).toEqual([]);
+  });
 });
 
 describe("a webhook created, changed or deleted takes effect for active devices within 5 s", () => {

@@ -4,6 +4,7 @@
  * and signs, the same bytes: the event's own JSON plus `projectId` and
  * `deliveryId` (docs/events.md).
  */
+import { projectOutlets } from "./stub";
 import type { DeliveryMessage, WebhookRoute } from "./types";
 
 /** Anything delivered to webhooks: an app event, or a user-account event; its fields are the body's. */
@@ -25,3 +26,11 @@ export async function enqueue(env: Pick<Env, "WEBHOOKS">, projectId: number, rou
   return wanted.length;
 }
 
+/**
+ * For emitters that keep no copy of the routes (the worker, for the
+ * user-account events): one read of the project's routes per event. Only for
+ * rare events; objects that emit often use a `WebhookFeed`.
+ */
+export async function enqueueUncached(env: Pick<Env, "PROJECT_OUTLETS" | "WEBHOOKS">, projectId: number, event: WebhookEvent): Promise<number> {
+  return enqueue(env, projectId, await projectOutlets(env, projectId).routes(), event);
+}
