@@ -83,9 +83,10 @@ export class WebhookFeed {
     const copy = this.copy;
     if (copy !== null && copy.projectId === projectId && copy.until > Date.now()) return copy.routes;
     if (this.reading?.projectId === projectId) return this.reading.answer;
+    // In place before the read starts, so the read's own cleanup always finds it.
     const reading: Reading = { projectId, answer: Promise.resolve([]), told: null };
-    reading.answer = this.read(reading, holder);
     this.reading = reading;
+    reading.answer = this.read(reading, holder);
     return reading.answer;
   }
 
