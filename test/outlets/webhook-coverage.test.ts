@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
+import { injectFault } from "../../src/changes/faults";
 import type { ProjectOutlets } from "../../src/outlets/webhooks/ProjectOutlets";
 import { call, del, get, patch, post, put } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project } from "../helpers/fixtures";
@@ -221,12 +222,7 @@ describe("a webhook created, changed or deleted takes effect for active devices 
     await purgeArmed();
     await holdsCopy(project, device);
     // The next tell to this device fails, as a call to an unreachable object would; later ones go through.
-    await runInDurableObject(outlets(project), (o: ProjectOutlets) => {
-      const seam = o as unknown as { tellHolder: (...args: unknown[]) => Promise<boolean> };
-      const real = seam.tellHolder.bind(o);
-      let failures = 1;
-      seam.tellHolder = (...args) => (failures-- > 0 ? Promise.reject(new Error("object unreachable")) : real(...args));
-    });
+    injectFault(`projectOutlets.tell:device:${device.id}`, 1);
     const { tag, url } = hookUrl();
     const since = Date.now();
     await createHook(project, { url, eventTypes: ["second"] });

@@ -29,6 +29,7 @@
  * tells: it is armed for the earliest of what is due.
  */
 import { DurableObject } from "cloudflare:workers";
+import { faultPoint } from "../../changes/faults";
 import { migrate } from "../../db/objectSchema";
 import { deviceObject, homeHub } from "../../live/stubs";
 import { ROUTES_TTL_MS } from "./feed";
@@ -311,7 +312,7 @@ export class ProjectOutlets extends DurableObject<Env> {
         // No copy there any more: it reads (and registers) again on its next event.
         sql.exec("DELETE FROM holders WHERE reg = ?", h.reg);
       } else {
-        console.error(`telling ${h.kind} ${h.id} of webhook change ${version} in project ${projectId} failed; retrying`, r.reason);
+        console.warn(`telling ${h.kind} ${h.id} of webhook change ${version} in project ${projectId} failed; retrying`, r.reason);
         sql.exec(
           "UPDATE holders SET tries = tries + 1, next_try = ? + MIN(?, ? * (1 << MIN(tries, 16))) WHERE reg = ?",
           answeredAt,
@@ -324,7 +325,8 @@ export class ProjectOutlets extends DurableObject<Env> {
   }
 
   /** One tell: true when the holder keeps a copy (now at least `version`), false when it holds none. */
-  private tellHolder(h: Holder, projectId: number, version: number, routes: WebhookRoute[]): Promise<boolean> {
+  private async tellHolder(h: Holder, projectId: number, version: number, routes: WebhookRoute[]): Promise<boolean> {
+    faultPoint(`projectOutlets.tell:${h.kind}:${h.id}`);
     const stub = h.kind === "device" ? deviceObject(this.env, h.id) : homeHub(this.env, h.id);
     return stub.webhooksChanged(projectId, version, routes);
   }
