@@ -94,13 +94,16 @@ describe("every app event reaches webhooks", () => {
     const { tag, url } = hookUrl();
     const hook = await createHook(project, { url, eventTypes: ["_homeKVSaved_", "_homeKVDeleted_"] });
     expect(hook.eventTypes).toEqual(["_homeKVSaved_", "_homeKVDeleted_"]);
-    expect((await put(`/homes/${home.id}/kv/mode`, { value: { away: true } }, owner.token)).status).toBe(204);
+    // Sent as text: an integer beyond 2^53 keeps its digits to the target (docs/contract.md, numbers).
+    const save = await call("PUT", `/homes/${home.id}/kv/mode`, { key: owner.token, body: '{"value":{"away":true,"n":12345678901234567890}}', contentType: "application/json" });
+    expect(save.status, JSON.stringify(save.body)).toBe(204);
     expect((await del(`/homes/${home.id}/kv/mode`, owner.token)).status).toBe(204);
-    await receivedAtLeast(tag, 2);
+    const raw = await receivedAtLeast(tag, 2);
+    expect(raw.some((r) => r.body.includes('"value":{"away":true,"n":12345678901234567890}'))).toBe(true);
     const got = (await bodies(tag)).sort((a, b) => a.eventData.rev - b.eventData.rev);
     const common = { timestamp: expect.any(String), homeId: home.id, originDeviceId: 0, originDeviceClass: "", originDeviceIp: "", projectId: project.id, deliveryId: expect.any(String) };
     expect(got).toEqual([
-      { eventType: "_homeKVSaved_", eventData: { key: "mode", value: { away: true }, rev: 2 }, ...common },
+      { eventType: "_homeKVSaved_", eventData: { key: "mode", value: { away: true, n: 12345678901234567890 }, rev: 2 }, ...common },
       { eventType: "_homeKVDeleted_", eventData: { key: "mode", rev: 3 }, ...common },
     ]);
     expect(got[0].deliveryId).not.toBe(got[1].deliveryId);
