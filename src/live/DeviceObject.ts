@@ -39,6 +39,7 @@ import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
 import { deliverOnConnect } from "../logrequests/notify";
 import { WebhookFeed } from "../outlets/webhooks/feed";
+import type { WebhookRoute } from "../outlets/webhooks/types";
 
 /** Header on a forwarded upgrade naming the socket kind. */
 export const SOCKET_KIND_HEADER = "x-live-socket";
@@ -129,7 +130,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
     this.heldAtWake = ctx.getWebSockets().length;
     this.rates = new DeviceRates(env);
-    this.webhooks = new WebhookFeed(env);
+    this.webhooks = new WebhookFeed(env, (event) => ({ kind: "device", id: event.originDeviceId }));
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     this.listeners = new HomeListeners(env, ctx);
@@ -483,6 +484,11 @@ export class DeviceObject extends DurableObject<Env> {
   /** The home's hub sends its listener set after a change. False: this device is not in that home. */
   homeListeners(homeId: number, listeners: ListenerSet): boolean {
     return this.listeners.update(homeId, listeners, this.state.homeId);
+  }
+
+  /** The project's outlets object tells a change of its webhooks. False: no copy held here (src/outlets/webhooks/feed.ts). */
+  webhooksChanged(projectId: number, version: number, routes: WebhookRoute[]): boolean {
+    return this.webhooks.changed(projectId, version, routes);
   }
 
   /** The device was erased: close its sockets and forget everything. */

@@ -21,6 +21,13 @@
  * object is failing) does not hold anyone else up: it is owed the set, in
  * SQLite, and the hub's alarm retries until it answers. (An object that is
  * down sends no events meanwhile; one that restarts fetches a fresh copy.)
+ *
+ * The home's own events (its key-values) also go to the project's webhooks,
+ * through the hub's copy of their routes, kept current by the project's
+ * outlets object like a device's (src/outlets/webhooks/feed.ts). A call to
+ * that object per write would be simpler, but home key-value writes are
+ * limited per home, not per project: all homes of a project together would
+ * call the one object at their combined rate.
  */
 import { DurableObject } from "cloudflare:workers";
 import { deviceObject, userHub } from "./stubs";
@@ -33,6 +40,9 @@ import { HomeStreams, type StreamOwner } from "../outlets/sse/homeStreams";
 import { faultPoint } from "../changes/faults";
 import { SlidingWindow } from "../limits/slidingWindow";
 import { RATE_WINDOW_SECONDS, limitOf } from "../limits/table";
+import { WebhookFeed } from "../outlets/webhooks/feed";
+import type { WebhookRoute } from "../outlets/webhooks/types";
+import type { AppEvent } from "./events";
 
 const SCHEMA = [
   `CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`,
@@ -74,6 +84,8 @@ export class HomeHub extends DurableObject<Env> {
   private readonly kvWrites: SlidingWindow;
   /** The home's SSE streams and event log (src/outlets/sse). */
   private readonly streams: HomeStreams;
+  /** The project's webhooks, for the home's own events. */
+  private readonly webhooks: WebhookFeed;
   private readonly watchers = new Set<number>();
   private homeId: number | null = null;
   private version: number;
@@ -84,6 +96,7 @@ export class HomeHub extends DurableObject<Env> {
     this.kv = new HomeKv(ctx.storage.sql);
     this.kvWrites = new SlidingWindow("homeKvWrites", limitOf(env, "homeKvWrites"), RATE_WINDOW_SECONDS * 1000);
     this.streams = new HomeStreams(ctx);
+    this.webhooks = new WebhookFeed(env, (event) => ({ kind: "home", id: event.homeId }));
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);
       this.seq = Math.max(this.seq, row.seq);
@@ -249,20 +262,31 @@ export class HomeHub extends DurableObject<Env> {
     return this.kv.get(key);
   }
 
-  async kvSet(homeId: number, key: string, json: string, pre?: KvPrecondition): Promise<KvChange> {
+  async kvSet(homeId: number, projectId: number, key: string, json: string, pre?: KvPrecondition): Promise<KvChange> {
     const limited = this.kvWrites.take(Date.now());
     if (limited) return limited;
     const change = this.kv.set(key, json, new Date().toISOString(), pre);
-    if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }));
+    if (change.ok) await this.emit(projectId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }));
     return change;
   }
 
-  async kvDelete(homeId: number, key: string, pre?: KvPrecondition): Promise<KvChange> {
+  async kvDelete(homeId: number, projectId: number, key: string, pre?: KvPrecondition): Promise<KvChange> {
     const limited = this.kvWrites.take(Date.now());
     if (limited) return limited;
     const change = this.kv.delete(key, pre);
-    if (change.ok) await this.publish(homeId, homeKvEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
+    if (change.ok) await this.emit(projectId, homeKvEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
     return change;
+  }
+
+  /** One of the home's own events to the project's webhooks (queued, off the writer's path), its streams and its listeners. */
+  private async emit(projectId: number, event: AppEvent): Promise<void> {
+    this.ctx.waitUntil(this.webhooks.toWebhooks(projectId, event));
+    await this.publish(event.homeId, JSON.stringify(event));
+  }
+
+  /** The project's outlets object tells a change of its webhooks. False: no copy held here. */
+  webhooksChanged(projectId: number, version: number, routes: WebhookRoute[]): boolean {
+    return this.webhooks.changed(projectId, version, routes);
   }
 
   // ---- server outlets: the home's SSE streams (src/outlets/sse, src/routes/homeEvents.ts) ----

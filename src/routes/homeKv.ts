@@ -2,9 +2,10 @@
  * A home's key-values, as MODE's app library calls them: `GET /homes/{homeId}/kv`
  * (`keyPrefix`) and `GET/PUT/DELETE /homes/{homeId}/kv/{key}`. The same
  * shapes, caps and revision rules as a device's (src/routes/deviceLive/kv.ts),
- * kept in the home's `HomeHub` object; app listeners of the home receive
- * `_homeKVSaved_` / `_homeKVDeleted_`. Readers: whoever sees the home; writers:
- * its members and the project's editors and keys (src/auth/policy.ts).
+ * kept in the home's `HomeHub` object; app listeners of the home, its streams
+ * and the project's webhooks receive `_homeKVSaved_` / `_homeKVDeleted_`.
+ * Readers: whoever sees the home; writers: its members and the project's
+ * editors and keys (src/auth/policy.ts).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { principalOf } from "../auth/principal";
@@ -102,7 +103,7 @@ export function homeKvRoutes() {
     const encoded = encodeValue(c.req.valid("json").value);
     if ("problem" in encoded) throw invalidInput({ value: encoded.problem });
     const pre = preconditionOf(c.req.valid("header"));
-    const rev = changedRev(await reach(async () => await homeHub(c.env, home.id).kvSet(home.id, key, encoded.json, pre)));
+    const rev = changedRev(await reach(async () => await homeHub(c.env, home.id).kvSet(home.id, home.projectId, key, encoded.json, pre)));
     return c.body(null, 204, { etag: etagOf(rev) });
   });
 
@@ -112,7 +113,7 @@ export function homeKvRoutes() {
     validKey(key);
     if (c.req.header("if-none-match") !== undefined) throw invalidInput({ "if-none-match": "not supported on DELETE" });
     const pre = preconditionOf(c.req.valid("header"));
-    changedRev(await reach(async () => await homeHub(c.env, home.id).kvDelete(home.id, key, pre)));
+    changedRev(await reach(async () => await homeHub(c.env, home.id).kvDelete(home.id, home.projectId, key, pre)));
     return c.body(null, 204);
   });
 

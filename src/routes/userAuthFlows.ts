@@ -26,7 +26,7 @@ import { idSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
 import { endSessionsOf } from "../changes/revoke";
 import { clearLoginFailures, refuseBusyAddress } from "../limits/login";
-import { deliverUserToken, type UserTokenEvent } from "../users/mail";
+import { deliverUserToken, USER_EVENTS, type UserTokenEvent } from "../users/mail";
 import { issueUserToken, spendUserToken, type TokenPurpose } from "../users/tokens";
 import { emailSchema, passwordSchema } from "./users";
 
@@ -42,10 +42,7 @@ const tokenRefused = {
 
 const invalidToken = () => new ApiError(403, "INVALID_TOKEN");
 
-const EVENT: Record<TokenPurpose, UserTokenEvent["eventType"]> = {
-  emailVerification: "_userEmailVerification_",
-  passwordReset: "_userPasswordReset_",
-};
+const EVENT: Record<TokenPurpose, UserTokenEvent["eventType"]> = USER_EVENTS;
 
 const startRoute = (purpose: TokenPurpose, what: string) =>
   createRoute({

@@ -1,8 +1,12 @@
 /**
  * A project's webhooks (project admin): `POST` gives the secret once, `GET`
- * never; `GET …/deliveries` lists the attempts, newest first. Stored in the
- * project's outlets object (src/outlets/webhooks/ProjectOutlets.ts), the
- * secret sealed under KEY_ENCRYPTION_KEY like device keys, since it signs.
+ * never; `PATCH` changes the URL or the event types; `GET …/deliveries` lists
+ * the attempts, newest first. Stored in the project's outlets object
+ * (src/outlets/webhooks/ProjectOutlets.ts), the secret sealed under
+ * KEY_ENCRYPTION_KEY like device keys, since it signs. A create, change or
+ * delete answers once the objects that emit the project's events have been
+ * told (the first 500 of them; the rest, and any that could not be told,
+ * from the outlets object's alarm right after).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { seal } from "../auth/secretbox";
@@ -14,6 +18,7 @@ import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { now } from "../http/time";
 import { defaultHook, idSchema, timeSchema } from "../http/validation";
 import { EVENT_TYPE_PATTERN, SYSTEM_EVENTS } from "../live/events";
+import { HOME_EVENTS } from "../live/home/kv";
 import { reach } from "../live/stubs";
 import { targetRefusal } from "../outbound/targets";
 import { outboundUrlSchema } from "../outbound/url";
@@ -21,9 +26,11 @@ import { newWebhookSecret } from "../outlets/webhooks/signature";
 import { MAX_WEBHOOKS } from "../outlets/webhooks/ProjectOutlets";
 import { projectOutlets } from "../outlets/webhooks/stub";
 import { loadProject } from "../projects/access";
+import { USER_EVENTS } from "../users/mail";
 
 const tags = ["Webhooks"];
-const SYSTEM_TYPES = new Set<string>(Object.values(SYSTEM_EVENTS));
+/** The system's own event types, all of which reach webhooks: the devices', the homes' and the user accounts'. */
+const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS), ...Object.values(USER_EVENTS)]);
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
 const webhookParams = params.extend({ webhookId: idSchema.openapi({ param: { name: "webhookId", in: "path" }, type: "integer" }) });
@@ -35,7 +42,9 @@ const urlSchema = outboundUrlSchema({ query: true, verify: "X-Mode-Signature" },
 const eventTypeSchema = z
   .string()
   .max(256, "at most 256 characters")
-  .refine((t) => EVENT_TYPE_PATTERN.test(t) || SYSTEM_TYPES.has(t), "must be a device event type or one of the system events (_deviceConnected_, …)");
+  .refine((t) => EVENT_TYPE_PATTERN.test(t) || SYSTEM_TYPES.has(t), `must be a device event type or one of the system events (${[...SYSTEM_TYPES].join(", ")})`);
+
+const eventTypesSchema = z.array(eventTypeSchema).min(1, "give at least one, or leave eventTypes out for every event").max(100, "at most 100");
 
 const webhookSchema = z
   .object({
@@ -76,7 +85,7 @@ const createWebhook = createRoute({
     body: jsonBody(
       z.strictObject({
         url: urlSchema,
-        eventTypes: z.array(eventTypeSchema).min(1, "give at least one, or leave eventTypes out for every event").max(100, "at most 100").optional(),
+        eventTypes: eventTypesSchema.optional(),
       }),
     ),
   },
@@ -101,6 +110,25 @@ const getWebhook = createRoute({
   security,
   request: { params: webhookParams },
   responses: { 200: json(webhookSchema, "The webhook."), ...errors(400, 401, 403, 404, 503) },
+});
+
+const updateWebhook = createRoute({
+  method: "patch",
+  path: "/projects/{projectId}/webhooks/{webhookId}",
+  tags,
+  summary: "Change a webhook's URL or event types (project admin)",
+  description: "Fields left out stay; `eventTypes: null` delivers every event again. The secret stays. Devices apply new event types within 5 s.",
+  security,
+  request: {
+    params: webhookParams,
+    body: jsonBody(
+      z.strictObject({
+        url: urlSchema.optional(),
+        eventTypes: eventTypesSchema.nullable().optional(),
+      }),
+    ),
+  },
+  responses: { 200: json(webhookSchema, "The webhook as it is now."), ...errors(400, 401, 403, 404, 503) },
 });
 
 const deleteWebhook = createRoute({
@@ -160,11 +188,26 @@ export function webhookRoutes() {
     return c.json(webhook, 200);
   });
 
+  app.openapi(updateWebhook, async (c) => {
+    const who = await principalOf(c);
+    const { projectId, webhookId } = c.req.valid("param");
+    await loadProject(c.env, who, projectId, "administer");
+    const { url, eventTypes } = c.req.valid("json");
+    if (url !== undefined) {
+      const refused = targetRefusal(url, c.env);
+      if (refused) throw invalidInput({ url: refused });
+    }
+    const types = eventTypes === undefined || eventTypes === null ? eventTypes : [...new Set(eventTypes)];
+    const updated = await reach(() => projectOutlets(c.env, projectId).update(projectId, webhookId, { url, eventTypes: types }));
+    if (!updated) throw notFound("WEBHOOK_NOT_FOUND");
+    return c.json(updated, 200);
+  });
+
   app.openapi(deleteWebhook, async (c) => {
     const who = await principalOf(c);
     const { projectId, webhookId } = c.req.valid("param");
     await loadProject(c.env, who, projectId, "administer");
-    if (!(await reach(() => projectOutlets(c.env, projectId).remove(webhookId)))) throw notFound("WEBHOOK_NOT_FOUND");
+    if (!(await reach(() => projectOutlets(c.env, projectId).remove(projectId, webhookId)))) throw notFound("WEBHOOK_NOT_FOUND");
     return c.body(null, 204);
   });
 

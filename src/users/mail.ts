@@ -5,11 +5,16 @@
  * - Cloudflare's `send_email` binding `EMAIL`, when the deployment has one and
  *   sets `EMAIL_FROM` (wrangler.toml shows how; `wrangler dev` simulates the
  *   binding and logs the message). Without them nothing is mailed.
- * - Always, the event `_userEmailVerification_` / `_userPasswordReset_` for
- *   the project's webhooks, so a customer's backend can send its own mail.
- *   Webhooks do not exist yet: `userEmailVerificationEvent` and
- *   `userPasswordResetEvent` below are the hook points they will call.
+ * - Always, the event `_userEmailVerification_` / `_userPasswordReset_` to
+ *   the project's webhooks (filtered by their `eventTypes` like any event),
+ *   so a customer's backend can send its own mail: with the default
+ *   configuration, which mails nothing, that is how a user gets the token.
+ *
+ * The worker emits these, and keeps no copy of the project's webhooks: one
+ * read of them per event, which is fine for events this rare (a `start` is
+ * counted per client address like a sign-in).
  */
+import { enqueueUncached } from "../outlets/webhooks/enqueue";
 
 /** The optional bindings of mail delivery. Not in wrangler.toml by default, so typed here. */
 export interface MailEnv {
@@ -17,21 +22,14 @@ export interface MailEnv {
   EMAIL_FROM?: string;
 }
 
+export const USER_EVENTS = { emailVerification: "_userEmailVerification_", passwordReset: "_userPasswordReset_" } as const;
+
+/** Delivered to webhooks as is, plus `projectId` and `deliveryId`. */
 export interface UserTokenEvent {
-  eventType: "_userEmailVerification_" | "_userPasswordReset_";
+  eventType: (typeof USER_EVENTS)[keyof typeof USER_EVENTS];
   eventData: { projectId: number; userId: number; email: string; token: string; expirationTime: string };
   timestamp: string;
 }
-
-/**
- * Hook point for project webhooks (not built yet): today the event goes
- * nowhere beyond this function. Kept as one function per event so the webhook
- * dispatcher has one place to plug in.
- */
-export async function userEmailVerificationEvent(_env: Env, _event: UserTokenEvent): Promise<void> {}
-
-/** Hook point for project webhooks (see `userEmailVerificationEvent`). */
-export async function userPasswordResetEvent(_env: Env, _event: UserTokenEvent): Promise<void> {}
 
 const TEXT: Record<UserTokenEvent["eventType"], { subject: string; body: (token: string) => string }> = {
   _userEmailVerification_: {
@@ -56,8 +54,7 @@ export async function deliverUserToken(env: Env, event: UserTokenEvent): Promise
     }
   }
   try {
-    if (event.eventType === "_userEmailVerification_") await userEmailVerificationEvent(env, event);
-    else await userPasswordResetEvent(env, event);
+    await enqueueUncached(env, event.eventData.projectId, event);
   } catch (err) {
     console.error(`${event.eventType}: event for user ${event.eventData.userId} failed`, err);
   }

@@ -2,33 +2,13 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, createMessageBatch, getQueueResult, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it, inject, vi } from "vitest";
 import worker from "../../src/index";
-import { call, del, get, post, put, type ApiResponse } from "../helpers/api";
+import { call, del, get, patch, post, put, type ApiResponse } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, setProjectRole, type NewDevice, type Project, type User } from "../helpers/fixtures";
 import { eventually } from "../live/sockets";
+import { hookUrl, received, receivedAtLeast, target } from "./hookTarget";
 
 // Sign-ups and logins run PBKDF2 on a shared machine; deliveries go through a real queue.
 vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
-
-const target = inject("appTargetUrl");
-let tagSeq = 0;
-const hookUrl = (query = "") => {
-  const tag = `t${Date.now().toString(36)}${tagSeq++}`;
-  return { tag, url: `${target}/hook/${tag}${query}` };
-};
-
-interface Received {
-  url: string;
-  headers: Record<string, string>;
-  body: string;
-}
-const received = async (tag: string): Promise<Received[]> => (await fetch(`${target}/received/${tag}`)).json();
-/** Waits until the target got at least `n` requests for `tag`. */
-const receivedAtLeast = (tag: string, n: number, ms = 15_000) =>
-  eventually(async () => {
-    const got = await received(tag);
-    if (got.length < n) throw new Error(`${tag}: ${got.length} of ${n} requests so far`);
-    return got;
-  }, ms);
 
 async function hmacHex(secret: string, message: string): Promise<string> {
   const enc = new TextEncoder();
@@ -50,7 +30,7 @@ const hooksPath = (p: Project = project) => `/projects/${p.id}/webhooks`;
 const createHook = async (body: Record<string, unknown>, p: Project = project) => {
   const r = await post(hooksPath(p), body, p.adminKey);
   expect(r.status, JSON.stringify(r.body)).toBe(201);
-  return r.body as { id: number; url: string; eventTypes: string[] | null; secret: string };
+  return r.body as { id: number; url: string; eventTypes: string[] | null; creationTime: string; secret: string };
 };
 /** A device new to this test, so its object reads the project's webhooks afresh. */
 const freshDevice = async () => claimInto(await newDevice(project), home.id, owner.token);
@@ -84,6 +64,40 @@ describe("webhook configuration", () => {
     const all = await createHook({ url });
     expect(all.eventTypes).toBeNull();
     await del(`${hooksPath()}/${all.id}`, project.adminKey);
+  });
+
+  it("PATCH changes the URL and the event types and keeps the rest; null delivers every event again; deliveries follow the new URL", async () => {
+    const first = hookUrl();
+    const hook = await createHook({ url: first.url, eventTypes: ["door-open"] });
+    const path = `${hooksPath()}/${hook.id}`;
+    const moved = hookUrl();
+    const changed = await patch(path, { url: moved.url, eventTypes: ["_deviceKVSaved_", "door-open", "door-open"] }, project.adminKey);
+    expect(changed.status, JSON.stringify(changed.body)).toBe(200);
+    const shown = { id: hook.id, projectId: project.id, url: moved.url, creationTime: hook.creationTime };
+    expect(changed.body).toEqual({ ...shown, eventTypes: ["_deviceKVSaved_", "door-open"] });
+    const all = await patch(path, { eventTypes: null }, project.adminKey);
+    expect(all.body).toEqual({ ...shown, eventTypes: null });
+    expect((await patch(path, {}, project.adminKey)).body).toEqual(all.body);
+    expect((await get(path, project.adminKey)).body).toEqual(all.body);
+
+    const bad = async (body: unknown) => {
+      const r = await patch(path, body, project.adminKey);
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      return Object.keys(r.body.data.errors);
+    };
+    expect(await bad({ eventTypes: [] })).toEqual(["eventTypes"]);
+    expect(await bad({ eventTypes: ["no spaces"] })).toEqual(["eventTypes.0"]);
+    expect(await bad({ url: "ftp://example.com/x" })).toEqual(["url"]);
+    expect(await bad({ secret: "mine" })).toEqual(["secret"]);
+    expect((await patch(`${hooksPath()}/999999`, { eventTypes: null }, project.adminKey)).status).toBe(404);
+    expect((await patch(path, { eventTypes: null }, project.key)).status).toBe(403);
+
+    const device = await freshDevice();
+    await sendEvent(device, "anything");
+    const [got] = await receivedAtLeast(moved.tag, 1);
+    expect(got!.headers["x-mode-signature"]).toBe(await hmacHex(hook.secret, moved.url + got!.body));
+    expect(await received(first.tag)).toEqual([]);
+    await del(path, project.adminKey);
   });
 
   it("needs the project's admin: plain keys and users are refused, other projects see nothing", async () => {

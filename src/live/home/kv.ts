@@ -1,10 +1,12 @@
 /**
  * A home's key-value store, kept in its `HomeHub` object: the same store as a
  * device's (src/live/device/kv.ts: shapes, caps, per-key revs, the journal),
- * numbered by the home's own rev. App listeners of the home hear each change
- * as `_homeKVSaved_` `{key, value, rev}` / `_homeKVDeleted_` `{key, rev}`.
+ * numbered by the home's own rev. App listeners of the home, its streams and
+ * the project's webhooks get each change as `_homeKVSaved_` `{key, value,
+ * rev}` / `_homeKVDeleted_` `{key, rev}`.
  */
 import { type KvChange, type KvPrecondition, type KvRevision, KvStore } from "../device/kv";
+import type { AppEvent } from "../events";
 
 /** The hub's schema steps for the store, appended after its subscriber table. */
 export const HOME_KV_SCHEMA = [
@@ -35,9 +37,9 @@ class HomeRevision implements KvRevision {
   }
 }
 
-/** The app event of a change, serialised; home events name no device (`originDeviceId` 0). */
-export function homeKvEvent(homeId: number, eventType: string, eventData: Record<string, unknown>): string {
-  return JSON.stringify({ eventType, eventData, timestamp: new Date().toISOString(), homeId, originDeviceId: 0, originDeviceClass: "", originDeviceIp: "" });
+/** The app event of a change; home events name no device (`originDeviceId` 0). */
+export function homeKvEvent(homeId: number, eventType: string, eventData: Record<string, unknown>): AppEvent {
+  return { eventType, eventData, timestamp: new Date().toISOString(), homeId, originDeviceId: 0, originDeviceClass: "", originDeviceIp: "" };
 }
 
 export class HomeKv {

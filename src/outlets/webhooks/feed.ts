@@ -1,48 +1,103 @@
 /**
- * The device object's side of webhooks: `toWebhooks` turns one app event into
- * one queue message per webhook that wants it. Which webhooks the project has
- * is cached in the device object for a minute, so a project without webhooks
- * costs nothing per event (one RPC per device object per minute while it
- * emits), and one with them costs a single `sendBatch`. A webhook created
- * now receives events from already-active devices within that minute; one
- * deleted stops at once (the consumer drops messages for it).
+ * An emitting object's side of webhooks (a device's object, a home's hub):
+ * `toWebhooks` turns one event into one queue message per webhook that wants
+ * it. The object keeps a copy of the project's routes (which webhooks want
+ * which events), so a project without webhooks costs nothing per event and
+ * one with them a single `sendBatch`.
  *
- * Enqueueing never fails the event: the change it reports is already stored.
+ * The copy is kept current by versioned invalidation, as the home's hub keeps
+ * the devices' listener sets current (src/live/HomeHub.ts, "watchers"): the
+ * first read registers this object with the project's outlets object
+ * (src/outlets/webhooks/ProjectOutlets.ts), which tells it every later change
+ * with the new routes and their version (`changed`). A tell older than the
+ * copy is ignored, so tells may arrive in any order. A short TTL instead would
+ * have every active object of the project read the one outlets object every
+ * few seconds; here an object reads once per wake-up, and the TTL below is
+ * only a backstop for a holder the outlets object lost track of.
+ *
+ * Memory only: an evicted object reads (and registers) again on its next
+ * event. Enqueueing never fails the event: the change it reports is already
+ * stored.
  */
 import type { AppEvent } from "../../live/events";
+import { enqueue } from "./enqueue";
 import { projectOutlets } from "./stub";
-import type { DeliveryMessage, WebhookRoute } from "./types";
+import type { Holder, VersionedRoutes, WebhookRoute } from "./types";
 
-export const ROUTES_TTL_MS = 60_000;
+/** Backstop: a copy is read again after this even if no change was told. */
+export const ROUTES_TTL_MS = 10 * 60_000;
+
+interface Copy extends VersionedRoutes {
+  projectId: number;
+  until: number;
+}
+
+interface Reading {
+  projectId: number;
+  answer: Promise<WebhookRoute[]>;
+  /** The newest change told while the read was in flight: it may be newer than the read's answer. */
+  told: VersionedRoutes | null;
+}
 
 export class WebhookFeed {
-  private cached: { projectId: number; routes: WebhookRoute[]; until: number } | null = null;
+  private copy: Copy | null = null;
+  /** One read at a time: concurrent events share it. */
+  private reading: Reading | null = null;
 
-  constructor(private readonly env: Pick<Env, "PROJECT_OUTLETS" | "WEBHOOKS">) {}
+  /**
+   * `holder`: this object as the outlets object names it, from the event it
+   * emits (a device's events carry its id, a home's hub's events the home's).
+   */
+  constructor(
+    private readonly env: Pick<Env, "PROJECT_OUTLETS" | "WEBHOOKS">,
+    private readonly holder: (event: AppEvent) => Holder,
+  ) {}
 
   /** Enqueues the event for each of the project's webhooks that wants it. Never rejects. */
   async toWebhooks(projectId: number, event: AppEvent): Promise<void> {
     try {
-      const routes = await this.routes(projectId);
-      const wanted = routes.filter((r) => r.eventTypes === null || r.eventTypes.includes(event.eventType));
-      if (wanted.length === 0) return;
-      await this.env.WEBHOOKS.sendBatch(
-        wanted.map((r) => {
-          const deliveryId = crypto.randomUUID();
-          const body: DeliveryMessage = { projectId, webhookId: r.id, deliveryId, eventType: event.eventType, body: JSON.stringify({ ...event, projectId, deliveryId }) };
-          return { body, contentType: "json" as const };
-        }),
-      );
+      await enqueue(this.env, projectId, await this.routes(projectId, this.holder(event)), event);
     } catch (err) {
       console.error(`webhook enqueue of ${event.eventType} failed`, err);
     }
   }
 
-  private async routes(projectId: number): Promise<WebhookRoute[]> {
-    const t = Date.now();
-    if (this.cached && this.cached.projectId === projectId && this.cached.until > t) return this.cached.routes;
-    const routes = await projectOutlets(this.env, projectId).routes();
-    this.cached = { projectId, routes, until: t + ROUTES_TTL_MS };
-    return routes;
+  /**
+   * The outlets object tells of a change. False when this object holds no
+   * copy of that project's routes (evicted since, or expired): it stops
+   * being told, and reads afresh on its next event.
+   */
+  changed(projectId: number, version: number, routes: WebhookRoute[]): boolean {
+    const reading = this.reading;
+    if (reading?.projectId === projectId) {
+      if (reading.told === null || version > reading.told.version) reading.told = { version, routes };
+      return true;
+    }
+    const copy = this.copy;
+    if (copy === null || copy.projectId !== projectId || copy.until <= Date.now()) return false;
+    if (version > copy.version) this.copy = { ...copy, version, routes };
+    return true;
+  }
+
+  private routes(projectId: number, holder: Holder): WebhookRoute[] | Promise<WebhookRoute[]> {
+    const copy = this.copy;
+    if (copy !== null && copy.projectId === projectId && copy.until > Date.now()) return copy.routes;
+    if (this.reading?.projectId === projectId) return this.reading.answer;
+    // In place before the read starts, so the read's own cleanup always finds it.
+    const reading: Reading = { projectId, answer: Promise.resolve([]), told: null };
+    this.reading = reading;
+    reading.answer = this.read(reading, holder);
+    return reading.answer;
+  }
+
+  private async read(reading: Reading, holder: Holder): Promise<WebhookRoute[]> {
+    try {
+      const read = await projectOutlets(this.env, reading.projectId).subscribe(holder);
+      const newest = reading.told !== null && reading.told.version > read.version ? reading.told : read;
+      this.copy = { projectId: reading.projectId, version: newest.version, routes: newest.routes, until: Date.now() + ROUTES_TTL_MS };
+      return newest.routes;
+    } finally {
+      if (this.reading === reading) this.reading = null;
+    }
   }
 }

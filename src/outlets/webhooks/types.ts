@@ -10,10 +10,26 @@ export interface Webhook {
   creationTime: string;
 }
 
-/** What a device object needs to know to enqueue: which webhooks want which events. */
+/** What an emitting object needs to know to enqueue: which webhooks want which events. */
 export interface WebhookRoute {
   id: number;
   eventTypes: string[] | null;
+}
+
+/** The routes as of one version of the project's webhooks; the version rises with every change that alters them. */
+export interface VersionedRoutes {
+  version: number;
+  routes: WebhookRoute[];
+}
+
+/**
+ * An object that keeps a copy of the routes (src/outlets/webhooks/feed.ts)
+ * and is told when they change: a device's object, or a home's hub (for the
+ * home's own key-value events), by the decimal id it is named by.
+ */
+export interface Holder {
+  kind: "device" | "home";
+  id: number;
 }
 
 /** What the consumer needs to deliver: where, and the sealed secret that signs. */
