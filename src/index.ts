@@ -3,7 +3,7 @@ import { createApp } from "./app";
 import { hotPath, isHotRequest } from "./routes/deviceLive/hotPath";
 import { handleQueue } from "./outlets/webhooks/consumer";
 import type { DeliveryMessage } from "./outlets/webhooks/types";
-import { ensureSupervisor } from "./supervisor/stub";
+import { ensureSupervisor } from "./supervisor/ensure";
 
 export { DeviceObject } from "./live/DeviceObject";
 export { HomeHub } from "./live/HomeHub";

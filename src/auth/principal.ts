@@ -11,7 +11,7 @@ import { devices, projectApiKeys, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { unauthorized } from "../http/errors";
 import { limitOf } from "../limits/table";
-import { supervisor } from "../supervisor/stub";
+import { supervisor } from "../stubs";
 import { digest, kindOf, timingSafeEqual } from "./keys";
 import { recall, remember } from "./principalCache";
 

@@ -14,9 +14,9 @@ import { db } from "../db/client";
 import { forgetAllDevices, forgetDevice } from "../devices/accessCache";
 import { credentialChannels } from "../db/schema";
 import { eraseDeviceLogs } from "../logrequests/erase";
-import { deviceObject, homeHub, userHub } from "../live/stubs";
+import { deviceObject, homeHub, userHub } from "../stubs";
 import { apiKeyCredential, channelsOf, sessionCredential } from "./channels";
-import { faultPoint } from "./faults";
+import { faultPoint } from "../faults";
 
 export type Intent =
   /** The device moved to another home, or out of any: its events go there from now on. */

@@ -17,7 +17,7 @@ import { inArray, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { db } from "../db/client";
 import { liveOutbox } from "../db/schema";
-import { supervisor } from "../supervisor/stub";
+import { supervisor } from "../stubs";
 import { applyIntent, forgetLocally, type Intent } from "./intents";
 
 /** An intent recorded in the change's own batch, as the batch returns it. */

@@ -16,15 +16,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../env";
 import { presentedKey, resolveKey } from "../auth/principal";
 import type { HttpEntryInput } from "../logs/entries";
+import { loggedPath } from "../logs/loggedPath";
 import { recordHttp, type Waiter } from "../logs/record";
 
-/** Path and query as requested, without any `authToken` parameter (in any letter case). */
-export function loggedPath(url: URL): string {
-  const query = new URLSearchParams();
-  for (const [name, value] of url.searchParams) if (name.toLowerCase() !== "authtoken") query.append(name, value);
-  const q = query.toString();
-  return q ? `${url.pathname}?${q}` : url.pathname;
-}
 
 function waiterOf(c: Context<AppEnv>): Waiter | null {
   try {

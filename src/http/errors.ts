@@ -1,23 +1,13 @@
 /**
- * The one error shape of the wire contract: status + `{reason, data?}`, where
- * `data` is always an object when present (the Go SDK fails on anything else).
- * Routes throw `ApiError`; `onError` below is the only place a response is shaped.
+ * The one error shape of the wire contract: status + `{reason, data?}`.
+ * Routes (and objects) throw `ApiError` (src/errors.ts); `errorResponse`
+ * below is the only place a response is shaped.
  */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ApiError, type ErrorData } from "../errors";
 
-export type ErrorData = Record<string, unknown>;
-
-export class ApiError extends HTTPException {
-  constructor(
-    status: ContentfulStatusCode,
-    readonly reason: string,
-    readonly data?: ErrorData,
-  ) {
-    super(status, { message: reason });
-  }
-}
+export { ApiError, type ErrorData };
 
 export const unauthorized = () => new ApiError(401, "AUTHORIZATION_REQUIRED");
 export const forbidden = (reason = "PERMISSION_DENIED", data?: ErrorData) => new ApiError(403, reason, data);

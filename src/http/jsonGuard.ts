@@ -1,7 +1,7 @@
 /**
  * Where JSON bodies enter: one app-wide middleware that reads a JSON body
  * once, refuses it when it is too large or nested deeper than the cap
- * (jsonDepth.ts), and hands the same bytes on, so the route's own body cap
+ * (src/json/depth.ts), and hands the same bytes on, so the route's own body cap
  * and anything that forwards the body read them as sent. It also parses the
  * body, once, keeping the digits of long numbers (src/json/exact.ts), and
  * hands that value to the route's zod validator. It runs before any route
@@ -17,7 +17,7 @@ import { matchedRoutes } from "hono/route";
 import { asDouble, parseExact } from "../json/exact";
 import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
-import { TOO_DEEP, tooDeepField } from "./jsonDepth";
+import { TOO_DEEP, tooDeepField } from "../json/depth";
 
 /**
  * No route takes a larger JSON body (the App Proxy's 1 MiB is the largest;

@@ -12,7 +12,8 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
-import { type AppEvent, appEvent, eventDataOf, SYSTEM_EVENTS } from "./events";
+import { type AppEvent, appEvent, eventDataOf, SYSTEM_EVENTS } from "../events/shape";
+import { EventSinks } from "../events/sinks";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import type { ListenerSet } from "./HomeHub";
 import { CLIENT_IP_HEADER, type DeviceIdentity, IDENTITY_HEADER } from "./identity";
@@ -34,11 +35,10 @@ import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
 import { parseExact } from "../json/exact";
-import { loggedPath } from "../http/accessLog";
+import { loggedPath } from "../logs/loggedPath";
 import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
 import { deliverOnConnect } from "../logrequests/notify";
-import { WebhookFeed } from "../outlets/webhooks/feed";
 import type { WebhookRoute } from "../outlets/webhooks/types";
 
 /** Header on a forwarded upgrade naming the socket kind. */
@@ -90,8 +90,8 @@ export class DeviceObject extends DurableObject<Env> {
   private commandEvents: Promise<void> = Promise.resolve();
   private readonly presence: Presence;
   private readonly rates: DeviceRates;
-  /** The project's webhooks, cached (src/outlets/webhooks/feed.ts). */
-  private readonly webhooks: WebhookFeed;
+  /** Where the device's events go: listeners' sockets, the home's streams, the project's webhooks (src/events/sinks.ts). */
+  private readonly sinks: EventSinks;
   /** The device's MQTT connections, each held by its own object (src/live/mqtt). */
   private readonly mqtt: MqttLinks;
   /** The device's log notes, written to its DeviceLog in batches (src/logs/buffer.ts). */
@@ -130,7 +130,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
     this.heldAtWake = ctx.getWebSockets().length;
     this.rates = new DeviceRates(env);
-    this.webhooks = new WebhookFeed(env, (event) => ({ kind: "device", id: event.originDeviceId }));
+    this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "device", id: event.originDeviceId }));
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     this.listeners = new HomeListeners(env, ctx);
@@ -486,9 +486,9 @@ export class DeviceObject extends DurableObject<Env> {
     return this.listeners.update(homeId, listeners, this.state.homeId);
   }
 
-  /** The project's outlets object tells a change of its webhooks. False: no copy held here (src/outlets/webhooks/feed.ts). */
+  /** The project's outlets object tells a change of its webhooks. False: no copy held here (src/events/webhooks.ts). */
   webhooksChanged(projectId: number, version: number, routes: WebhookRoute[]): boolean {
-    return this.webhooks.changed(projectId, version, routes);
+    return this.sinks.webhooksChanged(projectId, version, routes);
   }
 
   /** The device was erased: close its sockets and forget everything. */
@@ -647,8 +647,7 @@ export class DeviceObject extends DurableObject<Env> {
       return limited;
     }
     const event = appEvent(identity, eventType, eventData, ip);
-    if (event) this.toWebhooks(identity.projectId, event);
-    return { ok: true, reached: event ? await this.listeners.publish(identity.id, event.homeId, JSON.stringify(event)) : 0 };
+    return { ok: true, reached: event ? await this.toSinks(identity, event) : 0 };
   }
 
   private async applySet(key: string, json: string, ip: string, pre?: KvPrecondition): Promise<KvChange> {
@@ -730,17 +729,18 @@ export class DeviceObject extends DurableObject<Env> {
     const identity = this.state.identity;
     const event = identity && appEvent(identity, eventType, eventData, ip);
     if (!event) return;
-    this.toWebhooks(identity.projectId, event);
     try {
-      await this.listeners.publish(identity.id, event.homeId, JSON.stringify(event));
+      await this.toSinks(identity, event);
     } catch (err) {
       console.error(`fan-out of ${eventType} failed`, err);
     }
   }
 
-  /** The event to the project's webhooks, through the queue and off the device's path (free without webhooks). */
-  private toWebhooks(projectId: number, event: AppEvent): void {
-    this.ctx.waitUntil(this.webhooks.toWebhooks(projectId, event));
+  /** The event to its sinks (src/events/sinks.ts), its audience this device's copy of the home's listeners. Returns the sockets reached. */
+  private async toSinks(identity: DeviceIdentity, event: AppEvent): Promise<number> {
+    const { sockets, stale } = await this.sinks.publish(identity.projectId, event, () => this.listeners.audience(identity.id, event.homeId));
+    this.listeners.undelivered(identity.id, event.homeId, stale);
+    return sockets;
   }
 
   /** Arms the alarm for `at` unless it is already due sooner; the handler works out what is due. */

@@ -1,8 +1,9 @@
 /**
  * One object per home (named by its decimal id): who is listening to the
  * home's events right now. A user's hub subscribes here when it holds app
- * sockets and the user is a member; device objects publish here. Publishing
- * is one RPC per listening user, whatever the number of sockets each holds.
+ * sockets and the user is a member. Events reach them through the sinks of
+ * src/events/sinks.ts: one RPC per listening user, whatever the number of
+ * sockets each holds.
  *
  * Subscribers are kept in SQLite (so eviction loses none) and mirrored in
  * memory. A user hub that reports no open sockets is dropped, unless it
@@ -24,25 +25,25 @@
  *
  * The home's own events (its key-values) also go to the project's webhooks,
  * through the hub's copy of their routes, kept current by the project's
- * outlets object like a device's (src/outlets/webhooks/feed.ts). A call to
+ * outlets object like a device's (src/events/webhooks.ts). A call to
  * that object per write would be simpler, but home key-value writes are
  * limited per home, not per project: all homes of a project together would
  * call the one object at their combined rate.
  */
 import { DurableObject } from "cloudflare:workers";
-import { deviceObject, userHub } from "./stubs";
+import { deviceObject } from "../stubs";
 import { migrate } from "../db/objectSchema";
 import { parseExact } from "../json/exact";
 import type { KvChange, KvPrecondition } from "./device/kv";
-import { HOME_EVENTS, HOME_KV_SCHEMA, HomeKv, homeKvEvent } from "./home/kv";
+import { HOME_KV_SCHEMA, HomeKv } from "./home/kv";
 import { answerClose } from "./broadcast";
 import { HomeStreams, type StreamOwner } from "../outlets/sse/homeStreams";
-import { faultPoint } from "../changes/faults";
+import { faultPoint } from "../faults";
 import { SlidingWindow } from "../limits/slidingWindow";
 import { RATE_WINDOW_SECONDS, limitOf } from "../limits/table";
-import { WebhookFeed } from "../outlets/webhooks/feed";
+import { EventSinks, type Listeners } from "../events/sinks";
 import type { WebhookRoute } from "../outlets/webhooks/types";
-import type { AppEvent } from "./events";
+import { type AppEvent, HOME_EVENTS, homeEvent } from "../events/shape";
 
 const SCHEMA = [
   `CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`,
@@ -59,8 +60,7 @@ const SCHEMA = [
 /** Retries of owed tells: after 0.5 s, doubling, at most a minute apart. */
 const OWED_RETRY_MS = { first: 500, max: 60_000 } as const;
 
-/** Each listening user and the sequence number of their subscription. */
-export type Listeners = { userId: number; seq: number }[];
+export type { Listeners };
 
 /**
  * The listener set as a device object keeps it: the listening users, and
@@ -84,8 +84,8 @@ export class HomeHub extends DurableObject<Env> {
   private readonly kvWrites: SlidingWindow;
   /** The home's SSE streams and event log (src/outlets/sse). */
   private readonly streams: HomeStreams;
-  /** The project's webhooks, for the home's own events. */
-  private readonly webhooks: WebhookFeed;
+  /** Where the home's own events go: listeners' sockets, its streams, the project's webhooks. */
+  private readonly sinks: EventSinks;
   private readonly watchers = new Set<number>();
   private homeId: number | null = null;
   private version: number;
@@ -96,7 +96,7 @@ export class HomeHub extends DurableObject<Env> {
     this.kv = new HomeKv(ctx.storage.sql);
     this.kvWrites = new SlidingWindow("homeKvWrites", limitOf(env, "homeKvWrites"), RATE_WINDOW_SECONDS * 1000);
     this.streams = new HomeStreams(ctx);
-    this.webhooks = new WebhookFeed(env, (event) => ({ kind: "home", id: event.homeId }));
+    this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "home", id: event.homeId }));
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);
       this.seq = Math.max(this.seq, row.seq);
@@ -229,25 +229,17 @@ export class HomeHub extends DurableObject<Env> {
   }
 
   /**
-   * Sends one of the home's own serialised app events (its key-values) to its
-   * streams and every listening user's sockets. Returns how many sockets got
-   * it. Devices' events do not pass here (src/live/device/listeners.ts).
+   * One of the home's own events (its key-values) to its sinks: the
+   * listening users' sockets, its streams, the project's webhooks. Returns
+   * how many sockets got it. Devices' events do not pass here
+   * (src/live/device/listeners.ts). A listener whose hub had no socket is
+   * dropped unless it subscribed again meanwhile.
    */
-  async publish(homeId: number, eventJson: string): Promise<number> {
-    this.record(eventJson);
-    const targets = [...this.subscribers];
-    const results = await Promise.allSettled(targets.map(([userId]) => userHub(this.env, userId).deliver(homeId, eventJson)));
-    let sockets = 0;
+  private async publish(projectId: number, event: AppEvent): Promise<number> {
+    const audience = { users: this.listenerSet(false).users, record: (eventJson: string) => this.record(eventJson) };
+    const { sockets, stale } = await this.sinks.publish(projectId, event, audience);
     let dropped = false;
-    results.forEach((result, i) => {
-      const [userId, seq] = targets[i]!;
-      if (result.status === "rejected") {
-        console.error(`delivery to user ${userId} failed`, result.reason);
-        return;
-      }
-      if (result.value > 0) sockets += result.value;
-      else if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
-    });
+    for (const { userId, seq } of stale) if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
     if (dropped) await this.tellWatchers(this.changed());
     return sockets;
   }
@@ -266,7 +258,7 @@ export class HomeHub extends DurableObject<Env> {
     const limited = this.kvWrites.take(Date.now());
     if (limited) return limited;
     const change = this.kv.set(key, json, new Date().toISOString(), pre);
-    if (change.ok) await this.emit(projectId, homeKvEvent(homeId, HOME_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }));
+    if (change.ok) await this.publish(projectId, homeEvent(homeId, HOME_EVENTS.kvSaved, { key, value: parseExact(json), rev: change.rev }));
     return change;
   }
 
@@ -274,19 +266,13 @@ export class HomeHub extends DurableObject<Env> {
     const limited = this.kvWrites.take(Date.now());
     if (limited) return limited;
     const change = this.kv.delete(key, pre);
-    if (change.ok) await this.emit(projectId, homeKvEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
+    if (change.ok) await this.publish(projectId, homeEvent(homeId, HOME_EVENTS.kvDeleted, { key, rev: change.rev }));
     return change;
-  }
-
-  /** One of the home's own events to the project's webhooks (queued, off the writer's path), its streams and its listeners. */
-  private async emit(projectId: number, event: AppEvent): Promise<void> {
-    this.ctx.waitUntil(this.webhooks.toWebhooks(projectId, event));
-    await this.publish(event.homeId, JSON.stringify(event));
   }
 
   /** The project's outlets object tells a change of its webhooks. False: no copy held here. */
   webhooksChanged(projectId: number, version: number, routes: WebhookRoute[]): boolean {
-    return this.webhooks.changed(projectId, version, routes);
+    return this.sinks.webhooksChanged(projectId, version, routes);
   }
 
   // ---- server outlets: the home's SSE streams (src/outlets/sse, src/routes/homeEvents.ts) ----

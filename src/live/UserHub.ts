@@ -19,9 +19,9 @@ import { eq } from "drizzle-orm";
 import { db } from "../db/client";
 import { homeMembers } from "../db/schema";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
-import { homeHub } from "./stubs";
+import { homeHub } from "../stubs";
 import { migrate } from "../db/objectSchema";
-import { faultPoint } from "../changes/faults";
+import { faultPoint } from "../faults";
 
 /** Headers of a forwarded app-socket upgrade (set by the worker after authentication). */
 export const USER_HEADER = "x-live-user";

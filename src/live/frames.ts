@@ -14,7 +14,7 @@
  * shape with `action` added, so SDKs that switch on `action` skip it as an
  * unknown action (the Go SDK logs and ignores it). The socket stays open.
  */
-import { TOO_DEEP, tooDeepField } from "../http/jsonDepth";
+import { TOO_DEEP, tooDeepField } from "../json/depth";
 import { isJsonObject, parseExact } from "../json/exact";
 import { encodeValue, keyProblem } from "./kvRules";
 import { byteLength, LIMITS } from "./limits";
@@ -41,7 +41,7 @@ export const errorFrame = (reason: string, data?: Record<string, unknown>): stri
 
 /**
  * The error frame for a text frame nested deeper than the JSON cap (see
- * src/http/jsonDepth.ts), or null. Every parser of socket frames calls this
+ * src/json/depth.ts), or null. Every parser of socket frames calls this
  * before it parses: a deep value would overflow the stack further on.
  */
 export function frameNestingError(message: string): string | null {

@@ -2,7 +2,7 @@
  * A device was erased: its logs (the DeviceLog object) and its uploaded log
  * files (R2) go with it. Its log_requests rows go by ON DELETE CASCADE.
  */
-import { deviceLog } from "../live/stubs";
+import { deviceLog } from "../stubs";
 import { deviceFilesPrefix } from "./upload";
 
 export async function eraseDeviceLogs(env: Env, deviceId: number): Promise<void> {

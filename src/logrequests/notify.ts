@@ -7,7 +7,7 @@
  * device that dropped the frame gets it on its next connect).
  */
 import type { LogRequestRow } from "../db/logRequests";
-import { deviceObject } from "../live/stubs";
+import { deviceObject } from "../stubs";
 import { recordLog, type Waiter } from "../logs/record";
 import { move, openLogRequests } from "./store";
 

@@ -12,7 +12,7 @@
  * as a fire-and-forget append failing, and never the record of a command
  * (that is the command's row in the device's object).
  */
-import { deviceLog } from "../live/stubs";
+import { deviceLog } from "../stubs";
 import { type AppendBatch, CAPS, type HttpEntryInput, type LogEntryInput } from "./entries";
 import type { Waiter } from "./record";
 

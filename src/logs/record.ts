@@ -8,7 +8,7 @@
  * Worker: `recordLog(c.env, c.executionCtx, deviceId, "info", "…")`.
  * Durable Object: `recordLog(this.env, this.ctx, deviceId, "warn", "…")`.
  */
-import { deviceLog } from "../live/stubs";
+import { deviceLog } from "../stubs";
 import { LogBuffer } from "./buffer";
 import type { HttpEntryInput, LogLevel } from "./entries";
 

@@ -10,7 +10,8 @@ import type { AppEnv } from "../env";
 import { errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { SESSION_HEADER, USER_HEADER } from "../live/UserHub";
-import { reach, userHub } from "../live/stubs";
+import { userHub } from "../stubs";
+import { reach } from "../http/reach";
 import { requireUpgrade } from "./deviceLive/shared";
 
 const appSocket = createRoute({

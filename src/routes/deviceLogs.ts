@@ -18,7 +18,8 @@ import { invalidInput } from "../http/errors";
 import { errors, json, security } from "../http/openapi";
 import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
-import { deviceLog, reach } from "../live/stubs";
+import { deviceLog } from "../stubs";
+import { reach } from "../http/reach";
 import { httpLogEntrySchema, logEntrySchema } from "../logs/entries";
 
 export const MAX_ENTRIES_DEFAULT = 100;

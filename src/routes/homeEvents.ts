@@ -14,7 +14,7 @@ import type { AppEnv } from "../env";
 import { errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { loadHome } from "../homes/access";
-import { reach } from "../live/stubs";
+import { reach } from "../http/reach";
 import { openHomeStream, relay } from "../outlets/sse/relay";
 import { homeParams } from "./homes";
 

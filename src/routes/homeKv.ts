@@ -14,7 +14,8 @@ import { loadHome } from "../homes/access";
 import { invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { encodeValue, etagOf } from "../live/kvRules";
-import { homeHub, reach } from "../live/stubs";
+import { homeHub } from "../stubs";
+import { reach } from "../http/reach";
 import { capBody } from "./deviceLive/shared";
 import {
   changedRev,

@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../env";
 import { MQTT_IP_HEADER } from "../live/mqtt/MqttConnection";
 import { clientIp } from "../live/identity";
-import { reach } from "../live/stubs";
+import { reach } from "../http/reach";
 import { isUpgrade } from "./deviceLive/shared";
 
 export function mqttRoutes() {

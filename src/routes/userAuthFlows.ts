@@ -26,7 +26,8 @@ import { idSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
 import { endSessionsOf } from "../changes/revoke";
 import { clearLoginFailures, refuseBusyAddress } from "../limits/login";
-import { deliverUserToken, USER_EVENTS, type UserTokenEvent } from "../users/mail";
+import { USER_EVENTS, type UserTokenEvent } from "../events/shape";
+import { deliverUserToken } from "../users/mail";
 import { issueUserToken, spendUserToken, type TokenPurpose } from "../users/tokens";
 import { emailSchema, passwordSchema } from "./users";
 

@@ -17,16 +17,15 @@ import { errors, json, jsonBody, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { now } from "../http/time";
 import { defaultHook, idSchema, timeSchema } from "../http/validation";
-import { EVENT_TYPE_PATTERN, SYSTEM_EVENTS } from "../live/events";
-import { HOME_EVENTS } from "../live/home/kv";
-import { reach } from "../live/stubs";
+import { EVENT_TYPE_PATTERN, HOME_EVENTS, SYSTEM_EVENTS, USER_EVENTS } from "../events/shape";
+import { reach } from "../http/reach";
 import { targetRefusal } from "../outbound/targets";
 import { outboundUrlSchema } from "../outbound/url";
 import { newWebhookSecret } from "../outlets/webhooks/signature";
 import { MAX_WEBHOOKS } from "../outlets/webhooks/ProjectOutlets";
-import { projectOutlets } from "../outlets/webhooks/stub";
+import { projectOutlets } from "../stubs";
 import { loadProject } from "../projects/access";
-import { USER_EVENTS } from "../users/mail";
+
 
 const tags = ["Webhooks"];
 /** The system's own event types, all of which reach webhooks: the devices', the homes' and the user accounts'. */

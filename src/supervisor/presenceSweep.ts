@@ -10,7 +10,7 @@
 import { and, asc, eq, gt, lt, or } from "drizzle-orm";
 import { db } from "../db/client";
 import { devices } from "../db/schema";
-import { deviceObject } from "../live/stubs";
+import { deviceObject } from "../stubs";
 
 const PAGE = 200;
 const CONCURRENCY = 20;

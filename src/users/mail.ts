@@ -14,21 +14,13 @@
  * read of them per event, which is fine for events this rare (a `start` is
  * counted per client address like a sign-in).
  */
-import { enqueueUncached } from "../outlets/webhooks/enqueue";
+import { enqueueUncached } from "../events/enqueue";
+import type { UserTokenEvent } from "../events/shape";
 
 /** The optional bindings of mail delivery. Not in wrangler.toml by default, so typed here. */
 export interface MailEnv {
   EMAIL?: SendEmail;
   EMAIL_FROM?: string;
-}
-
-export const USER_EVENTS = { emailVerification: "_userEmailVerification_", passwordReset: "_userPasswordReset_" } as const;
-
-/** Delivered to webhooks as is, plus `projectId` and `deliveryId`. */
-export interface UserTokenEvent {
-  eventType: (typeof USER_EVENTS)[keyof typeof USER_EVENTS];
-  eventData: { projectId: number; userId: number; email: string; token: string; expirationTime: string };
-  timestamp: string;
 }
 
 const TEXT: Record<UserTokenEvent["eventType"], { subject: string; body: (token: string) => string }> = {

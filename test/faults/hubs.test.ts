@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { call } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice } from "../helpers/fixtures";
 import { connect, upgrade, type TestSocket } from "../live/sockets";
-import { clearFaults, injectFault } from "../../src/changes/faults";
+import { clearFaults, injectFault } from "../../src/faults";
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 

@@ -3,7 +3,7 @@
  * fail: once, twice, or always until the object recovers. The registry's
  * answer never depends on it (no 500), the intent waits in the outbox
  * (`live_outbox`), and the supervisor retries until the object confirms.
- * Failures are injected at the fault points of src/changes/faults.ts, in the
+ * Failures are injected at the fault points of src/faults.ts, in the
  * same isolate as the worker and its objects.
  */
 import { env } from "cloudflare:workers";
@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, del, patch } from "../helpers/api";
 import { addMember, claimInto, newDevice, newHome, newProject, newUser } from "../helpers/fixtures";
 import { connect, eventually, type TestSocket } from "../live/sockets";
-import { clearFaults, injectFault } from "../../src/changes/faults";
+import { clearFaults, injectFault } from "../../src/faults";
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, del, get, patch, post, put } from "../helpers/api";
 import { addMember, claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project } from "../helpers/fixtures";
 import { eventually } from "../live/sockets";
-import { clearFaults, injectFault } from "../../src/changes/faults";
+import { clearFaults, injectFault } from "../../src/faults";
 import { openStream, type SseClient } from "./sse";
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { createExecutionContext, evictDurableObject, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { injectFault } from "../../src/changes/faults";
+import { injectFault } from "../../src/faults";
 import type { ProjectOutlets } from "../../src/outlets/webhooks/ProjectOutlets";
 import { call, del, get, patch, post, put } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project } from "../helpers/fixtures";

@@ -1,10 +1,12 @@
 /**
  * The device object's copy of its home's listener set (which users' hubs
- * listen now), so an event goes device → user hubs, concurrently, without
- * the hop through the home's hub (src/live/HomeHub.ts). The copy is fetched
- * from the home's hub on the first event after a wake-up or a move, and the
- * hub sends every change after that (`update`): a new listener reaches the
- * copy before its socket opens. Memory only: an evicted object fetches again.
+ * listen now), the audience of the device's events (src/events/sinks.ts), so
+ * an event goes device → user hubs, concurrently, without the hop through the
+ * home's hub (src/live/HomeHub.ts). The copy is fetched from the home's hub
+ * on the first event after a wake-up or a move, and the hub sends every
+ * change after that (`update`), versioned: a new listener reaches the copy
+ * before its socket opens, and a late retry never replaces a newer set.
+ * Memory only: an evicted object fetches again.
  *
  * The user hub's own membership check stays the guard: a copy that still
  * names a user who left the home delivers nothing to them.
@@ -12,8 +14,9 @@
  * While the home records its events for SSE streams (`streamed`), each event
  * also goes to the hub's `record`, concurrently with the user hubs.
  */
+import type { Audience } from "../../events/sinks";
 import type { ListenerSet, Listeners } from "../HomeHub";
-import { homeHub, userHub } from "../stubs";
+import { homeHub } from "../../stubs";
 import type { Waiter } from "../../logs/record";
 
 export class HomeListeners {
@@ -22,7 +25,7 @@ export class HomeListeners {
   private updates = 0;
 
   constructor(
-    private readonly env: Pick<Env, "HOME" | "USER">,
+    private readonly env: Pick<Env, "HOME">,
     private readonly waiter: Waiter,
   ) {}
 
@@ -44,38 +47,20 @@ export class HomeListeners {
     this.copy = null;
   }
 
-  /** Writes one serialised event to the sockets of every listening user. Returns the sockets reached. */
-  async publish(deviceId: number, homeId: number, eventJson: string): Promise<number> {
-    const { users: listeners, streamed } = this.copy?.homeId === homeId ? this.copy.set : await this.fetch(deviceId, homeId);
-    const recorded = streamed ? this.record(homeId, eventJson) : null;
-    const results = await Promise.allSettled(listeners.map(({ userId }) => userHub(this.env, userId).deliver(homeId, eventJson)));
-    await recorded;
-    let sockets = 0;
-    const stale: Listeners = [];
-    results.forEach((r, i) => {
-      const listener = listeners[i]!;
-      if (r.status === "rejected") console.error(`delivery to user ${listener.userId} failed`, r.reason);
-      else if (r.value > 0) sockets += r.value;
-      else stale.push(listener);
-    });
-    // Hubs without a socket: the home's hub drops them (unless they subscribed again meanwhile), off the event's path.
-    if (stale.length) {
-      this.waiter.waitUntil(
-        homeHub(this.env, homeId)
-          .undelivered(deviceId, stale)
-          .catch((err: unknown) => console.error(`reporting listeners without sockets to home ${homeId} failed`, err)),
-      );
-    }
-    return sockets;
+  /** Who hears the device's events in `homeId`: the copy, fetched first when there is none. */
+  async audience(deviceId: number, homeId: number): Promise<Audience> {
+    const { users, streamed } = this.copy?.homeId === homeId ? this.copy.set : await this.fetch(deviceId, homeId);
+    return { users, record: streamed ? (eventJson) => homeHub(this.env, homeId).record(eventJson) : null };
   }
 
-  /** The event to the home's SSE log; a failure is logged, never the event's sender's problem. */
-  private async record(homeId: number, eventJson: string): Promise<void> {
-    try {
-      await homeHub(this.env, homeId).record(eventJson);
-    } catch (err) {
-      console.error(`recording an event for the streams of home ${homeId} failed`, err);
-    }
+  /** Listeners whose hubs had no socket: the home's hub drops them (unless they subscribed again meanwhile), off the event's path. */
+  undelivered(deviceId: number, homeId: number, stale: Listeners): void {
+    if (stale.length === 0) return;
+    this.waiter.waitUntil(
+      homeHub(this.env, homeId)
+        .undelivered(deviceId, stale)
+        .catch((err: unknown) => console.error(`reporting listeners without sockets to home ${homeId} failed`, err)),
+    );
   }
 
   private async fetch(deviceId: number, homeId: number): Promise<ListenerSet> {

@@ -6,7 +6,6 @@
  * rev}` / `_homeKVDeleted_` `{key, rev}`.
  */
 import { type KvChange, type KvPrecondition, type KvRevision, KvStore } from "../device/kv";
-import type { AppEvent } from "../events";
 
 /** The hub's schema steps for the store, appended after its subscriber table. */
 export const HOME_KV_SCHEMA = [
@@ -16,7 +15,6 @@ export const HOME_KV_SCHEMA = [
   `CREATE TABLE kv_journal (rev INTEGER PRIMARY KEY, key TEXT NOT NULL, value TEXT)`,
 ] as const;
 
-export const HOME_EVENTS = { kvSaved: "_homeKVSaved_", kvDeleted: "_homeKVDeleted_" } as const;
 
 /** The home's rev, read once per instance and written through. */
 class HomeRevision implements KvRevision {
@@ -35,11 +33,6 @@ class HomeRevision implements KvRevision {
     this.sql.exec("UPDATE home SET kv_rev = ? WHERE singleton = 1", this.rev);
     return this.rev;
   }
-}
-
-/** The app event of a change; home events name no device (`originDeviceId` 0). */
-export function homeKvEvent(homeId: number, eventType: string, eventData: Record<string, unknown>): AppEvent {
-  return { eventType, eventData, timestamp: new Date().toISOString(), homeId, originDeviceId: 0, originDeviceClass: "", originDeviceIp: "" };
 }
 
 export class HomeKv {

@@ -21,12 +21,12 @@
 import { DurableObject } from "cloudflare:workers";
 import { resolveKey } from "../../auth/principal";
 import { loadDevice } from "../../devices/access";
-import { ApiError } from "../../http/errors";
+import { ApiError } from "../../errors";
 import type { LogLevel } from "../../logs/entries";
 import { recordLog } from "../../logs/record";
 import { answerClose, closeQuietly } from "../broadcast";
 import { identityOf } from "../identity";
-import { deviceObject } from "../stubs";
+import { deviceObject } from "../../stubs";
 import { CONNACK, encode, type Inbound, type Outbound, PacketReader, publishPacket, SUBACK_FAILURE, toMessages } from "./codec";
 import type { Delivery, LinkEnd } from "./deviceLinks";
 import { Pacer } from "./pace";

@@ -6,7 +6,7 @@
  * `value` when it is nil: absent `eventData` is `{}`, absent `value` is `null`.
  */
 import { isJsonObject, parseExact } from "../../json/exact";
-import { EVENT_TYPE_PATTERN } from "../events";
+import { EVENT_TYPE_PATTERN } from "../../events/shape";
 import { frameNestingError, type KvRequest, parseKvRequest } from "../frames";
 import { byteLength, LIMITS } from "../limits";
 

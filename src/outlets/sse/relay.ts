@@ -7,7 +7,7 @@
  * client goes away.
  */
 import type { SSEStreamingApi } from "hono/streaming";
-import { homeHub } from "../../live/stubs";
+import { homeHub } from "../../stubs";
 import { decodeFrame } from "./frames";
 import { STREAM_CREDENTIAL_HEADER, STREAM_LAST_ID_HEADER, STREAM_SINCE_HEADER, STREAM_USER_HEADER } from "./homeStreams";
 

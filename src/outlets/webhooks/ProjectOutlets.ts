@@ -29,11 +29,10 @@
  * tells: it is armed for the earliest of what is due.
  */
 import { DurableObject } from "cloudflare:workers";
-import { faultPoint } from "../../changes/faults";
+import { faultPoint } from "../../faults";
 import { migrate } from "../../db/objectSchema";
-import { deviceObject, homeHub } from "../../live/stubs";
-import { ROUTES_TTL_MS } from "./feed";
-import type { Attempt, AttemptRecord, Holder, VersionedRoutes, Webhook, WebhookRoute, WebhookTarget } from "./types";
+import { deviceObject, homeHub } from "../../stubs";
+import { type Attempt, type AttemptRecord, type Holder, ROUTES_TTL_MS, type VersionedRoutes, type Webhook, type WebhookRoute, type WebhookTarget } from "./types";
 
 export const MAX_WEBHOOKS = 20;
 export const DELIVERY_LOG = { perWebhook: 1000, ms: 7 * 24 * 60 * 60 * 1000 } as const;

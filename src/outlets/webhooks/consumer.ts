@@ -15,7 +15,7 @@ import { open } from "../../auth/secretbox";
 import { targetRefusal } from "../../outbound/targets";
 import { delayAfter, retryDelays } from "./backoff";
 import { DELIVERY_HEADER, SIGNATURE_HEADER, signatureOf } from "./signature";
-import { projectOutlets } from "./stub";
+import { projectOutlets } from "../../stubs";
 import type { AttemptRecord, DeliveryMessage, WebhookTarget } from "./types";
 
 /** Queue names, as in wrangler.toml. */

@@ -71,3 +71,6 @@ export interface Attempt {
 export interface AttemptRecord extends Attempt {
   webhookId: number;
 }
+
+/** Backstop: a copy is read again after this even if no change was told. */
+export const ROUTES_TTL_MS = 10 * 60_000;

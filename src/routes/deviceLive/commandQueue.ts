@@ -21,7 +21,8 @@ import { COMMAND_STATUSES, type CommandStatus, type Issuer } from "../../live/de
 import type { Outcome } from "../../live/device/commands";
 import { clientIp, identityOf } from "../../live/identity";
 import { callerAndDevice } from "../../devices/access";
-import { deviceObject, reach } from "../../live/stubs";
+import { deviceObject } from "../../stubs";
+import { reach } from "../../http/reach";
 import { capBody, deviceParams } from "./shared";
 
 /** The principal that sends a command, as its history shows it. Devices never send commands (403 before this). */

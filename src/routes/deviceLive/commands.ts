@@ -19,7 +19,8 @@ import type { CommandRequest, SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
 import { byteLength, LIMITS } from "../../live/limits";
-import { deviceObject, reach } from "../../live/stubs";
+import { deviceObject } from "../../stubs";
+import { reach } from "../../http/reach";
 import { issuerOf } from "./commandQueue";
 import { capBody, deviceParams, forwardUpgrade, requireUpgrade } from "./shared";
 

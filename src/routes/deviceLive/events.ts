@@ -13,11 +13,12 @@ import { errors, jsonBody, noContent, security } from "../../http/openapi";
 import { jsonObjectSchema } from "../../json/schema";
 import { now } from "../../http/time";
 import type { EventOutcome } from "../../live/DeviceObject";
-import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../live/events";
+import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../events/shape";
 import { clientIp, identityOf } from "../../live/identity";
 import { logRejections, noteForCallingDevice } from "../../http/rejections";
 import { byteLength, LIMITS } from "../../live/limits";
-import { deviceObject, reach } from "../../live/stubs";
+import { deviceObject } from "../../stubs";
+import { reach } from "../../http/reach";
 import { capBody, deviceParams } from "./shared";
 
 export const eventBody = z

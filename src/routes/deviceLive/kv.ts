@@ -22,7 +22,8 @@ import { errorSchema, timeSchema } from "../../http/validation";
 import type { KvChange, KvPrecondition } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
 import { encodeValue, etagOf, IF_MATCH_TEXT, ifMatchOf, keyProblem, REV_TEXT } from "../../live/kvRules";
-import { deviceObject, reach } from "../../live/stubs";
+import { deviceObject } from "../../stubs";
+import { reach } from "../../http/reach";
 import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 
 export const kvItemSchema = z

@@ -14,7 +14,8 @@ import { REQUEST_START_HEADER, SOCKET_KIND_HEADER } from "../../live/DeviceObjec
 import type { SocketKind } from "../../live/device/sockets";
 import { CLIENT_IP_HEADER, clientIp, identityOf, IDENTITY_HEADER } from "../../live/identity";
 import { LIMITS } from "../../live/limits";
-import { deviceObject, reach } from "../../live/stubs";
+import { deviceObject } from "../../stubs";
+import { reach } from "../../http/reach";
 
 export const deviceParams = z.object({
   deviceId: idSchema.openapi({ param: { name: "deviceId", in: "path" }, type: "integer", example: 34328 }),

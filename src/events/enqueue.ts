@@ -4,8 +4,8 @@
  * and signs, the same bytes: the event's own JSON plus `projectId` and
  * `deliveryId` (docs/events.md).
  */
-import { projectOutlets } from "./stub";
-import type { DeliveryMessage, WebhookRoute } from "./types";
+import { projectOutlets } from "../stubs";
+import type { DeliveryMessage, WebhookRoute } from "../outlets/webhooks/types";
 
 /** Anything delivered to webhooks: an app event, or a user-account event; its fields are the body's. */
 export interface WebhookEvent {

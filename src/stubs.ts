@@ -1,12 +1,12 @@
 /**
  * Every Durable Object stub, by name: each object is named by the decimal id
- * of what it stands for (device, home, user), so the naming lives here once.
- * `reach` is the one path for an object that cannot be reached: a temporary
- * failure (503 SERVICE_UNAVAILABLE, which clients retry), never a 500.
+ * of what it stands for (device, home, user, project), or is the one of its
+ * kind (the supervisor), so the naming lives here once. A leaf: anything may
+ * call any object without depending on the object's code. (Calling one for a
+ * request, with its failures as 503: src/http/reach.ts.)
  */
-import { ApiError } from "../http/errors";
 
-type Stubs = Pick<Env, "DEVICE" | "HOME" | "USER" | "DEVICE_LOG">;
+type Stubs = Pick<Env, "DEVICE" | "HOME" | "USER" | "DEVICE_LOG" | "PROJECT_OUTLETS" | "SUPERVISOR">;
 
 /** The device's live object: sockets, commands, key-values, presence (src/live/DeviceObject.ts). */
 export const deviceObject = (env: Pick<Stubs, "DEVICE">, deviceId: number) => env.DEVICE.getByName(String(deviceId));
@@ -20,13 +20,8 @@ export const userHub = (env: Pick<Stubs, "USER">, userId: number) => env.USER.ge
 /** The device's logs (src/logs/DeviceLog.ts). */
 export const deviceLog = (env: Pick<Stubs, "DEVICE_LOG">, deviceId: number) => env.DEVICE_LOG.getByName(String(deviceId));
 
-/** Runs a call to an object for a request: an unreachable object is a 503, an `ApiError` passes through. */
-export async function reach<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    if (err instanceof ApiError) throw err;
-    console.error("Durable Object call failed", err);
-    throw new ApiError(503, "SERVICE_UNAVAILABLE");
-  }
-}
+/** The project's webhooks and their delivery log (src/outlets/webhooks/ProjectOutlets.ts). */
+export const projectOutlets = (env: Pick<Stubs, "PROJECT_OUTLETS">, projectId: number) => env.PROJECT_OUTLETS.getByName(String(projectId));
+
+/** The deployment's one supervisor (src/supervisor/Supervisor.ts). */
+export const supervisor = (env: Pick<Stubs, "SUPERVISOR">) => env.SUPERVISOR.getByName("supervisor");

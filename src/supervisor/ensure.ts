@@ -1,5 +1,4 @@
-/** The deployment's one supervisor object (./Supervisor.ts), by name. */
-export const supervisor = (env: Pick<Env, "SUPERVISOR">) => env.SUPERVISOR.getByName("supervisor");
+import { supervisor } from "../stubs";
 
 /** Once per isolate: makes sure the supervisor's tick is armed (it keeps itself armed after that). */
 let ensured = false;

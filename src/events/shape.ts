@@ -1,11 +1,12 @@
 /**
  * The app event: what an app listener (`/userSession/websocket`) receives, one
- * JSON text frame per event, exactly as docs/contract.md shapes it. Device events
- * are relayed with their `eventType`/`eventData` unchanged; the system adds its
- * own event types for presence, key-value and command changes.
+ * JSON text frame per event, exactly as docs/contract.md shapes it, and what
+ * streams and webhooks carry. Device events are relayed with their
+ * `eventType`/`eventData` unchanged; the system adds its own event types for
+ * presence, key-value and command changes, the home's key-values, and the
+ * user-account tokens (webhooks only).
  */
 import { parseExact } from "../json/exact";
-import type { DeviceIdentity } from "./identity";
 
 export const SYSTEM_EVENTS = {
   connected: "_deviceConnected_",
@@ -15,6 +16,19 @@ export const SYSTEM_EVENTS = {
   /** `{commandId, action, status}` on each status change of a command (src/live/device/commands.ts). */
   commandUpdated: "_deviceCommandUpdated_",
 } as const;
+
+/** The home's own key-value changes (src/live/home/kv.ts). */
+export const HOME_EVENTS = { kvSaved: "_homeKVSaved_", kvDeleted: "_homeKVDeleted_" } as const;
+
+/** A user's mailed token, for a backend that sends its own mail (src/users/mail.ts); to webhooks only. */
+export const USER_EVENTS = { emailVerification: "_userEmailVerification_", passwordReset: "_userPasswordReset_" } as const;
+
+/** Delivered to webhooks as is, plus `projectId` and `deliveryId`. */
+export interface UserTokenEvent {
+  eventType: (typeof USER_EVENTS)[keyof typeof USER_EVENTS];
+  eventData: { projectId: number; userId: number; email: string; token: string; expirationTime: string };
+  timestamp: string;
+}
 
 export interface AppEvent {
   eventType: string;
@@ -42,7 +56,7 @@ export const BUNDLE_ID_PATTERN = /^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/;
 export const eventDataOf = (json: string): Record<string, unknown> => parseExact(json) as Record<string, unknown>;
 
 /** The event of a device in a home; undefined for a device in no home (no app listens to it). */
-export function appEvent(device: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): AppEvent | undefined {
+export function appEvent(device: { id: number; homeId: number | null; deviceClass: string }, eventType: string, eventData: Record<string, unknown>, ip: string | null): AppEvent | undefined {
   if (device.homeId === null) return undefined;
   return {
     eventType,
@@ -53,4 +67,9 @@ export function appEvent(device: DeviceIdentity, eventType: string, eventData: R
     originDeviceClass: device.deviceClass,
     originDeviceIp: ip ?? "",
   };
+}
+
+/** The home's own event (its key-values); it names no device (`originDeviceId` 0). */
+export function homeEvent(homeId: number, eventType: string, eventData: Record<string, unknown>): AppEvent {
+  return { eventType, eventData, timestamp: new Date().toISOString(), homeId, originDeviceId: 0, originDeviceClass: "", originDeviceIp: "" };
 }

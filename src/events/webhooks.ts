@@ -19,13 +19,11 @@
  * event. Enqueueing never fails the event: the change it reports is already
  * stored.
  */
-import type { AppEvent } from "../../live/events";
 import { enqueue } from "./enqueue";
-import { projectOutlets } from "./stub";
-import type { Holder, VersionedRoutes, WebhookRoute } from "./types";
+import type { AppEvent } from "./shape";
+import { projectOutlets } from "../stubs";
+import { type Holder, ROUTES_TTL_MS, type VersionedRoutes, type WebhookRoute } from "../outlets/webhooks/types";
 
-/** Backstop: a copy is read again after this even if no change was told. */
-export const ROUTES_TTL_MS = 10 * 60_000;
 
 interface Copy extends VersionedRoutes {
   projectId: number;
