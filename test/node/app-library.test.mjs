@@ -99,3 +99,25 @@ test("after logout the events socket closes with 4001 and finishes closing", { t
   assert.ok(result.at - t0 < 3000, `closed after ${result.at - t0} ms`);
   assert.equal(ws.readyState, WebSocket.CLOSED);
 });
+
+// A backend (or a browser's EventSource) follows the user's home over SSE
+// with the same session the app signed in with; the app logs out: the
+// stream ends too, within the contract's 5 s, over real TCP.
+test("after logout an event stream opened with that session ends within 5 s", { timeout: 60_000 }, async () => {
+  const u = await signUp();
+  const { token } = (await formLogin(u)).body;
+  const home = await server.api("POST", "/homes", token, { name: "Flat" });
+  assert.equal(home.status, 201, JSON.stringify(home.body));
+  const res = await fetch(`${server.base}/homes/${home.body.id}/events`, { headers: { authorization: `ModeCloud ${token}` } });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const reader = res.body.getReader();
+  const ended = (async () => {
+    for (;;) if ((await reader.read()).done) return Date.now();
+  })();
+  const t0 = Date.now();
+  assert.equal((await server.api("DELETE", "/userSession", token)).status, 204);
+  const at = await Promise.race([ended, new Promise((r) => setTimeout(() => r(null), 5000))]);
+  assert.ok(at !== null, "the stream was still open 5 s after logout");
+  assert.ok(at - t0 < 5000, `ended after ${at - t0} ms`);
+});
