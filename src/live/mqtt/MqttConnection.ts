@@ -26,6 +26,7 @@ import type { LogLevel } from "../../logs/entries";
 import { recordLog } from "../../logs/record";
 import { answerClose, closeQuietly } from "../broadcast";
 import { identityOf } from "../identity";
+import { faultPoint } from "../../faults";
 import { deviceObject } from "../../stubs";
 import { CONNACK, encode, type Inbound, type Outbound, PacketReader, publishPacket, SUBACK_FAILURE, toMessages } from "./codec";
 import type { Delivery, LinkEnd } from "./deviceLinks";
@@ -44,6 +45,10 @@ interface Session {
   deviceId?: number;
   subscriptions: Subscribable[];
 }
+
+/** Where a close the device object has not confirmed yet is kept, and how its retries are spaced. */
+const CLOSE_OWED_KEY = "closeOwed";
+const CLOSE_RETRY_MS = { first: 500, max: 60_000 } as const;
 
 /** What the device object answers to a publication relayed from here. */
 export type RelayOutcome = "ok" | "refused" | "gone";
@@ -319,12 +324,32 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
       // closed sockets may refuse attachments; the object is done with it anyway
     }
     if (phase !== "connected" || deviceId === undefined) return;
+    await this.tellClosed(deviceId);
+  }
+
+  /**
+   * Tells the device object this connection closed (presence may go
+   * offline). A failed call is kept in this object's storage and retried by
+   * its alarm until the device object confirms, so presence does not wait
+   * for the device object's 15-minute audit.
+   */
+  private async tellClosed(deviceId: number): Promise<void> {
     try {
+      faultPoint("mqtt.close");
       await deviceObject(this.env, deviceId).mqttClose(this.link);
+      await this.ctx.storage.delete(CLOSE_OWED_KEY);
     } catch (err) {
-      // The device object's audit finds the link gone later (deviceLinks.ts).
-      console.error("MQTT connection: telling the device object failed", err);
+      const attempts = ((await this.ctx.storage.get<{ attempts: number }>(CLOSE_OWED_KEY))?.attempts ?? 0) + 1;
+      console.warn(`MQTT connection: telling device ${deviceId} of the close failed (attempt ${attempts}); retrying`, err);
+      await this.ctx.storage.put(CLOSE_OWED_KEY, { deviceId, attempts });
+      await this.ctx.storage.setAlarm(Date.now() + Math.min(CLOSE_RETRY_MS.first * 2 ** (attempts - 1), CLOSE_RETRY_MS.max));
     }
+  }
+
+  /** Retries telling the device object of the close. */
+  override async alarm(): Promise<void> {
+    const owed = await this.ctx.storage.get<{ deviceId: number }>(CLOSE_OWED_KEY);
+    if (owed) await this.tellClosed(owed.deviceId);
   }
 
   private socket(): WebSocket | undefined {
