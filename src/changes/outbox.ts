@@ -103,7 +103,9 @@ export async function tell(env: Env, recorded: Recorded[]): Promise<void> {
       }
     }
   })();
-  const timedOut = await Promise.race([run.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), INLINE_WAIT_MS))]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = await Promise.race([run.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), INLINE_WAIT_MS)))]);
+  clearTimeout(timer);
   if (timedOut) console.warn(`telling the live layer took over ${INLINE_WAIT_MS} ms; the supervisor finishes it`);
   try {
     await settle(env, done, failed, 1);
