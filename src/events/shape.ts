@@ -6,7 +6,6 @@
  * presence, key-value and command changes, the home's key-values, and the
  * user-account tokens (webhooks only).
  */
-import { parseExact } from "../json/exact";
 
 export const SYSTEM_EVENTS = {
   connected: "_deviceConnected_",
@@ -49,11 +48,34 @@ export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9]*([-_][A-Za-z0-9]+)*$/;
 export const BUNDLE_ID_PATTERN = /^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/;
 
 /**
- * A device event's data from the JSON text it crosses RPC as (the worker and
- * the MQTT connection send text: a long number kept as written cannot be
- * cloned, src/json/exact.ts), with its digits kept.
+ * An app event on its way out: serialised once for every sink, with the
+ * fields they route by (webhooks filter by type; the emitter is the holder of
+ * the webhook routes).
  */
-export const eventDataOf = (json: string): Record<string, unknown> => parseExact(json) as Record<string, unknown>;
+export interface OutgoingEvent {
+  eventType: string;
+  homeId: number;
+  originDeviceId: number;
+  /** The event's JSON, exactly as app sockets, streams and webhooks carry it. */
+  json: string;
+}
+
+export const outgoing = (e: AppEvent): OutgoingEvent => ({ eventType: e.eventType, homeId: e.homeId, originDeviceId: e.originDeviceId, json: JSON.stringify(e) });
+
+/**
+ * A device's own event, built around its `eventData` as the JSON text it
+ * crossed RPC as (the worker and the MQTT connection send text: a long
+ * number kept as written cannot be cloned, src/json/exact.ts). Never parsed
+ * again: the digits stay, and no parse or re-serialisation is paid per
+ * event. The fields in `AppEvent`'s order. Undefined for a device in no home.
+ */
+export function deviceEvent(device: { id: number; homeId: number | null; deviceClass: string }, eventType: string, eventDataJson: string, ip: string | null): OutgoingEvent | undefined {
+  if (device.homeId === null) return undefined;
+  const json =
+    `{"eventType":${JSON.stringify(eventType)},"eventData":${eventDataJson},"timestamp":"${new Date().toISOString()}","homeId":${device.homeId},` +
+    `"originDeviceId":${device.id},"originDeviceClass":${JSON.stringify(device.deviceClass)},"originDeviceIp":${JSON.stringify(ip ?? "")}}`;
+  return { eventType, homeId: device.homeId, originDeviceId: device.id, json };
+}
 
 /** The event of a device in a home; undefined for a device in no home (no app listens to it). */
 export function appEvent(device: { id: number; homeId: number | null; deviceClass: string }, eventType: string, eventData: Record<string, unknown>, ip: string | null): AppEvent | undefined {

@@ -10,14 +10,15 @@
  *
  * Who listens (the audience) is the emitter's to know: a device object keeps
  * a copy of its home's listener set (src/live/device/listeners.ts), the
- * home's hub has its subscribers. The event is serialised once for all.
+ * home's hub has its subscribers. The event arrives serialised once for all
+ * (`OutgoingEvent`).
  * Failures of one sink never fail the event (the change it reports is
  * already stored) nor hold up the others.
  */
 import { userHub } from "../stubs";
 import type { Waiter } from "../logs/record";
 import type { Holder, WebhookRoute } from "../outlets/webhooks/types";
-import type { AppEvent } from "./shape";
+import type { OutgoingEvent } from "./shape";
 import { WebhookFeed } from "./webhooks";
 
 /** Each listening user and the sequence number of their subscription at the home's hub (src/live/HomeHub.ts). */
@@ -44,7 +45,7 @@ export class EventSinks {
   constructor(
     private readonly env: Pick<Env, "USER" | "PROJECT_OUTLETS" | "WEBHOOKS">,
     private readonly waiter: Waiter,
-    holder: (event: AppEvent) => Holder,
+    holder: (event: OutgoingEvent) => Holder,
   ) {
     this.webhooks = new WebhookFeed(env, holder);
   }
@@ -54,10 +55,14 @@ export class EventSinks {
    * and to its audience and its home's streams. `audience` may be a lookup:
    * when it fails the call rejects, the webhooks already have the event.
    */
-  async publish(projectId: number, event: AppEvent, audience: Audience | (() => Promise<Audience>)): Promise<Reached> {
+  async publish(projectId: number, event: OutgoingEvent, audience: Audience | (() => Audience | Promise<Audience>)): Promise<Reached> {
     this.waiter.waitUntil(this.webhooks.toWebhooks(projectId, event));
-    if (typeof audience === "function") audience = await audience();
-    const json = JSON.stringify(event);
+    if (typeof audience === "function") {
+      const found = audience();
+      // Usually known already (a copy in memory): no await then.
+      audience = found instanceof Promise ? await found : found;
+    }
+    const json = event.json;
     const recorded = audience.record ? record(audience.record, json, event.homeId) : null;
     const reached = await deliverToUsers(this.env, event.homeId, json, audience.users);
     await recorded;

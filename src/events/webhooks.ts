@@ -20,7 +20,7 @@
  * stored.
  */
 import { enqueue } from "./enqueue";
-import type { AppEvent } from "./shape";
+import type { OutgoingEvent } from "./shape";
 import { projectOutlets } from "../stubs";
 import { type Holder, ROUTES_TTL_MS, type VersionedRoutes, type WebhookRoute } from "../outlets/webhooks/types";
 
@@ -48,11 +48,11 @@ export class WebhookFeed {
    */
   constructor(
     private readonly env: Pick<Env, "PROJECT_OUTLETS" | "WEBHOOKS">,
-    private readonly holder: (event: AppEvent) => Holder,
+    private readonly holder: (event: OutgoingEvent) => Holder,
   ) {}
 
   /** Enqueues the event for each of the project's webhooks that wants it. Never rejects. */
-  async toWebhooks(projectId: number, event: AppEvent): Promise<void> {
+  async toWebhooks(projectId: number, event: OutgoingEvent): Promise<void> {
     try {
       await enqueue(this.env, projectId, await this.routes(projectId, this.holder(event)), event);
     } catch (err) {

@@ -12,7 +12,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
-import { type AppEvent, appEvent, eventDataOf, SYSTEM_EVENTS } from "../events/shape";
+import { appEvent, deviceEvent, type OutgoingEvent, outgoing, SYSTEM_EVENTS } from "../events/shape";
 import { EventSinks } from "../events/sinks";
 import { deleteFrame, errorFrame, parseKvRequest, reloadFrame, setFrame } from "./frames";
 import type { ListenerSet } from "./HomeHub";
@@ -111,8 +111,9 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly serverCloses: ServerCloses;
   /** Sockets this instance found when it started (hibernated ones come back; after a restart there are none). */
   private readonly heldAtWake: number;
-  /** The wake-up's settling of connections that died while no instance ran (`reconcile`). */
+  /** The wake-up's settling of connections that died while no instance ran (`reconcile`); `settled` once it is done. */
   private reconciled: Promise<void> | null = null;
+  private settled = false;
   /** Idempotency-Keys whose command waits for an MQTT connection's answer: a retry meanwhile gets the same answer. */
   private readonly keysInFlight = new Map<string, { fingerprint: string; outcome: Promise<SendOutcome> }>();
 
@@ -151,7 +152,7 @@ export class DeviceObject extends DurableObject<Env> {
    * whether it still holds its socket, and those that do not are dropped.
    */
   private reconcile(): Promise<void> {
-    return (this.reconciled ??= this.settleAfterWake());
+    return (this.reconciled ??= this.settleAfterWake().finally(() => (this.settled = true)));
   }
 
   private async settleAfterWake(): Promise<void> {
@@ -298,7 +299,8 @@ export class DeviceObject extends DurableObject<Env> {
    * durable), so a `202` always names a stored command.
    */
   async sendCommand(identity: DeviceIdentity, request: CommandRequest): Promise<SendOutcome> {
-    await this.reconcile();
+    // Once per instance (then no await on the hot path).
+    if (!this.settled) await this.reconcile();
     this.state.setIdentity(identity);
     const t = Date.now();
     const { idempotencyKey: key, ...cmd } = request;
@@ -323,8 +325,16 @@ export class DeviceObject extends DurableObject<Env> {
     }
     const provisional = this.commands.accept(cmd, t);
     // Reached only through MQTT connections: their objects say whether they published it.
-    if (provisional.viaLinks === null) return this.commandAccepted(cmd, provisional, changes, key, fingerprint, t);
-    const outcome = this.commands.confirmLinks(provisional, Date.now()).then((a) => this.commandAccepted(cmd, a, changes, key, fingerprint, t));
+    if (provisional.viaLinks === null) {
+      const outcome = this.commandSettled(cmd, provisional, changes, key, fingerprint, t);
+      await this.armAlarm(dueOf(provisional, t));
+      return outcome;
+    }
+    const outcome = this.commands.confirmLinks(provisional, Date.now()).then(async (a) => {
+      const settled = this.commandSettled(cmd, a, changes, key, fingerprint, t);
+      await this.armAlarm(dueOf(a, t));
+      return settled;
+    });
     if (key === null) return outcome;
     this.keysInFlight.set(key, { fingerprint, outcome });
     try {
@@ -334,13 +344,16 @@ export class DeviceObject extends DurableObject<Env> {
     }
   }
 
-  /** A command's row is final (delivered to a connection really open, queued, or refused as offline): remember, note, tell, arm. */
-  private async commandAccepted(cmd: NewCommand, accepted: Accepted, changes: CommandChange[], key: string | null, fingerprint: string, t: number): Promise<SendOutcome> {
+  /**
+   * A command's row is final (delivered to a connection really open, queued,
+   * or refused as offline): the Idempotency-Key's answer, the log note and the
+   * event, in one synchronous block. The caller arms the alarm.
+   */
+  private commandSettled(cmd: NewCommand, accepted: Accepted, changes: CommandChange[], key: string | null, fingerprint: string, t: number): SendOutcome {
     const answer = answerOf(accepted);
     if (key !== null && answer) this.commandKeys.remember(key, fingerprint, accepted.commandId, answer, t);
     this.noteAccepted(cmd, accepted);
     this.commandsChanged([...changes, { commandId: accepted.commandId, action: cmd.action, status: accepted.status }], "");
-    await this.armAlarm(dueOf(accepted, t));
     return answer ? { ok: true, answer, replayed: false } : { ok: false, status: 503, reason: "DEVICE_OFFLINE" };
   }
 
@@ -444,7 +457,7 @@ export class DeviceObject extends DurableObject<Env> {
   /** Relays a device event to the app listeners of the device's home. Returns the number of sockets reached. */
   async publishEvent(identity: DeviceIdentity, eventType: string, eventDataJson: string, ip: string | null): Promise<EventOutcome> {
     this.state.setIdentity(identity);
-    return this.publish(identity, eventType, eventDataOf(eventDataJson), ip);
+    return this.publish(identity, eventType, eventDataJson, ip);
   }
 
   /**
@@ -456,7 +469,7 @@ export class DeviceObject extends DurableObject<Env> {
   async publishOwnEvent(eventType: string, eventDataJson: string, ip: string | null): Promise<EventOutcome | null> {
     const identity = this.state.identity;
     if (identity === null) return null;
-    return this.publish(identity, eventType, eventDataOf(eventDataJson), ip);
+    return this.publish(identity, eventType, eventDataJson, ip);
   }
 
   presenceInfo(): PresenceInfo {
@@ -545,7 +558,7 @@ export class DeviceObject extends DurableObject<Env> {
     const row = this.mqtt.get(link);
     const identity = this.state.identity;
     if (row === null || identity === null) return "gone";
-    if (p.kind === "event") return (await this.publish(identity, p.eventType, eventDataOf(p.eventDataJson), row.ip)).ok ? "ok" : "refused";
+    if (p.kind === "event") return (await this.publish(identity, p.eventType, p.eventDataJson, row.ip)).ok ? "ok" : "refused";
     const change = p.request.action === "set" ? await this.applySet(p.request.key, p.request.json, row.ip) : await this.applyDelete(p.request.key, row.ip);
     return change.ok ? "ok" : "refused";
   }
@@ -639,14 +652,14 @@ export class DeviceObject extends DurableObject<Env> {
     ws.send(reloadFrame(this.kv.rev, numItems, items));
   }
 
-  /** A device event to the home's listeners, within the device's event rate. */
-  private async publish(identity: DeviceIdentity, eventType: string, eventData: Record<string, unknown>, ip: string | null): Promise<EventOutcome> {
+  /** A device event to the home's listeners, within the device's event rate; `eventDataJson` is a JSON object's text (checked by the worker or the MQTT connection). */
+  private async publish(identity: DeviceIdentity, eventType: string, eventDataJson: string, ip: string | null): Promise<EventOutcome> {
     const limited = this.rates.events.take(Date.now());
     if (limited) {
       this.note("warn", `event ${JSON.stringify(eventType)} refused: over ${limited.data.limit}`);
       return limited;
     }
-    const event = appEvent(identity, eventType, eventData, ip);
+    const event = deviceEvent(identity, eventType, eventDataJson, ip);
     return { ok: true, reached: event ? await this.toSinks(identity, event) : 0 };
   }
 
@@ -730,14 +743,14 @@ export class DeviceObject extends DurableObject<Env> {
     const event = identity && appEvent(identity, eventType, eventData, ip);
     if (!event) return;
     try {
-      await this.toSinks(identity, event);
+      await this.toSinks(identity, outgoing(event));
     } catch (err) {
       console.error(`fan-out of ${eventType} failed`, err);
     }
   }
 
   /** The event to its sinks (src/events/sinks.ts), its audience this device's copy of the home's listeners. Returns the sockets reached. */
-  private async toSinks(identity: DeviceIdentity, event: AppEvent): Promise<number> {
+  private async toSinks(identity: DeviceIdentity, event: OutgoingEvent): Promise<number> {
     const { sockets, stale } = await this.sinks.publish(identity.projectId, event, () => this.listeners.audience(identity.id, event.homeId));
     this.listeners.undelivered(identity.id, event.homeId, stale);
     return sockets;

@@ -43,7 +43,7 @@ import { SlidingWindow } from "../limits/slidingWindow";
 import { RATE_WINDOW_SECONDS, limitOf } from "../limits/table";
 import { EventSinks, type Listeners } from "../events/sinks";
 import type { WebhookRoute } from "../outlets/webhooks/types";
-import { type AppEvent, HOME_EVENTS, homeEvent } from "../events/shape";
+import { type AppEvent, HOME_EVENTS, homeEvent, outgoing } from "../events/shape";
 
 const SCHEMA = [
   `CREATE TABLE subscribers (user_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL)`,
@@ -237,7 +237,7 @@ export class HomeHub extends DurableObject<Env> {
    */
   private async publish(projectId: number, event: AppEvent): Promise<number> {
     const audience = { users: this.listenerSet(false).users, record: (eventJson: string) => this.record(eventJson) };
-    const { sockets, stale } = await this.sinks.publish(projectId, event, audience);
+    const { sockets, stale } = await this.sinks.publish(projectId, outgoing(event), audience);
     let dropped = false;
     for (const { userId, seq } of stale) if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
     if (dropped) await this.tellWatchers(this.changed());

@@ -46,7 +46,7 @@ export async function deliverUserToken(env: Env, event: UserTokenEvent): Promise
     }
   }
   try {
-    await enqueueUncached(env, event.eventData.projectId, event);
+    await enqueueUncached(env, event.eventData.projectId, { eventType: event.eventType, json: JSON.stringify(event) });
   } catch (err) {
     console.error(`${event.eventType}: event for user ${event.eventData.userId} failed`, err);
   }

@@ -47,9 +47,13 @@ export class HomeListeners {
     this.copy = null;
   }
 
-  /** Who hears the device's events in `homeId`: the copy, fetched first when there is none. */
-  async audience(deviceId: number, homeId: number): Promise<Audience> {
-    const { users, streamed } = this.copy?.homeId === homeId ? this.copy.set : await this.fetch(deviceId, homeId);
+  /** Who hears the device's events in `homeId`: the copy, or a promise of it when it must be fetched first. */
+  audience(deviceId: number, homeId: number): Audience | Promise<Audience> {
+    if (this.copy?.homeId === homeId) return this.audienceOf(homeId, this.copy.set);
+    return this.fetch(deviceId, homeId).then((set) => this.audienceOf(homeId, set));
+  }
+
+  private audienceOf(homeId: number, { users, streamed }: ListenerSet): Audience {
     return { users, record: streamed ? (eventJson) => homeHub(this.env, homeId).record(eventJson) : null };
   }
 
