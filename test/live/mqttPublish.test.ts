@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { call, get, put } from "../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project, type User } from "../helpers/fixtures";
 import { PACE_BURST, PACE_WINDOW_MS } from "../../src/live/mqtt/pace";
+import { MAX_INBOUND_PACKET_BYTES, packetLibrary } from "../../src/live/mqtt/codec";
 import { connectPacket, mqttDevice, openMqtt, publish } from "./mqttClient";
 import { connect, eventually, type TestSocket } from "./sockets";
 
@@ -182,6 +183,59 @@ describe("protocol errors close only the connection that made them", () => {
       expect(await env.DEVICE.getByName(String(device.id)).presenceInfo()).toMatchObject({ connected: true, mqttConnections: 1 });
     });
   }
+
+  describe(`packets over ${MAX_INBOUND_PACKET_BYTES} bytes (judged from the length each declares)`, () => {
+    const gen = (p: object) => (packetLibrary as { generate(p: object): Uint8Array }).generate(p);
+    /** A QoS 1 bulk-data PUBLISH of exactly `size` bytes in all (a 3-byte remaining length, as every size here needs). */
+    const bulkOfSize = (deviceId: number, size: number, messageId: number) => {
+      const topic = `/devices/${deviceId}/bulkData/big`;
+      const bytes = gen(publish(topic, "x".repeat(size - (1 + 3 + 2 + topic.length + 2)), 1, messageId));
+      expect(bytes.byteLength).toBe(size);
+      return bytes;
+    };
+
+    it("one of exactly the cap, in one message, is taken", async () => {
+      const device = await newDevice(project);
+      const client = await mqttDevice(device.id, device.apiKey);
+      client.sendRaw(bulkOfSize(device.id, MAX_INBOUND_PACKET_BYTES, 41));
+      expect(await client.next(5000)).toMatchObject({ cmd: "puback", messageId: 41 });
+    });
+
+    it("a 2 MiB PUBLISH in one message closes the connection (1002) and is not published; the packet before it in the same message is", async () => {
+      const device = await newDevice(project);
+      const client = await mqttDevice(device.id, device.apiKey);
+      const small = gen(publish(`/devices/${device.id}/bulkData/small`, "abc", 1, 42));
+      const big = bulkOfSize(device.id, 2 * 1024 * 1024, 43);
+      const both = new Uint8Array(small.byteLength + big.byteLength);
+      both.set(small, 0);
+      both.set(big, small.byteLength);
+      client.sendRaw(both);
+      expect(await client.closed).toEqual({ code: 1002, reason: `MQTT packet over ${MAX_INBOUND_PACKET_BYTES} bytes` });
+      expect(client.packets.slice(1).map((p) => [p.cmd, p.messageId])).toEqual([["puback", 42]]); // after the CONNACK
+      await eventually(async () => {
+        const messages = await logMessages(device.id);
+        expect(messages).toContain(`MQTT connection closed: a packet of ${2 * 1024 * 1024} bytes, over ${MAX_INBOUND_PACKET_BYTES}`);
+        expect(messages.filter((m) => m.startsWith("MQTT bulk data"))).toEqual(['MQTT bulk data "small" received: 3 bytes']);
+      }, 3000);
+    });
+
+    it("one that only declares more than the cap is refused at its header, before its body arrives", async () => {
+      const device = await newDevice(project);
+      const client = await mqttDevice(device.id, device.apiKey);
+      // PUBLISH QoS 0, remaining length 16 MiB (0x80 0x80 0x80 0x08), then a few bytes of topic.
+      client.sendRaw(new Uint8Array([0x30, 0x80, 0x80, 0x80, 0x08, 0x00, 0x03, 0x61, 0x62, 0x63]));
+      expect((await client.closed).code).toBe(1002);
+    });
+
+    it("also before CONNECT, and split over messages", async () => {
+      const { client } = await openMqtt();
+      const header = gen(connectPacket("1", "k")).slice(0, 1);
+      client.sendRaw(header); // the type byte alone
+      client.sendRaw(new Uint8Array([0xff, 0xff, 0x7f])); // remaining length 2 MiB − 1
+      expect((await client.closed).code).toBe(1002);
+      expect(client.packets).toEqual([]);
+    });
+  });
 
   it("a packet before CONNECT closes the connection without an answer", async () => {
     const { client } = await openMqtt();

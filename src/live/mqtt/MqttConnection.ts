@@ -28,7 +28,7 @@ import { answerClose, closeQuietly } from "../broadcast";
 import { identityOf } from "../identity";
 import { faultPoint } from "../../faults";
 import { deviceObject } from "../../stubs";
-import { CONNACK, encode, type Inbound, type Outbound, PacketReader, publishPacket, SUBACK_FAILURE, toMessages } from "./codec";
+import { CONNACK, encode, MAX_INBOUND_PACKET_BYTES, type Inbound, type Outbound, PacketReader, publishPacket, SUBACK_FAILURE, toMessages } from "./codec";
 import type { Delivery, LinkEnd } from "./deviceLinks";
 import { Pacer } from "./pace";
 import { type DevicePublication, parseEvent, parseKv } from "./payloads";
@@ -130,14 +130,14 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
   private async onMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     if (sessionOf(ws).phase === "closed") return;
     if (typeof message === "string") return this.end(ws, 1003, "MQTT takes binary messages");
-    const { packets, error } = this.reader.read(new Uint8Array(message));
+    const { packets, error, tooLarge } = this.reader.read(new Uint8Array(message));
     for (const p of packets) {
       await this.onPacket(ws, p);
     if (sessionOf(ws).phase === "closed") return;
     }
     if (error !== null) {
-      this.note(ws, "warn", `MQTT connection closed: malformed packet (${error})`);
-      await this.end(ws, 1002, "malformed MQTT packet");
+      this.note(ws, "warn", tooLarge ? `MQTT connection closed: a ${error}` : `MQTT connection closed: malformed packet (${error})`);
+      await this.end(ws, 1002, tooLarge ? `MQTT packet over ${MAX_INBOUND_PACKET_BYTES} bytes` : "malformed MQTT packet");
     }
   }
 

@@ -77,13 +77,28 @@ export const packetLibrary: unknown = mqttPacket;
 export interface ReadResult {
   packets: Inbound[];
   error: string | null;
+  /** The error is a packet over `MAX_INBOUND_PACKET_BYTES`. */
+  tooLarge: boolean;
 }
 
-/** A stateful reader of one connection's inbound bytes. */
+/**
+ * A stateful reader of one connection's inbound bytes.
+ *
+ * Each packet's size is judged from its fixed header (type byte and
+ * remaining length) before any of it is buffered or parsed: a packet that
+ * declares more than `MAX_INBOUND_PACKET_BYTES` is an error as soon as its
+ * length is known, whether it arrives whole in one message or split over
+ * several, and nothing of it reaches the parser. The packets before it in the
+ * same message are still returned.
+ */
 export class PacketReader {
   private readonly parser = lib.parser({ protocolVersion: 4 });
   private packets: Inbound[] = [];
   private error: string | null = null;
+  /** Body bytes of the current packet still to come (their size is already judged). */
+  private rest = 0;
+  /** The next packet's fixed header read so far: its type byte, then its remaining-length bytes. */
+  private header: number[] = [];
 
   constructor() {
     this.parser.on("packet", (p) => this.packets.push(p as Inbound));
@@ -93,14 +108,50 @@ export class PacketReader {
   read(bytes: Uint8Array): ReadResult {
     this.packets = [];
     this.error = null;
-    let buffered = 0;
+    const over = this.oversized(bytes);
     try {
-      buffered = this.parser.parse(bytes);
+      this.parser.parse(over === null ? bytes : bytes.subarray(0, over.at));
     } catch (err) {
       this.error ??= err instanceof Error ? err.message : String(err);
     }
-    if (this.error === null && buffered > MAX_INBOUND_PACKET_BYTES) this.error = `packet over ${MAX_INBOUND_PACKET_BYTES} bytes`;
-    return { packets: this.packets, error: this.error };
+    const tooLarge = this.error === null && over !== null;
+    if (tooLarge) this.error = `packet of ${over.size} bytes, over ${MAX_INBOUND_PACKET_BYTES}`;
+    return { packets: this.packets, error: this.error, tooLarge };
+  }
+
+  /**
+   * Walks the packet boundaries of `bytes` (a few header bytes per packet;
+   * bodies are skipped by length). Returns where in `bytes` the first packet
+   * over the cap starts (0 when its header began in an earlier message) and
+   * its declared size, or null. A malformed length is left to the parser,
+   * which reports it.
+   */
+  private oversized(bytes: Uint8Array): { at: number; size: number } | null {
+    let i = 0;
+    let start = 0;
+    while (i < bytes.length) {
+      if (this.rest > 0) {
+        const skip = Math.min(this.rest, bytes.length - i);
+        this.rest -= skip;
+        i += skip;
+        continue;
+      }
+      if (this.header.length === 0) start = i;
+      const b = bytes[i++]!;
+      this.header.push(b);
+      if (this.header.length === 1 || (b & 0x80) !== 0) {
+        // The type byte, or a length byte with more to follow (at most 4 length bytes: beyond, the parser errs).
+        if (this.header.length > 4) return null;
+        continue;
+      }
+      let remaining = 0;
+      for (let k = this.header.length - 1; k >= 1; k--) remaining = remaining * 128 + (this.header[k]! & 0x7f);
+      const size = this.header.length + remaining;
+      this.header = [];
+      if (size > MAX_INBOUND_PACKET_BYTES) return { at: start, size };
+      this.rest = remaining;
+    }
+    return null;
   }
 }
 
