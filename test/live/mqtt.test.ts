@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { get, put } from "../helpers/api";
 import { newDevice, newProject, type Project } from "../helpers/fixtures";
 import { connectPacket, mqttDevice, openMqtt } from "./mqttClient";
+import { CONNECT_TIMEOUT_MS } from "../../src/live/mqtt/MqttConnection";
 import { connect, eventually } from "./sockets";
 
 vi.setConfig({ testTimeout: 20_000 });
@@ -159,6 +160,32 @@ describe("MQTT over WebSocket at / (MODE's Go SDK v4)", () => {
     expect((await client.nextPublish()).json.action).toBe("after");
     client.close();
     await shows(project, device.id, false);
+  });
+
+  it("closes a connection that has sent no valid CONNECT within 10 s (1008), whole or in part; one that connected in time stays", async () => {
+    const project = await newProject();
+    const device = await newDevice(project);
+    // Opened first, so its own deadline has passed by the time the others close.
+    const connected = await mqttDevice(device.id, device.apiKey);
+    const opened = Date.now();
+    const { client: silent } = await openMqtt();
+    const { client: partial } = await openMqtt();
+    const { packetLibrary } = await import("../../src/live/mqtt/codec");
+    partial.sendRaw((packetLibrary as { generate(p: object): Uint8Array }).generate(connectPacket(String(device.id), device.apiKey)).slice(0, 5));
+    const deadline = (ms: number) => new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not closed within ${ms} ms`)), ms));
+    const closes = await Promise.race([Promise.all([silent.closed, partial.closed]), deadline(CONNECT_TIMEOUT_MS + 4000)]);
+    expect(closes).toEqual([
+      { code: 1008, reason: "no CONNECT within 10 s" },
+      { code: 1008, reason: "no CONNECT within 10 s" },
+    ]);
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(CONNECT_TIMEOUT_MS - 500);
+    expect(silent.packets).toEqual([]);
+    // The connected one is past its deadline too (its alarm has had time to run): still open, and it works.
+    await connected.silent(500);
+    expect(connected.ws.readyState).toBe(WebSocket.OPEN);
+    connected.send({ cmd: "pingreq" });
+    expect(await connected.next()).toMatchObject({ cmd: "pingresp" });
+    expect(await stub(device.id).presenceInfo()).toMatchObject({ connected: true, mqttConnections: 1 });
   });
 
   it("closes the device's MQTT connections when the device is deleted for good", async () => {

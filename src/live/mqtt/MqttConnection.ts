@@ -17,6 +17,12 @@
  * What must survive hibernation is in the socket's attachment (`Session`);
  * the in-memory packet reader only ever holds an unfinished packet, which a
  * device sends the rest of at once.
+ *
+ * The object's one alarm serves two timers: the CONNECT deadline (a socket
+ * that has not sent a valid CONNECT within `CONNECT_TIMEOUT_MS` is closed, so
+ * an upgrade alone cannot keep an object alive) and the retries of a close
+ * the device object has not taken yet. It is armed for the earlier of the
+ * two, and `alarm()` does whatever is due, then arms for what is left.
  */
 import { DurableObject } from "cloudflare:workers";
 import { resolveKey } from "../../auth/principal";
@@ -42,6 +48,8 @@ interface Session {
   /** `new`: waiting for CONNECT; `connected`: authenticated, a link of its device; `closed`: closed by us. */
   phase: "new" | "connected" | "closed";
   ip: string;
+  /** Epoch ms by which a `new` connection must have sent a valid CONNECT (absent on sockets accepted before the deadline existed). */
+  connectBy?: number;
   deviceId?: number;
   subscriptions: Subscribable[];
 }
@@ -49,6 +57,22 @@ interface Session {
 /** Where a close the device object has not confirmed yet is kept, and how its retries are spaced. */
 const CLOSE_OWED_KEY = "closeOwed";
 const CLOSE_RETRY_MS = { first: 500, max: 60_000 } as const;
+interface CloseOwed {
+  deviceId: number;
+  attempts: number;
+  /** Epoch ms of the next retry. */
+  at?: number;
+}
+
+/**
+ * How long after the upgrade a connection may take to send a valid CONNECT
+ * before it is closed (MQTT 3.1.1 §3.1: "within a reasonable amount of
+ * time"). The Go SDK and mqtt.js send CONNECT as soon as the socket is open;
+ * 10 s is generous for a slow link, and bounds what an upgrade alone can hold.
+ */
+export const CONNECT_TIMEOUT_MS = 10_000;
+/** Close code and reason for a connection that sent no valid CONNECT in time (1008: policy violation). */
+const CONNECT_TIMEOUT_CLOSE = { code: 1008, reason: "no CONNECT within 10 s" } as const;
 
 /** What the device object answers to a publication relayed from here. */
 export type RelayOutcome = "ok" | "refused" | "gone";
@@ -62,6 +86,8 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
   /** Outbound publishes, in order and paced (./pace.ts). */
   private outbound: Promise<unknown> = Promise.resolve();
   private readonly pacer = new Pacer();
+  /** A CONNECT is being checked (its key lookup awaits D1): the deadline has been met, whatever the answer. */
+  private connecting = false;
 
   private get link(): string {
     return this.ctx.id.toString();
@@ -71,8 +97,10 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
     if (req.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("MQTT connection: upgrades only", { status: 400 });
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
-    const session: Session = { phase: "new", ip: req.headers.get(MQTT_IP_HEADER) ?? "", subscriptions: [] };
+    const connectBy = Date.now() + CONNECT_TIMEOUT_MS;
+    const session: Session = { phase: "new", ip: req.headers.get(MQTT_IP_HEADER) ?? "", subscriptions: [], connectBy };
     server.serializeAttachment(session);
+    await this.armAlarm(connectBy);
     // `Sec-WebSocket-Protocol: mqtt` only when the client offered it (mqtt.js does; the Go SDK offers none).
     const offered = (req.headers.get("sec-websocket-protocol") ?? "").split(",").map((p) => p.trim());
     const headers = offered.includes("mqtt") ? { "Sec-WebSocket-Protocol": "mqtt" } : undefined;
@@ -145,7 +173,12 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
     const s = sessionOf(ws);
     if (s.phase === "new") {
       if (p.cmd !== "connect") return this.end(ws, 1002, "CONNECT must come first");
-      return this.onConnect(ws, s, p);
+      this.connecting = true;
+      try {
+        return await this.onConnect(ws, s, p);
+      } finally {
+        this.connecting = false;
+      }
     }
     switch (p.cmd) {
       case "subscribe":
@@ -341,15 +374,34 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
     } catch (err) {
       const attempts = ((await this.ctx.storage.get<{ attempts: number }>(CLOSE_OWED_KEY))?.attempts ?? 0) + 1;
       console.warn(`MQTT connection: telling device ${deviceId} of the close failed (attempt ${attempts}); retrying`, err);
-      await this.ctx.storage.put(CLOSE_OWED_KEY, { deviceId, attempts });
-      await this.ctx.storage.setAlarm(Date.now() + Math.min(CLOSE_RETRY_MS.first * 2 ** (attempts - 1), CLOSE_RETRY_MS.max));
+      const at = Date.now() + Math.min(CLOSE_RETRY_MS.first * 2 ** (attempts - 1), CLOSE_RETRY_MS.max);
+      await this.ctx.storage.put(CLOSE_OWED_KEY, { deviceId, attempts, at } satisfies CloseOwed);
+      await this.armAlarm(at);
     }
   }
 
-  /** Retries telling the device object of the close. */
+  /** Arms the one alarm for `at` unless it is already set for sooner (each timer re-arms itself in `alarm()` when not yet due). */
+  private async armAlarm(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * Everything due: retries telling the device object of the close, and
+   * closes a connection still without a valid CONNECT past its deadline.
+   * What is not due yet is armed again.
+   */
   override async alarm(): Promise<void> {
-    const owed = await this.ctx.storage.get<{ deviceId: number }>(CLOSE_OWED_KEY);
-    if (owed) await this.tellClosed(owed.deviceId);
+    const owed = await this.ctx.storage.get<CloseOwed>(CLOSE_OWED_KEY);
+    // A retry is due at its own time, not whenever the alarm runs for the other timer (`at` is absent in older records: due).
+    if (owed && (owed.at ?? 0) <= Date.now()) await this.tellClosed(owed.deviceId);
+    else if (owed) await this.armAlarm(owed.at!);
+    const ws = this.socket();
+    const s = ws && sessionOf(ws);
+    if (!ws || s?.phase !== "new" || s.connectBy === undefined || this.connecting) return;
+    if (Date.now() < s.connectBy) return this.armAlarm(s.connectBy);
+    console.warn(`MQTT connection closed: ${CONNECT_TIMEOUT_CLOSE.reason} from ${s.ip || "unknown address"}`);
+    await this.end(ws, CONNECT_TIMEOUT_CLOSE.code, CONNECT_TIMEOUT_CLOSE.reason);
   }
 
   private socket(): WebSocket | undefined {
