@@ -11,7 +11,8 @@
 // ended) with the server's code within 2 s:
 //   - events socket: logout (4001), deleting the user (4001)
 //   - device command and key-value sockets: deleting the device (4004)
-//   - MQTT over WebSocket: deleting the device (4004), a protocol error (1003)
+//   - MQTT over WebSocket: deleting the device (4004), a protocol error (1003),
+//     no CONNECT within 10 s (1008; its connection ends with the idle object)
 // and that a connection the device ends (a close frame, or none) resets nothing.
 //
 // Run: npx node --test test/node/server-close.test.mjs (starts and stops its own wrangler dev).
@@ -190,6 +191,25 @@ test("an MQTT protocol error (a text frame) closes the connection with 1003 and 
   const ws = await mqttConnection(d);
   const result = await closeAfter(ws, async () => ws.send("not MQTT"));
   assertClosedPromptly(result, 1003);
+});
+
+// A connection at `/` that never sends CONNECT gets the close frame at its
+// 10 s deadline. It sent no message, so workerd holds the connection after
+// the client's close reply until the idle object is evicted (about 10 s
+// later under wrangler dev): a reset would end it at once, but is logged as
+// an uncaught error, too loud for what a port scanner causes. The object is
+// gone either way; asserted: the frame on time, and the end before `ws`'s own
+// 30 s close timeout would have ended it.
+test("an MQTT connection that sends no CONNECT gets a 1008 close at 10 s, and its connection ends once the idle object goes", { timeout: 90_000 }, async () => {
+  const ws = await open(`${wsBase()}/`);
+  const t0 = Date.now();
+  let frameAt;
+  void closeFrame(ws).then(() => (frameAt = Date.now() - t0));
+  const result = await closeAfter(ws, async () => {}, 60_000);
+  assert.equal(result.code, 1008, JSON.stringify(result));
+  assert.equal(result.reason, "no CONNECT within 10 s");
+  assert.ok(frameAt >= 9_500 && frameAt < 10_000 + PROMPT_MS, `the close frame came after ${frameAt} ms`);
+  assert.ok(result.ms < frameAt + 25_000, `the connection ended ${result.ms - frameAt} ms after the close frame`);
 });
 
 // The resets above are only for connections the service closed itself. A
