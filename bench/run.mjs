@@ -168,9 +168,10 @@ async function main() {
     port: svcPort,
     inspectorPort: await freePort(),
     persistTo: svcPersist,
-    // The per-device rates (100 in 10 s) would refuse the load the bench measures: off here.
+    // The per-device rates (100 in 10 s) would refuse the load the bench measures, and B3 holds up to
+    // 100 app sockets per user session (1,000 listeners over 10 users) where 20 may be open: both off here.
     // B3's webhook target listens on 127.0.0.1, which only ALLOW_PRIVATE_TARGETS lets a webhook point at.
-    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0", ALLOW_PRIVATE_TARGETS: "true" },
+    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0", MAX_APP_SOCKETS_PER_USER: "0", ALLOW_PRIVATE_TARGETS: "true" },
     logFile: path.join(resultsDir, "service.log"),
     pin,
   });

@@ -26,6 +26,13 @@ export function errors(...codes: number[]) {
   );
 }
 
+/** An upgrade refused by a cap on open connections: `409 LIMIT_REACHED` naming it (README "Limits"). */
+export function connectionCap(what: string, ...limits: string[]) {
+  const names = limits.map((l) => `\`${l}\``).join(" or ");
+  const description = `${what} (\`LIMIT_REACHED\`, \`data.limit\` ${names}, \`data.max\`); one that closes frees its place at once.`;
+  return { 409: { description, content: { "application/json": { schema: errorSchema } } } };
+}
+
 export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
   return { required: true, description, content: { "application/json": { schema } } } as const;
 }

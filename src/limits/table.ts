@@ -35,6 +35,16 @@ export const TUNABLE = {
   provisioningTokensPerHome: { default: 50, var: "MAX_PROVISIONING_TOKENS_PER_HOME" },
   /** Log requests kept per device (the oldest finished ones make room). */
   logRequestsPerDevice: { default: 100, var: "MAX_LOG_REQUESTS_PER_DEVICE" },
+  /** Open command and key-value sockets of one device, together, counted in its object. */
+  socketsPerDevice: { default: 10, var: "MAX_SOCKETS_PER_DEVICE" },
+  /** Open MQTT connections of one device, counted in its object (its MQTT links). */
+  mqttConnectionsPerDevice: { default: 4, var: "MAX_MQTT_CONNECTIONS_PER_DEVICE" },
+  /** Open app sockets (`/userSession/websocket`) of one user, every session together, counted in the user's hub. */
+  appSocketsPerUser: { default: 20, var: "MAX_APP_SOCKETS_PER_USER" },
+  /** Open event streams of one home, counted in its hub. */
+  streamsPerHome: { default: 50, var: "MAX_STREAMS_PER_HOME" },
+  /** Open event streams of one home per user (every session together), per project key, and for the operator. */
+  streamsPerUserPerHome: { default: 5, var: "MAX_STREAMS_PER_USER_PER_HOME" },
 } as const satisfies Record<string, { default: number; var: keyof Env }>;
 
 export type TunableLimit = keyof typeof TUNABLE;

@@ -34,6 +34,8 @@ import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
 import { LIMITS } from "./limits";
+import { type LimitRefusal, upgradeLimitReached } from "../limits/refuse";
+import { limitOf } from "../limits/table";
 import { parseExact } from "../json/exact";
 import { loggedPath } from "../logs/loggedPath";
 import { LogBuffer } from "../logs/buffer";
@@ -187,6 +189,13 @@ export class DeviceObject extends DurableObject<Env> {
     }
     await this.reconcile();
     this.state.setIdentity(identity);
+    // Open sockets only: one closing (the peer's close frame is in) has already given up its place.
+    // The count and the accept below are one synchronous block, so concurrent upgrades cannot pass the cap together.
+    const maxSockets = limitOf(this.env, "socketsPerDevice");
+    if (maxSockets > 0 && openSockets(this.ctx).length >= maxSockets) {
+      this.note("warn", `${kind} socket refused: ${maxSockets} sockets already open (socketsPerDevice)`);
+      return upgradeLimitReached("socketsPerDevice", maxSockets);
+    }
     const time = now();
     const info: SocketInfo = { kind, ip: req.headers.get(CLIENT_IP_HEADER) ?? "", connectTime: time };
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
@@ -523,16 +532,27 @@ export class DeviceObject extends DurableObject<Env> {
 
   // ---- RPC: MQTT connections (src/live/mqtt/MqttConnection.ts relays here) ----
 
-  /** An MQTT connection authenticated as this device: it counts for presence like a socket. */
-  async mqttOpen(identity: DeviceIdentity, link: string, ip: string): Promise<void> {
+  /**
+   * An MQTT connection authenticated as this device: it counts for presence
+   * like a socket. Null when taken; the cap's refusal when the device already
+   * has as many connections as it may (the connection answers CONNACK 3).
+   */
+  async mqttOpen(identity: DeviceIdentity, link: string, ip: string): Promise<LimitRefusal | null> {
     await this.reconcile();
     this.state.setIdentity(identity);
     // The device's other connections may be left over from before a restart (it is reconnecting): ask them.
+    // So the cap below counts only connections whose objects still hold their socket (or could not be asked).
     if (this.mqtt.count() > 0) await this.mqtt.audit(identity.id, link);
+    const max = limitOf(this.env, "mqttConnectionsPerDevice");
+    if (max > 0 && this.mqtt.count() >= max) {
+      this.note("warn", `MQTT connection refused${ip ? ` from ${ip}` : ""}: ${max} connections already open (mqttConnectionsPerDevice)`);
+      return { limit: "mqttConnectionsPerDevice", max };
+    }
     const time = now();
     this.mqtt.add(link, ip, time);
     this.note("info", `MQTT connection opened${ip ? ` from ${ip}` : ""}`);
     if (this.presence.opened(time)) await this.wentOnline(ip);
+    return null;
   }
 
   /**

@@ -95,7 +95,7 @@ export class HomeHub extends DurableObject<Env> {
     migrate(ctx.storage.sql, SCHEMA);
     this.kv = new HomeKv(ctx.storage.sql);
     this.kvWrites = new SlidingWindow("homeKvWrites", limitOf(env, "homeKvWrites"), RATE_WINDOW_SECONDS * 1000);
-    this.streams = new HomeStreams(ctx);
+    this.streams = new HomeStreams(ctx, { perHome: limitOf(env, "streamsPerHome"), perOwner: limitOf(env, "streamsPerUserPerHome") });
     this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "home", id: event.homeId }));
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);

@@ -22,6 +22,8 @@ import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast"
 import { homeHub } from "../stubs";
 import { migrate } from "../db/objectSchema";
 import { faultPoint } from "../faults";
+import { upgradeLimitReached } from "../limits/refuse";
+import { limitOf } from "../limits/table";
 
 /** Headers of a forwarded app-socket upgrade (set by the worker after authentication). */
 export const USER_HEADER = "x-live-user";
@@ -62,6 +64,10 @@ export class UserHub extends DurableObject<Env> {
     if (!Number.isSafeInteger(userId) || userId <= 0 || !session || req.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("user hub: upgrades only", { status: 400 });
     }
+    // Every session of the user together; a socket closing (or closed by us) has given up its place.
+    // Counted and accepted in one synchronous block, so concurrent upgrades cannot pass the cap together.
+    const max = limitOf(this.env, "appSocketsPerUser");
+    if (max > 0 && this.appSockets().length >= max) return upgradeLimitReached("appSocketsPerUser", max);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [APP_TAG, sessionTag(session)]);
     server.serializeAttachment({ session, openTime: new Date().toISOString() });

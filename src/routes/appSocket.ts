@@ -7,7 +7,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
-import { errors, security } from "../http/openapi";
+import { connectionCap, errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { SESSION_HEADER, USER_HEADER } from "../live/UserHub";
 import { userHub } from "../stubs";
@@ -23,7 +23,7 @@ const appSocket = createRoute({
     "One JSON text frame per event: `{eventType, eventData, timestamp, homeId, originDeviceId, originDeviceClass, originDeviceIp}`, including `_deviceConnected_`, `_deviceDisconnected_`, `_deviceKVSaved_` and `_deviceKVDeleted_`. The socket closes with code 4001 when the session ends.",
   security,
   request: { query: z.object({ authToken: z.string().optional().openapi({ description: "The user key (browsers cannot set headers on a WebSocket)." }) }) },
-  responses: { 101: { description: "Switching to the WebSocket protocol." }, ...errors(401, 403), 426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." } },
+  responses: { 101: { description: "Switching to the WebSocket protocol." }, ...errors(401, 403), ...connectionCap("The user already has as many app sockets open as they may", "appSocketsPerUser"), 426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." } },
 });
 
 export function appSocketRoutes() {

@@ -11,7 +11,7 @@ import { presentedKey, principalOf, resolveKeyUncached } from "../auth/principal
 import { credentialOf, registerChannel } from "../changes/channels";
 import { unauthorized } from "../http/errors";
 import type { AppEnv } from "../env";
-import { errors, security } from "../http/openapi";
+import { connectionCap, errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { loadHome } from "../homes/access";
 import { reach } from "../http/reach";
@@ -41,6 +41,7 @@ const homeEvents = createRoute({
   responses: {
     200: { description: "The event stream.", content: { "text/event-stream": { schema: z.string() } } },
     ...errors(400, 401, 403, 404, 503),
+    ...connectionCap("The home, or the caller in this home, already has as many streams open as it may", "streamsPerHome", "streamsPerUserPerHome"),
   },
 });
 

@@ -31,6 +31,7 @@ import { ApiError } from "../../errors";
 import type { LogLevel } from "../../logs/entries";
 import { recordLog } from "../../logs/record";
 import { answerClose, closeQuietly } from "../broadcast";
+import { limitReachedJson } from "../../limits/refuse";
 import { identityOf } from "../identity";
 import { faultPoint } from "../../faults";
 import { deviceObject } from "../../stubs";
@@ -199,10 +200,10 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
   }
 
   private async onConnect(ws: WebSocket, s: Session, p: Extract<Inbound, { cmd: "connect" }>): Promise<void> {
-    const refuse = (code: number, why: string) => {
+    const refuse = (code: number, why: string, closeReason = why) => {
       if (code !== CONNACK.unacceptableProtocol) console.warn(`MQTT CONNECT refused (${why}) from ${s.ip || "unknown address"}`);
       this.send(ws, [{ cmd: "connack", returnCode: code, sessionPresent: false }]);
-      return this.end(ws, 1000, why);
+      return this.end(ws, 1000, closeReason);
     };
     if (p.protocolVersion !== 4) return refuse(CONNACK.unacceptableProtocol, "MQTT 3.1.1 only");
     const username = p.username ?? "";
@@ -214,7 +215,9 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
       if (who === null) return refuse(CONNACK.badCredentials, "unknown key");
       if (who.kind !== "device" || who.deviceId !== deviceId) return refuse(CONNACK.notAuthorized, "not this device's key");
       identity = identityOf((await loadDevice(this.env, who, deviceId, "self")).device);
-      await deviceObject(this.env, deviceId).mqttOpen(identity, this.link, s.ip);
+      const over = await deviceObject(this.env, deviceId).mqttOpen(identity, this.link, s.ip);
+      // 3 (server unavailable), not 4 or 5: the credentials are right and a later try may succeed; the close says which cap.
+      if (over !== null) return refuse(CONNACK.serverUnavailable, `${over.limit} reached (${over.max})`, limitReachedJson(over.limit, over.max));
     } catch (err) {
       if (err instanceof ApiError) return refuse(CONNACK.notAuthorized, err.reason);
       console.error("MQTT CONNECT: lookup or device object failed", err);

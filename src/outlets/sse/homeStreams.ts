@@ -18,6 +18,7 @@
  * theirs to read.
  */
 import { broadcast, closeQuietly } from "../../live/broadcast";
+import { upgradeLimitReached } from "../../limits/refuse";
 import { encodeFrame, RESET_EVENT } from "./frames";
 import { HomeEventLog } from "./eventLog";
 
@@ -40,10 +41,19 @@ const credentialTag = (credential: string) => `credential:${credential}`;
 /** Whose streams end: a user's (membership), or those opened with one credential (session or key ended). */
 export type StreamOwner = { userId: number } | { credential: string };
 
+/** The caps on open streams (src/limits/table.ts: `streamsPerHome`, `streamsPerUserPerHome`); 0 is no cap. */
+export interface StreamCaps {
+  perHome: number;
+  perOwner: number;
+}
+
 export class HomeStreams {
   readonly log: HomeEventLog;
 
-  constructor(private readonly ctx: DurableObjectState) {
+  constructor(
+    private readonly ctx: DurableObjectState,
+    private readonly caps: StreamCaps,
+  ) {
     this.log = new HomeEventLog(ctx.storage.sql);
   }
 
@@ -54,6 +64,8 @@ export class HomeStreams {
     const credential = req.headers.get(STREAM_CREDENTIAL_HEADER);
     const lastId = req.headers.get(STREAM_LAST_ID_HEADER);
     const since = Number(req.headers.get(STREAM_SINCE_HEADER) ?? 0);
+    const refused = this.overCap(user === null ? null : Number(user), credential);
+    if (refused) return refused;
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     const tags = [STREAM_TAG, user ? userTag(Number(user)) : "key"];
     if (credential) tags.push(credentialTag(credential));
@@ -92,6 +104,28 @@ export class HomeStreams {
     return this.ctx.getWebSockets(STREAM_TAG).length;
   }
 
+  /**
+   * The 409 when the home, or this stream's owner in it, has as many open
+   * streams as it may. The owner is the member (all their sessions together),
+   * else the project key (its credential tag), else the operator (a key
+   * stream without a credential). Counted from the sockets' tags, so streams
+   * accepted before the caps existed count too; only open sockets count, so
+   * one that is closing has already given up its place. Runs in the same
+   * synchronous block as the accept that follows.
+   */
+  private overCap(userId: number | null, credential: string | null): Response | null {
+    const { perHome, perOwner } = this.caps;
+    if (perHome > 0 && open(this.ctx.getWebSockets(STREAM_TAG)).length >= perHome) return upgradeLimitReached("streamsPerHome", perHome);
+    if (perOwner === 0) return null;
+    const owned =
+      userId !== null
+        ? this.ctx.getWebSockets(userTag(userId))
+        : credential !== null
+          ? this.ctx.getWebSockets(credentialTag(credential))
+          : this.ctx.getWebSockets("key").filter((ws) => !this.ctx.getTags(ws).some((t) => t.startsWith("credential:")));
+    return open(owned).length >= perOwner ? upgradeLimitReached("streamsPerUserPerHome", perOwner) : null;
+  }
+
   private resume(ws: WebSocket, after: number, since: number): void {
     const resume = this.log.since(after, since);
     if (resume.kind === "replay") {
@@ -102,3 +136,5 @@ export class HomeStreams {
     ws.send(encodeFrame(resume.latest, RESET_EVENT, JSON.stringify({ lastEventId: after, oldestKeptId: resume.oldest, latestId: resume.latest })));
   }
 }
+
+const open = (sockets: WebSocket[]) => sockets.filter((ws) => ws.readyState === WebSocket.OPEN);

@@ -7,6 +7,7 @@
  * client goes away.
  */
 import type { SSEStreamingApi } from "hono/streaming";
+import { ApiError, type ErrorData } from "../../errors";
 import { homeHub } from "../../stubs";
 import { decodeFrame } from "./frames";
 import { STREAM_CREDENTIAL_HEADER, STREAM_LAST_ID_HEADER, STREAM_SINCE_HEADER, STREAM_USER_HEADER } from "./homeStreams";
@@ -23,7 +24,7 @@ export interface StreamRequest {
   sinceMs: number;
 }
 
-/** Opens the stream socket to the home's hub. */
+/** Opens the stream socket to the home's hub; a cap the hub refused it with is thrown as the caller's 409. */
 export async function openHomeStream(env: Env, homeId: number, r: StreamRequest): Promise<WebSocket> {
   const headers = new Headers({ upgrade: "websocket" });
   if (r.userId !== null) headers.set(STREAM_USER_HEADER, String(r.userId));
@@ -31,6 +32,10 @@ export async function openHomeStream(env: Env, homeId: number, r: StreamRequest)
   if (r.lastEventId !== null) headers.set(STREAM_LAST_ID_HEADER, String(r.lastEventId));
   if (r.sinceMs > 0) headers.set(STREAM_SINCE_HEADER, String(r.sinceMs));
   const res = await homeHub(env, homeId).fetch(new Request("https://home-hub/events", { headers }));
+  if (res.status === 409) {
+    const { reason, data } = await res.json<{ reason: string; data: ErrorData }>();
+    throw new ApiError(409, reason, data);
+  }
   if (!res.webSocket) throw new Error(`home hub answered ${res.status} to a stream upgrade`);
   return res.webSocket;
 }

@@ -12,7 +12,7 @@ import type { DeviceRow } from "../../devices/present";
 import { refuseDeactivated } from "../../homes/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, jsonResponse } from "../../http/errors";
-import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
+import { connectionCap, errors, json, jsonBody, noContent, security } from "../../http/openapi";
 import { asDouble } from "../../json/exact";
 import { jsonObjectSchema } from "../../json/schema";
 import type { CommandRequest, SendOutcome } from "../../live/DeviceObject";
@@ -88,7 +88,12 @@ const listenCommands = createRoute({
     params: deviceParams,
     query: z.object({ authToken: z.string().optional().openapi({ description: "The device key, for clients that cannot set headers." }) }),
   },
-  responses: { 101: { description: "Switching to the WebSocket protocol." }, ...errors(401, 403, 404), 426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." } },
+  responses: {
+    101: { description: "Switching to the WebSocket protocol." },
+    ...errors(401, 403, 404),
+    ...connectionCap("The device already has as many command and key-value sockets open as it may", "socketsPerDevice"),
+    426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." },
+  },
 });
 
 const sendCommand = createRoute({

@@ -17,7 +17,7 @@ import { principalOf } from "../../auth/principal";
 import { deviceItself, loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, notFound } from "../../http/errors";
-import { errors, json, jsonBody, security } from "../../http/openapi";
+import { connectionCap, errors, json, jsonBody, security } from "../../http/openapi";
 import { errorSchema, timeSchema } from "../../http/validation";
 import type { KvChange, KvPrecondition } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
@@ -93,6 +93,7 @@ const listKv = createRoute({
   },
   responses: {
     101: { description: "Switching to the WebSocket protocol." },
+    ...connectionCap("An upgrade: the device already has as many command and key-value sockets open as it may", "socketsPerDevice"),
     200: json(z.array(listedKvItemSchema), "The items, by key, each with its `rev`."),
     ...errors(400, 401, 403, 404, 503),
   },
