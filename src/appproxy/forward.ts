@@ -18,10 +18,10 @@
  */
 import { ApiError } from "../http/errors";
 import { readCapped, tooLarge } from "../http/bodyCap";
+import { LIMIT } from "../limits/registry";
+import { limitData } from "../limits/refuse";
 import { sha256Hex, signedHeaders, type SignedFields } from "./sign";
 
-export const MAX_REQUEST_BYTES = 1024 * 1024;
-export const MAX_RESPONSE_BYTES = 5 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 const HOP_BY_HOP = new Set([
@@ -127,9 +127,9 @@ export async function forward(input: ForwardInput): Promise<Response> {
   // GET and HEAD carry no body on the way out (fetch refuses one), so none is read or signed.
   const hasBody = method !== "GET" && method !== "HEAD";
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (hasBody && declared > MAX_REQUEST_BYTES) throw tooLarge(MAX_REQUEST_BYTES);
-  const body = hasBody ? await readCapped(request.body, MAX_REQUEST_BYTES) : new Uint8Array(0);
-  if (!body) throw tooLarge(MAX_REQUEST_BYTES);
+  if (hasBody && declared > LIMIT.appProxyRequestBytes) throw tooLarge("appProxyRequestBytes", LIMIT.appProxyRequestBytes);
+  const body = hasBody ? await readCapped(request.body, LIMIT.appProxyRequestBytes) : new Uint8Array(0);
+  if (!body) throw tooLarge("appProxyRequestBytes", LIMIT.appProxyRequestBytes);
 
   const fields: SignedFields = {
     timestamp: new Date().toISOString(),
@@ -154,13 +154,13 @@ export async function forward(input: ForwardInput): Promise<Response> {
       redirect: "manual",
       signal,
     });
-    resBody = await readCapped(res.body, MAX_RESPONSE_BYTES);
+    resBody = await readCapped(res.body, LIMIT.appProxyResponseBytes);
   } catch (err) {
     if (signal.aborted) throw new ApiError(504, "APP_PROXY_TIMEOUT", { timeoutMs });
     console.warn("app proxy target unreachable", targetUrl.origin, err);
     throw new ApiError(502, "APP_PROXY_UNREACHABLE", { message: "the app server could not be reached" });
   }
-  if (!resBody) throw new ApiError(502, "APP_PROXY_RESPONSE_TOO_LARGE", { maxBytes: MAX_RESPONSE_BYTES });
+  if (!resBody) throw new ApiError(502, "APP_PROXY_RESPONSE_TOO_LARGE", { ...limitData("appProxyResponseBytes", LIMIT.appProxyResponseBytes), maxBytes: LIMIT.appProxyResponseBytes });
 
   const out = returnedHeaders(res.headers);
   return new Response(NO_BODY_STATUS.has(res.status) ? null : resBody, { status: res.status, headers: out });

@@ -63,7 +63,11 @@ export const users = sqliteTable(
     projectRole: text("project_role", { enum: ["viewer", "editor", "admin"] }),
     creationTime: text("creation_time").notNull(),
   },
-  (t) => [uniqueIndex("users_project_email").on(t.projectId, t.email)],
+  (t) => [
+    uniqueIndex("users_project_email").on(t.projectId, t.email),
+    // The project's newest users: the sign-up rate per project (src/limits/caps.ts).
+    index("users_project_created").on(t.projectId, t.creationTime),
+  ],
 );
 
 export const userSessions = sqliteTable(

@@ -1,8 +1,19 @@
-/** The two answers a limit gives, in the contract's shape. `onError` adds `Retry-After` from `data.retryAfter`. */
-import { ApiError } from "../http/errors";
+/**
+ * The one way a limit refuses, in the contract's shape: `data.limit` is
+ * always the limit's name in the registry (./registry.ts), `data.max` its
+ * number in force. `onError` adds `Retry-After` from `data.retryAfter`.
+ */
+import { ApiError } from "../errors";
+import type { LimitName } from "./registry";
+
+/** What a refusal's `data` carries (objects answer with it in their outcomes). */
+export const limitData = (limit: LimitName, max: number) => ({ limit, max });
 
 /** 429: too many in the window; try again in `retryAfter` seconds. */
-export const rateLimited = (limit: string, retryAfter: number) => new ApiError(429, "RATE_LIMITED", { limit, retryAfter: Math.max(1, Math.ceil(retryAfter)) });
+export const rateLimited = (limit: LimitName, retryAfter: number) => new ApiError(429, "RATE_LIMITED", { limit, retryAfter: Math.max(1, Math.ceil(retryAfter)) });
 
 /** 409: as many as may exist already exist; remove one first. */
-export const limitReached = (limit: string, max: number) => new ApiError(409, "LIMIT_REACHED", { limit, max });
+export const limitReached = (limit: LimitName, max: number) => new ApiError(409, "LIMIT_REACHED", limitData(limit, max));
+
+/** 413: a body over its size (`maxBytes` too, as the answer has always carried it). */
+export const tooLarge = (limit: LimitName, max: number, reason = "REQUEST_TOO_LARGE") => new ApiError(413, reason, { ...limitData(limit, max), maxBytes: max });

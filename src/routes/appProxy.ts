@@ -49,7 +49,7 @@ const putRoutes = createRoute({
   description:
     "`srcPath` is a path prefix matched on whole segments (`api` matches `api` and `api/x`, not `apix`; the longest match wins). `targetUrl` is an http(s) base URL without credentials, query or fragment; the rest of the path is appended to it. It must name a public host: loopback, private, link-local and other non-public addresses and `localhost` names are refused (400) unless the deployment sets `ALLOW_PRIVATE_TARGETS` to `\"true\"`.",
   security,
-  middleware: [bodyCap(256 * 1024)] as const,
+  middleware: [bodyCap("appProxyConfigBodyBytes")] as const,
   request: { params, body: jsonBody(routesBody) },
   responses: { 200: json(routesSchema, "The routes now in force."), ...errors(400, 401, 403, 404, 413) },
 });

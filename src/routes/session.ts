@@ -18,15 +18,18 @@ import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation
 import { commit } from "../changes/outbox";
 import { endSession as endSessionStatements } from "../changes/revoke";
 import { clearLoginFailures, refuseBusyAddress, takeLoginAttempt } from "../limits/login";
+import { upToChars } from "../limits/fields";
+import { refuseSessionsOverCap } from "../limits/caps";
+import { LIMIT } from "../limits/registry";
 import { emailSchema } from "./users";
 
 const loginBody = z.strictObject({
   projectId: idSchema,
   email: emailSchema,
   // No minimum here: a too-short password is simply incorrect, and says nothing about the account.
-  password: z.string().max(256, "at most 256 characters"),
+  password: upToChars("passwordChars"),
   // MODE's app library names the app signing in; kept on the session, shown by GET /userSession.
-  appId: textSchema(128).optional().openapi({ description: "The app signing in (MODE's app library sends it); kept on the session." }),
+  appId: textSchema(LIMIT.appIdChars).optional().openapi({ description: "The app signing in (MODE's app library sends it); kept on the session." }),
 });
 
 const login = createRoute({
@@ -95,6 +98,7 @@ export function sessionRoutes() {
       throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
     }
     await clearLoginFailures(c.env, projectId, email);
+    await refuseSessionsOverCap(c.env, user.id);
     const token = newKey("session");
     await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, appId: appId ?? null, creationTime: now() });
     return c.json({ userId: user.id, token }, 200);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { get, post } from "../helpers/api";
 import { newDevice, newHome, newProject, newUser } from "../helpers/fixtures";
-import { callWith, expectCapped } from "./limited";
+import { callWith, expectCapped, expectRateLimited } from "./limited";
 
 describe("caps", () => {
   it("homes per user: making or joining one more than the cap is 409 LIMIT_REACHED", async () => {
@@ -56,5 +56,80 @@ describe("caps", () => {
     const ids = kept.body.map((r: { logRequestId?: string; id?: string }) => r.logRequestId ?? r.id);
     expect(ids.sort()).toEqual(made.slice(2).sort());
     expect((await get(`/devices/${device.id}/logRequests/${made[0]}`, project.adminKey)).status).toBe(404);
+  });
+});
+
+/**
+ * What one account could create without end before: each is refused past its
+ * cap with the one cap shape, and the default goes through. The vars are set
+ * low for the call (worker-side caps); the webhooks' cap is counted in the
+ * project's object, so it runs at its value.
+ */
+describe("nothing a caller can create is unbounded", () => {
+  it("API keys per project", async () => {
+    const project = await newProject(); // already has two keys
+    const vars = { MAX_API_KEYS_PER_PROJECT: "3" };
+    expect((await callWith(vars, "POST", `/projects/${project.id}/apiKeys`, { key: project.adminKey, body: { name: "third", admin: false } })).status).toBe(201);
+    expectCapped(await callWith(vars, "POST", `/projects/${project.id}/apiKeys`, { key: project.adminKey, body: { name: "fourth", admin: false } }), "apiKeysPerProject", 3);
+    expect((await post(`/projects/${project.id}/apiKeys`, { name: "fourth", admin: false }, project.adminKey)).status).toBe(201);
+  });
+
+  it("device classes per project", async () => {
+    const project = await newProject(); // already has two classes
+    const vars = { MAX_DEVICE_CLASSES_PER_PROJECT: "2" };
+    expectCapped(await callWith(vars, "POST", `/projects/${project.id}/deviceClasses`, { key: project.adminKey, body: { id: "third", name: "third" } }), "deviceClassesPerProject", 2);
+    expect((await post(`/projects/${project.id}/deviceClasses`, { id: "third", name: "third" }, project.adminKey)).status).toBe(201);
+  });
+
+  it("firmware component versions and bundles per project", async () => {
+    const project = await newProject();
+    const vars = { MAX_FIRMWARE_VERSIONS_PER_PROJECT: "1", MAX_FIRMWARE_BUNDLES_PER_PROJECT: "1" };
+    const version = (name: string) => callWith(vars, "POST", `/projects/${project.id}/firmware/components/core/versions`, { key: project.adminKey, body: { componentVersionName: name, deviceConfigSchema: [] } });
+    expect((await version("v1")).status).toBe(201);
+    expectCapped(await version("v2"), "firmwareVersionsPerProject", 1);
+    const bundle = (bundleId: string) =>
+      callWith(vars, "POST", `/projects/${project.id}/firmware/bundles`, { key: project.adminKey, body: { bundleId, componentVersions: [{ componentName: "core", componentVersionName: "v1" }] } });
+    expect((await bundle("b1")).status).toBe(201);
+    expectCapped(await bundle("b2"), "firmwareBundlesPerProject", 1);
+  });
+
+  it("homes per project, whoever makes them", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const vars = { MAX_HOMES_PER_PROJECT: "2" };
+    expect((await callWith(vars, "POST", "/homes", { key: user.token, body: { name: "a" } })).status).toBe(201);
+    expect((await callWith(vars, "POST", "/homes", { key: project.adminKey, body: { name: "b", projectId: project.id } })).status).toBe(201);
+    expectCapped(await callWith(vars, "POST", "/homes", { key: user.token, body: { name: "c" } }), "homesPerProject", 2);
+    expectCapped(await callWith(vars, "POST", "/homes", { key: project.adminKey, body: { name: "c", projectId: project.id } }), "homesPerProject", 2);
+  });
+
+  it("sessions per user: a sign-in past the cap is refused until one ends", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id); // one session already
+    const vars = { MAX_SESSIONS_PER_USER: "2" };
+    const signIn = () => callWith(vars, "POST", "/auth/user", { body: { projectId: project.id, email: user.email, password: user.password } });
+    const second = await signIn();
+    expect(second.status).toBe(200);
+    expectCapped(await signIn(), "sessionsPerUser", 2);
+    expect((await callWith(vars, "DELETE", "/userSession", { key: second.body.token })).status).toBe(204);
+    expect((await signIn()).status).toBe(200);
+  });
+
+  it("anonymous sign-ups per project per hour, from any address; a project key is not counted", async () => {
+    const project = await newProject();
+    const vars = { RATE_SIGNUPS_PER_PROJECT: "2" };
+    const signUp = (n: number, key?: string) =>
+      callWith(vars, "POST", "/users", { key, body: { projectId: project.id, name: `u${n}`, email: `signup-${project.id}-${n}@example.com`, password: "long enough" } });
+    expect((await signUp(1)).status).toBe(201);
+    expect((await signUp(2)).status).toBe(201);
+    expectRateLimited(await signUp(3), "signupsPerProject", 3600);
+    expect((await signUp(4, project.adminKey)).status).toBe(201);
+  });
+
+  it("webhooks per project: the 21st is 409 LIMIT_REACHED naming webhooksPerProject", async () => {
+    const project = await newProject();
+    const make = (n: number) => post(`/projects/${project.id}/webhooks`, { url: `http://127.0.0.1:9/hook-${n}` }, project.adminKey);
+    for (let n = 0; n < 20; n++) expect((await make(n)).status).toBe(201);
+    expectCapped(await make(20), "webhooksPerProject", 20);
   });
 });
