@@ -29,8 +29,10 @@ export const TUNABLE = {
   loginLockoutMinutes: { default: 15, var: "LOGIN_LOCKOUT_MINUTES" },
   /** Days a session may go unused before it expires. */
   sessionIdleDays: { default: 30, var: "SESSION_IDLE_DAYS" },
-  /** Homes a user may belong to. */
+  /** Homes a user may make (or add themselves to); homes others added them to do not count. */
   homesPerUser: { default: 100, var: "MAX_HOMES_PER_USER" },
+  /** Members of one home, its owners included: what bounds adding others, since their own cap does not. */
+  membersPerHome: { default: 50, var: "MAX_MEMBERS_PER_HOME" },
   /** Unused, unexpired provisioning tokens per home. */
   provisioningTokensPerHome: { default: 50, var: "MAX_PROVISIONING_TOKENS_PER_HOME" },
   /** Log requests kept per device (the oldest finished ones make room). */
