@@ -196,7 +196,9 @@ export const devices = sqliteTable(
   },
   (t) => [
     uniqueIndex("devices_api_key_digest").on(t.apiKeyDigest),
-    uniqueIndex("devices_claim_code_digest").on(t.claimCodeDigest),
+    // A claim code is unique within its project only: a project-wide index would
+    // let one project learn (409 on PATCH) which codes another project uses.
+    uniqueIndex("devices_project_claim_code_digest").on(t.projectId, t.claimCodeDigest),
     index("devices_project").on(t.projectId, t.id),
     index("devices_project_class").on(t.projectId, t.deviceClass, t.id),
     index("devices_home").on(t.homeId, t.id),
