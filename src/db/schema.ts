@@ -155,9 +155,21 @@ export const homeMembers = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     role: text("role", { enum: ["owner", "member"] }).notNull(),
+    /**
+     * How the membership came to be: `own` (the user made the home, or added
+     * themselves) or `added` (someone else put them in it). Only `own` counts
+     * against the user's `homesPerUser`, so no one can use up another's cap by
+     * adding them. No default: every insert says which it is.
+     */
+    origin: text("origin", { enum: ["own", "added"] }).notNull(),
     creationTime: text("creation_time").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.homeId, t.userId] }), index("home_members_user").on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.homeId, t.userId] }),
+    // A user's homes (user_id alone, as a prefix), and the homesPerUser count of
+    // their own ones (src/limits/caps.ts) as one range.
+    index("home_members_user_origin").on(t.userId, t.origin),
+  ],
 );
 
 export const devices = sqliteTable(
@@ -188,7 +200,9 @@ export const devices = sqliteTable(
   },
   (t) => [
     uniqueIndex("devices_api_key_digest").on(t.apiKeyDigest),
-    uniqueIndex("devices_claim_code_digest").on(t.claimCodeDigest),
+    // A claim code is unique within its project only: a project-wide index would
+    // let one project learn (409 on PATCH) which codes another project uses.
+    uniqueIndex("devices_project_claim_code_digest").on(t.projectId, t.claimCodeDigest),
     index("devices_project").on(t.projectId, t.id),
     index("devices_project_class").on(t.projectId, t.deviceClass, t.id),
     index("devices_home").on(t.homeId, t.id),

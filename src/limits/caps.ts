@@ -20,8 +20,17 @@ async function refuseOverCap(env: Env, name: TunableLimit, table: SQLiteTable, w
   if ((row?.n ?? 0) >= max) throw limitReached(name, max);
 }
 
-/** Before a user joins one more home (making one, or being added to one). */
-export const refuseHomesOverCap = (env: Env, userId: number) => refuseOverCap(env, "homesPerUser", homeMembers, eq(homeMembers.userId, userId));
+/**
+ * Before a user makes one more home (or adds themselves to one). Only the
+ * memberships of the user's own doing count: homes others added them to do
+ * not, so no caller can use up another's cap. Those are bounded per home
+ * instead (`refuseMembersOverCap`), and the user may leave them.
+ */
+export const refuseHomesOverCap = (env: Env, userId: number) =>
+  refuseOverCap(env, "homesPerUser", homeMembers, and(eq(homeMembers.userId, userId), eq(homeMembers.origin, "own")));
+
+/** Before one more member of a home, however they join it. */
+export const refuseMembersOverCap = (env: Env, homeId: number) => refuseOverCap(env, "membersPerHome", homeMembers, eq(homeMembers.homeId, homeId));
 
 /** Before one more provisioning token of a home: unused and unexpired ones count. */
 export const refuseProvisioningTokensOverCap = (env: Env, homeId: number) =>

@@ -137,7 +137,8 @@ export function homesRoutes() {
     // One batch (one transaction): a home never exists without its owner.
     const [[row]] = await commit(c.env, d, [
       d.insert(homes).values(values).returning(),
-      d.insert(homeMembers).values({ homeId: sql`last_insert_rowid()`, userId: who.userId, role: "owner", creationTime: values.creationTime }),
+      // The same creationTime as the home's: migrations/0006 told creators' rows apart by it.
+      d.insert(homeMembers).values({ homeId: sql`last_insert_rowid()`, userId: who.userId, role: "owner", origin: "own", creationTime: values.creationTime }),
       recordIntent(d, { kind: "memberships", userId: who.userId }),
     ]);
     return c.json(row!, 201);
