@@ -5,12 +5,16 @@
  *
  * - an outbound target written as any IPv6 form that carries a non-public
  *   IPv4 address, in any spelling, is refused as that IPv4 address is; one
- *   carrying a public address is allowed (src/outbound/targets.ts).
+ *   carrying a public address is allowed (src/outbound/targets.ts);
+ * - the App Proxy forwards a query without any `authToken` parameter and
+ *   without the caller's key, however the query separates its parameters,
+ *   and keeps everything else byte for byte (src/appproxy/forward.ts).
  *
  * A failure prints the fast-check seed; `FC_SEED=<seed>` replays the run.
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { forwardedQuery } from "../../src/appproxy/forward";
 import { targetRefusal } from "../../src/outbound/targets";
 import { dotted, embed, FORM_NAMES, publicV4, refusedV4, spell, spelling } from "./fuzz/addresses";
 import { checkProperty } from "./fuzz/run";
@@ -49,6 +53,56 @@ describe("outbound targets: IPv6 forms carrying an IPv4 address", () => {
         expect(classOf(targetRefusal(url, STRICT)), url).toBe(form === "nat64Local" ? "a private address" : null);
       }),
       1000,
+    );
+  });
+});
+
+describe("App Proxy: the forwarded query", () => {
+  const KEY = "mcu_CallersOwnKey0123456789abcdefABCDEF-_";
+  /** `authToken` in any letter case, some letters percent-encoded. */
+  const authTokenName = fc
+    .array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: 9, maxLength: 9 })
+    .map((flags) =>
+      [..."authToken"]
+        .map((ch, i) => {
+          const c = flags[i]![0] ? ch.toUpperCase() : ch.toLowerCase();
+          return flags[i]![1] ? `%${c.charCodeAt(0).toString(16).toUpperCase()}` : c;
+        })
+        .join(""),
+    );
+  const safe = fc.string({ unit: fc.constantFrom(..."abcXYZ019-._~%2F+"), maxLength: 8 });
+  /** A parameter of the app's own: kept exactly as sent. */
+  const appPiece = fc.oneof(
+    fc.tuple(safe, safe).map(([n, v]) => ({ text: `x${n}=${v}`, secret: false })),
+    safe.map((n) => ({ text: `flag${n}`, secret: false })),
+    fc.constantFrom("myauthToken=1", "authTokens=2", "authToken_x=3", "=", "").map((text) => ({ text, secret: false })),
+  );
+  /** What must not leave: any authToken parameter, and the caller's key under any name. */
+  const secretPiece = fc.oneof(
+    fc.tuple(authTokenName, fc.oneof(fc.constant(KEY), safe)).map(([n, v]) => ({ text: `${n}=${v}`, secret: true })),
+    authTokenName.map((n) => ({ text: n, secret: true })),
+    fc.tuple(safe, fc.constantFrom(KEY, `Bearer%20${KEY}`, `ModeCloud+${KEY}`)).map(([n, v]) => ({ text: `k${n}=${v}`, secret: true })),
+  );
+  const query = fc.array(fc.tuple(fc.oneof({ weight: 3, arbitrary: appPiece }, { weight: 2, arbitrary: secretPiece }), fc.constantFrom("&", ";")), { maxLength: 8 });
+
+  it("no authToken and no caller's key, whatever separates the parameters; the rest byte for byte (3,000 cases)", async () => {
+    await checkProperty(
+      "forwarded query",
+      fc.asyncProperty(query, async (pieces) => {
+        const search = pieces.length ? `?${pieces.map(([p], i) => (i ? pieces[i - 1]![1] : "") + p.text).join("")}` : "";
+        const out = forwardedQuery(search, KEY);
+        expect(out, search).not.toContain(KEY);
+        const kept = out.replace(/^\?/, "").split(/[&;]/);
+        for (const piece of kept) {
+          const name = [...new URLSearchParams(`${piece.split("=", 1)[0]}=`).keys()][0] ?? "";
+          expect(name.toLowerCase(), `${search} → ${out}`).not.toBe("authtoken");
+        }
+        // What the app sent of its own goes on, in order, as sent.
+        const own = pieces.filter(([p]) => !p.secret).map(([p]) => p.text);
+        if (pieces.every(([p]) => !p.secret)) expect(out).toBe(search);
+        else expect(kept.filter((p) => p !== "")).toEqual(own.filter((p) => p !== ""));
+      }),
+      3000,
     );
   });
 });
