@@ -112,9 +112,11 @@ export const userTokens = sqliteTable(
 );
 
 /**
- * Failed sign-ins per email of a project, counted in a window that starts at
- * the first failure (src/limits/login.ts). Unknown emails are counted too, so
- * the lockout says nothing about which addresses have accounts.
+ * Sign-ins per email of a project (src/limits/login.ts): the failed password
+ * checks, counted in a window that starts at the first failure, and the
+ * checks under way, each holding one of the slots the limit allows. Unknown
+ * emails are counted too, so the lockout says nothing about which addresses
+ * have accounts.
  */
 export const loginFailures = sqliteTable(
   "login_failures",
@@ -124,8 +126,12 @@ export const loginFailures = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     email: text("email").notNull(),
     failures: integer("failures").notNull(),
-    /** Epoch ms of the window's first failure. */
+    /** Epoch ms of the window's first failure (meaningless while `failures` is 0). */
     windowStart: integer("window_start").notNull(),
+    /** Password checks under way. */
+    inFlight: integer("in_flight").notNull().default(0),
+    /** Epoch ms after which the checks under way are taken for dead (their requests were cancelled); each new check extends it. */
+    inFlightUntil: integer("in_flight_until").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.email] })],
 );

@@ -17,7 +17,7 @@ import { now } from "../http/time";
 import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
 import { endSession as endSessionStatements } from "../changes/revoke";
-import { clearLoginFailures, refuseBusyAddress, takeLoginAttempt } from "../limits/login";
+import { countedPasswordCheck, refuseBusyAddress } from "../limits/login";
 import { upToChars } from "../limits/fields";
 import { refuseSessionsOverCap } from "../limits/caps";
 import { LIMIT } from "../limits/registry";
@@ -86,18 +86,18 @@ export function sessionRoutes() {
   app.openapi(login, async (c) => {
     const { projectId, email, password, appId } = c.req.valid("json");
     await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
-    await takeLoginAttempt(c.env, projectId, email);
     const d = db(c.env);
-    const user = await d.query.users.findFirst({
-      where: and(eq(users.projectId, projectId), eq(users.email, email)),
-      columns: { id: true, passwordHash: true },
+    // Counted per email: a failed check is a failure, a passed one clears them (src/limits/login.ts).
+    const { user, passed } = await countedPasswordCheck(c.env, projectId, email, async () => {
+      const user = await d.query.users.findFirst({
+        where: and(eq(users.projectId, projectId), eq(users.email, email)),
+        columns: { id: true, passwordHash: true },
+      });
+      dummyHash ??= hashPassword("not a password of anyone");
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
+      return { passed: !!user && ok, user };
     });
-    dummyHash ??= hashPassword("not a password of anyone");
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
-    if (!user || !ok) {
-      throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
-    }
-    await clearLoginFailures(c.env, projectId, email);
+    if (!user || !passed) throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
     await refuseSessionsOverCap(c.env, user.id);
     const token = newKey("session");
     await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, appId: appId ?? null, creationTime: now() });
