@@ -289,7 +289,7 @@ describe("App Proxy forwarding", () => {
   it("caps the request body at 1 MiB (413) and the response at 5 MiB (502)", async () => {
     const tooBig = await call("POST", proxyPath(device, "api/upload"), { key: p.key, body: "x".repeat(1024 * 1024 + 1), contentType: "text/plain" });
     expect(tooBig.status).toBe(413);
-    expect(tooBig.body).toEqual({ reason: "REQUEST_TOO_LARGE", data: { maxBytes: 1024 * 1024 } });
+    expect(tooBig.body).toEqual({ reason: "REQUEST_TOO_LARGE", data: { limit: "appProxyRequestBytes", max: 1024 * 1024, maxBytes: 1024 * 1024 } });
     const justFits = await call<Echo>("POST", proxyPath(device, "api/upload"), { key: p.key, body: "x".repeat(1024 * 1024), contentType: "text/plain" });
     expect(justFits.status).toBe(200);
     expect(justFits.body.body).toHaveLength(1024 * 1024);
@@ -299,7 +299,7 @@ describe("App Proxy forwarding", () => {
     expect((fine.body as string).length).toBe(1024 * 1024);
     const huge = await get(proxyPath(device, `big/${5 * 1024 * 1024 + 1}`), p.key);
     expect(huge.status).toBe(502);
-    expect(huge.body).toEqual({ reason: "APP_PROXY_RESPONSE_TOO_LARGE", data: { maxBytes: 5 * 1024 * 1024 } });
+    expect(huge.body).toEqual({ reason: "APP_PROXY_RESPONSE_TOO_LARGE", data: { limit: "appProxyResponseBytes", max: 5 * 1024 * 1024, maxBytes: 5 * 1024 * 1024 } });
   });
 
   it("signs with the current secret only, after a rotation", async () => {

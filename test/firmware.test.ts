@@ -196,7 +196,7 @@ describe("firmware component versions", () => {
     const huge = [{ name: "x".repeat(200), repeatable: false, keyName: "k", parameters: [], description: "d".repeat(300 * 1024) }];
     const big = await post(versionsPath(p, "driver"), { componentVersionName: "v1", deviceConfigSchema: huge }, p.adminKey);
     expect(big.status).toBe(413);
-    expect(big.body).toEqual({ reason: "REQUEST_TOO_LARGE", data: { maxBytes: 256 * 1024 } });
+    expect(big.body).toEqual({ reason: "REQUEST_TOO_LARGE", data: { limit: "firmwareVersionBodyBytes", max: 256 * 1024, maxBytes: 256 * 1024 } });
 
     const many = Array.from({ length: 65 }, (_, i) => ({ name: `e${i}`, repeatable: false, keyName: `k${i}`, parameters: [] }));
     const r = await post(versionsPath(p, "driver"), { componentVersionName: "v1", deviceConfigSchema: many }, p.adminKey);

@@ -223,7 +223,7 @@ describe("uploading and downloading the file", () => {
     const { id } = await open(device);
     const big = await upload(device, id, new Uint8Array(LOG_FILE_MAX_BYTES + 1));
     expect(big.status).toBe(413);
-    expect(await big.json()).toEqual({ reason: "LOG_FILE_TOO_LARGE", data: { maxBytes: LOG_FILE_MAX_BYTES } });
+    expect(await big.json()).toEqual({ reason: "LOG_FILE_TOO_LARGE", data: { limit: "logFileBytes", max: LOG_FILE_MAX_BYTES, maxBytes: LOG_FILE_MAX_BYTES } });
     expect(await status(device, id)).toBe("pending");
 
     // A chunked body that grows past the cap is cut off the same way.

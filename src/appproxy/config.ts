@@ -12,16 +12,14 @@ import { appProxyRoutes, appProxySecrets } from "../db/schema";
 import { now } from "../http/time";
 import { targetRefusal, type TargetPolicyEnv } from "../outbound/targets";
 import { outboundUrlSchema } from "../outbound/url";
+import { upToChars, upToItems } from "../limits/fields";
 
-export const MAX_ROUTES = 100;
 
 const SEGMENT = "[A-Za-z0-9_~-]+(?:\\.[A-Za-z0-9_~-]+)*";
 const SRC_PATH = new RegExp(`^${SEGMENT}(?:/${SEGMENT})*$`);
 
 /** `api/v1`: path segments of unreserved characters; one leading or trailing `/` is dropped. */
-export const srcPathSchema = z
-  .string()
-  .max(256, "at most 256 characters")
+export const srcPathSchema = upToChars("appProxyPathChars")
   .transform((s) => s.replace(/^\/|\/$/g, ""))
   .pipe(z.string().regex(SRC_PATH, "path segments of letters, digits, - _ ~ and inner dots, separated by /"))
   .openapi({ type: "string", example: "reports/v1" });
@@ -33,7 +31,7 @@ export const targetUrlSchema = outboundUrlSchema({ query: false, verify: "the si
 export const routeSchema = z.strictObject({ srcPath: srcPathSchema, targetUrl: targetUrlSchema }).openapi("AppProxyRoute");
 
 export const routesBody = z
-  .strictObject({ routes: z.array(routeSchema).max(MAX_ROUTES, `at most ${MAX_ROUTES} routes`) })
+  .strictObject({ routes: upToItems(routeSchema, "appProxyRoutesPerProject", "routes") })
   .superRefine((b, ctx) => {
     const seen = new Set<string>();
     b.routes.forEach((r, i) => {

@@ -63,7 +63,11 @@ export const users = sqliteTable(
     projectRole: text("project_role", { enum: ["viewer", "editor", "admin"] }),
     creationTime: text("creation_time").notNull(),
   },
-  (t) => [uniqueIndex("users_project_email").on(t.projectId, t.email)],
+  (t) => [
+    uniqueIndex("users_project_email").on(t.projectId, t.email),
+    // The project's newest users: the sign-up rate per project (src/limits/caps.ts).
+    index("users_project_created").on(t.projectId, t.creationTime),
+  ],
 );
 
 export const userSessions = sqliteTable(
@@ -108,9 +112,11 @@ export const userTokens = sqliteTable(
 );
 
 /**
- * Failed sign-ins per email of a project, counted in a window that starts at
- * the first failure (src/limits/login.ts). Unknown emails are counted too, so
- * the lockout says nothing about which addresses have accounts.
+ * Sign-ins per email of a project (src/limits/login.ts): the failed password
+ * checks, counted in a window that starts at the first failure, and the
+ * checks under way, each holding one of the slots the limit allows. Unknown
+ * emails are counted too, so the lockout says nothing about which addresses
+ * have accounts.
  */
 export const loginFailures = sqliteTable(
   "login_failures",
@@ -120,8 +126,12 @@ export const loginFailures = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     email: text("email").notNull(),
     failures: integer("failures").notNull(),
-    /** Epoch ms of the window's first failure. */
+    /** Epoch ms of the window's first failure (meaningless while `failures` is 0). */
     windowStart: integer("window_start").notNull(),
+    /** Password checks under way. */
+    inFlight: integer("in_flight").notNull().default(0),
+    /** Epoch ms after which the checks under way are taken for dead (their requests were cancelled); each new check extends it. */
+    inFlightUntil: integer("in_flight_until").notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.email] })],
 );
@@ -151,9 +161,21 @@ export const homeMembers = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: "cascade" }),
     role: text("role", { enum: ["owner", "member"] }).notNull(),
+    /**
+     * How the membership came to be: `own` (the user made the home, or added
+     * themselves) or `added` (someone else put them in it). Only `own` counts
+     * against the user's `homesPerUser`, so no one can use up another's cap by
+     * adding them. No default: every insert says which it is.
+     */
+    origin: text("origin", { enum: ["own", "added"] }).notNull(),
     creationTime: text("creation_time").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.homeId, t.userId] }), index("home_members_user").on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.homeId, t.userId] }),
+    // A user's homes (user_id alone, as a prefix), and the homesPerUser count of
+    // their own ones (src/limits/caps.ts) as one range.
+    index("home_members_user_origin").on(t.userId, t.origin),
+  ],
 );
 
 export const devices = sqliteTable(
@@ -184,7 +206,9 @@ export const devices = sqliteTable(
   },
   (t) => [
     uniqueIndex("devices_api_key_digest").on(t.apiKeyDigest),
-    uniqueIndex("devices_claim_code_digest").on(t.claimCodeDigest),
+    // A claim code is unique within its project only: a project-wide index would
+    // let one project learn (409 on PATCH) which codes another project uses.
+    uniqueIndex("devices_project_claim_code_digest").on(t.projectId, t.claimCodeDigest),
     index("devices_project").on(t.projectId, t.id),
     index("devices_project_class").on(t.projectId, t.deviceClass, t.id),
     index("devices_home").on(t.homeId, t.id),

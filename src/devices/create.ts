@@ -30,8 +30,9 @@ export interface InstanceFields {
 
 /** A new device with fresh secrets; returns the row and its plaintext secrets (shown once to the creator). */
 async function insertDevice(env: Env, values: Omit<typeof devices.$inferInsert, keyof ReturnType<typeof secretColumns> | "creationTime">) {
-  // A claim code is 64 random bits: a collision with the unique index is
-  // improbable but possible, so try again with new secrets rather than fail.
+  // A claim code is 64 random bits: a collision with a unique index (the API
+  // key's, or the claim code's within the project) is improbable but
+  // possible, so try again with new secrets rather than fail.
   for (let attempt = 0; ; attempt++) {
     const secrets = await newDeviceSecrets(env);
     try {
@@ -73,9 +74,13 @@ export async function claimDevice(env: Env, who: Principal, homeId: number, clai
   const { home } = await loadHome(env, who, homeId, "addDevices");
   refuseDeactivated(home);
   const d = db(env);
-  const device = await d.query.devices.findFirst({ where: eq(devices.claimCodeDigest, await digest(claimCode)) });
+  // Codes are unique per project only, so the home's project is part of the key:
+  // the same code may belong to another project's device, which is never found here.
+  const device = await d.query.devices.findFirst({
+    where: and(eq(devices.projectId, home.projectId), eq(devices.claimCodeDigest, await digest(claimCode))),
+  });
   // An unknown code answers like a closed claim window: nothing about other devices is revealed.
-  if (!device || device.projectId !== home.projectId) throw forbidden("DEVICE_NOT_CLAIMABLE");
+  if (!device) throw forbidden("DEVICE_NOT_CLAIMABLE");
   if (device.homeId !== null) throw forbidden("DEVICE_ALREADY_IN_HOME");
   const time = now();
   // Conditional on the state just read, so two homes racing for one device cannot both win.

@@ -65,8 +65,10 @@ export async function updateDevice(env: Env, who: Principal, device: DeviceRow, 
       : [await update];
   } catch (err) {
     throw onConstraint(err, {
-      // The only unique column a PATCH sets. Codes are unique across projects: the same
-      // answer whichever project holds it, and nothing about that device.
+      // The only unique column a PATCH sets. Codes are unique within a project
+      // (devices_project_claim_code_digest), so the conflict is always with a
+      // device the caller's project holds; another project's codes are never
+      // compared, and nothing about them can be learned here.
       unique: () => conflict("CLAIM_CODE_IN_USE"),
       // The new home was deleted since it was checked.
       foreignKey: () => invalidInput({ homeId: "no such home in the device's project" }),

@@ -10,10 +10,10 @@
  */
 import { z } from "@hono/zod-openapi";
 import { asDouble } from "../json/exact";
+import { upToChars, upToItems } from "../limits/fields";
+import { LIMIT } from "../limits/registry";
 
 export const PARAMETER_TYPES = ["string", "number", "integer", "boolean"] as const;
-export const MAX_ENTRIES = 64;
-export const MAX_PARAMETERS = 64;
 
 const PARAMETER_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g;
@@ -23,10 +23,10 @@ const parameterSchema = z
     key: z.string().regex(PARAMETER_KEY, "a letter or _, then letters, digits or _; at most 64 characters"),
     type: z.enum(PARAMETER_TYPES, { error: `must be one of ${PARAMETER_TYPES.join(", ")}` }),
     required: z.boolean({ error: "must be true or false" }),
-    label: z.string().max(256, "at most 256 characters").optional(),
-    description: z.string().max(4096, "at most 4096 characters").optional(),
+    label: upToChars("nameChars").optional(),
+    description: upToChars("configTextChars").optional(),
     // A long number is taken as the double it reads as (src/json/exact.ts), as before.
-    default: z.preprocess(asDouble, z.union([z.string().max(4096, "at most 4096 characters"), z.number(), z.boolean()])).optional(),
+    default: z.preprocess(asDouble, z.union([upToChars("configTextChars"), z.number(), z.boolean()])).optional(),
   })
   .superRefine((p, ctx) => {
     if (p.default === undefined) return;
@@ -44,11 +44,11 @@ const parameterSchema = z
 
 const entrySchema = z
   .strictObject({
-    name: z.string().min(1, "must not be empty").max(256, "at most 256 characters"),
-    description: z.string().max(4096, "at most 4096 characters").optional(),
+    name: upToChars("nameChars").min(1, "must not be empty"),
+    description: upToChars("configTextChars").optional(),
     repeatable: z.boolean({ error: "must be true or false" }),
-    keyName: z.string().min(1, "must not be empty").max(256, "at most 256 characters"),
-    parameters: z.array(parameterSchema).max(MAX_PARAMETERS, `at most ${MAX_PARAMETERS} parameters`),
+    keyName: upToChars("nameChars").min(1, "must not be empty"),
+    parameters: upToItems(parameterSchema, "configParameters", "parameters"),
   })
   .superRefine((entry, ctx) => {
     const byKey = new Map<string, z.infer<typeof parameterSchema>>();
@@ -90,7 +90,7 @@ export function keyNameProblem(keyName: string, repeatable: boolean, parameters:
 
 export const deviceConfigSchemaSchema = z
   .array(entrySchema)
-  .max(MAX_ENTRIES, `at most ${MAX_ENTRIES} entries`)
+  .max(LIMIT.configEntries, `at most ${LIMIT.configEntries} entries`)
   .superRefine((entries, ctx) => {
     const seen = new Set<string>();
     entries.forEach((e, i) => {

@@ -4,21 +4,22 @@
  * second registration under the same name is a conflict, never an overwrite,
  * because devices in the field already report bundles by id.
  */
-import { z } from "@hono/zod-openapi";
 import { and, asc, count, eq, inArray } from "drizzle-orm";
 import { db } from "../db/client";
 import { firmwareBundleComponents, firmwareBundles, firmwareComponentVersions } from "../db/schema";
 import { constraintOf } from "../http/errors";
 import { now } from "../http/time";
+import { upToChars } from "../limits/fields";
+import { refuseFirmwareBundlesOverCap, refuseFirmwareVersionsOverCap } from "../limits/caps";
 import type { DeviceConfigSchema } from "./configSchema";
 
 const NAME = /^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/;
 const NAME_TEXT = "letters and digits, separated by single - _ or .";
 
 /** Component and component version names: the pattern of bundle ids. */
-export const firmwareNameSchema = z.string().max(128, "at most 128 characters").regex(NAME, NAME_TEXT);
+export const firmwareNameSchema = upToChars("firmwareNameChars").regex(NAME, NAME_TEXT);
 /** The pattern `PUT /devices/{id}/firmwareInfo` accepts for `bundleId`. */
-export const bundleIdSchema = z.string().max(256, "at most 256 characters").regex(NAME, NAME_TEXT);
+export const bundleIdSchema = upToChars("firmwareBundleIdChars").regex(NAME, NAME_TEXT);
 
 /** D1 runs at most 100 bound parameters per statement: bundle rows (5 each) go in slices. */
 const ROWS_PER_INSERT = 16;
@@ -56,6 +57,7 @@ export async function insertComponentVersion(
   projectId: number,
   v: { componentName: string; componentVersionName: string; deviceConfigSchema: DeviceConfigSchema },
 ): Promise<ComponentVersion | null> {
+  await refuseFirmwareVersionsOverCap(env, projectId);
   try {
     const [row] = await db(env)
       .insert(firmwareComponentVersions)
@@ -113,6 +115,7 @@ export async function missingVersions(env: Env, projectId: number, refs: Compone
 
 /** Registers a bundle and its component versions together; null when the bundle id is taken. */
 export async function insertBundle(env: Env, projectId: number, bundleId: string, refs: ComponentRef[]): Promise<Bundle | null> {
+  await refuseFirmwareBundlesOverCap(env, projectId);
   const d = db(env);
   const creationTime = now();
   const rows = refs.map((r, position) => ({ projectId, bundleId, position, ...r }));

@@ -1,19 +1,22 @@
 /**
- * Request body caps. A body over the cap is refused with
- * 413 `{reason: "REQUEST_TOO_LARGE", data: {maxBytes}}` before it is parsed.
+ * Request body caps, named by the limits registry. A body over its cap is
+ * refused with 413 `{reason: "REQUEST_TOO_LARGE", data: {limit, max, maxBytes}}`
+ * before it is parsed.
  */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { ApiError } from "./errors";
+import { LIMIT, type LimitName } from "../limits/registry";
+import { tooLarge } from "../limits/refuse";
 
-export const tooLarge = (maxBytes: number) => new ApiError(413, "REQUEST_TOO_LARGE", { maxBytes });
+export { tooLarge };
 
-/** Route middleware: refuses bodies over `maxBytes` (by Content-Length, or while reading a chunked body). */
-export function bodyCap(maxBytes: number): MiddlewareHandler {
+/** Route middleware: refuses bodies over the named size (by Content-Length, or while reading a chunked body). */
+export function bodyCap(limit: LimitName): MiddlewareHandler {
+  const max = LIMIT[limit];
   return bodyLimit({
-    maxSize: maxBytes,
+    maxSize: max,
     onError: () => {
-      throw tooLarge(maxBytes);
+      throw tooLarge(limit, max);
     },
   });
 }

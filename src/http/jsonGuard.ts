@@ -18,12 +18,10 @@ import { asDouble, parseExact } from "../json/exact";
 import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
 import { TOO_DEEP, tooDeepField } from "../json/depth";
+import { LIMIT } from "../limits/registry";
 
-/**
- * No route takes a larger JSON body (the App Proxy's 1 MiB is the largest;
- * the other routes cap theirs lower with `bodyCap`, which still applies).
- */
-export const JSON_BODY_MAX_BYTES = 1024 * 1024;
+// No route takes a JSON body larger than `jsonBodyBytes` (the App Proxy's is the largest;
+// the other routes cap theirs lower with `bodyCap`, which still applies).
 
 /** The media types Hono's validator parses as JSON. */
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/i;
@@ -66,8 +64,8 @@ export function jsonBodyGuard(): MiddlewareHandler {
     const type = c.req.header("content-type");
     const mediaType = type?.split(";")[0]?.trim() ?? "";
     if (!c.req.raw.body || !JSON_MEDIA_TYPE.test(mediaType) || isOpaque(c)) return next();
-    const bytes = await readCapped(c.req.raw.body, JSON_BODY_MAX_BYTES);
-    if (bytes === null) throw tooLarge(JSON_BODY_MAX_BYTES);
+    const bytes = await readCapped(c.req.raw.body, LIMIT.jsonBodyBytes);
+    if (bytes === null) throw tooLarge("jsonBodyBytes", LIMIT.jsonBodyBytes);
     const text = new TextDecoder().decode(bytes);
     const field = tooDeepField(text);
     if (field !== null) throw invalidInput({ [field]: TOO_DEEP });

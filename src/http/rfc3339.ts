@@ -3,6 +3,7 @@
  * `2019-09-18T22:31:20+09:00`): a strict parse (no `Date.parse` leniency, no
  * 31 February), turned into epoch milliseconds and the wire's UTC form.
  */
+import { LIMIT } from "../limits/registry";
 import { z } from "@hono/zod-openapi";
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|([+-])(\d{2}):(\d{2}))$/;
@@ -32,7 +33,7 @@ export function parseRfc3339(text: string): number | null {
 export const rfc3339Millis = (field: string) =>
   z
     .string({ error: `required, an RFC 3339 timestamp` })
-    .max(64, "at most 64 characters")
+    .max(LIMIT.timestampChars, `at most ${LIMIT.timestampChars} characters`)
     .transform((text, ctx) => {
       const ms = parseRfc3339(text);
       if (ms === null) {

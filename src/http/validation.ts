@@ -9,6 +9,7 @@ import type { MiddlewareHandler } from "hono";
 import { asDouble } from "../json/exact";
 import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
+import { LIMIT } from "../limits/registry";
 
 /** Flattens zod issues into `{field: message}`; unknown keys are named one by one. */
 export function issuesToErrors(issues: readonly z.core.$ZodIssue[]): Record<string, string> {
@@ -29,8 +30,6 @@ export const defaultHook: Hook<any, any, any, any> = (result) => {
   if (!result.success) throw invalidInput(issuesToErrors(result.error.issues));
 };
 
-/** Form bodies are a few short fields; nothing legitimate comes near this. */
-const FORM_MAX_BYTES = 64 * 1024;
 
 /**
  * `POST /devices`, `POST /auth/user` and `POST /deviceRegistration` also take
@@ -46,8 +45,9 @@ export const formAsJson: MiddlewareHandler = async (c, next) => {
   const multipart = /^multipart\/form-data/i.test(type);
   if (urlencoded || multipart) {
     // Read as bytes: workerd warns when .text() is called on a non-text content type.
-    const bytes = await readCapped(c.req.raw.body, FORM_MAX_BYTES);
-    if (bytes === null) throw tooLarge(FORM_MAX_BYTES);
+    // Form bodies are a few short fields; nothing legitimate comes near the cap.
+    const bytes = await readCapped(c.req.raw.body, LIMIT.formBodyBytes);
+    if (bytes === null) throw tooLarge("formBodyBytes", LIMIT.formBodyBytes);
     const body = urlencoded ? urlencodedFields(bytes) : await multipartFields(bytes, type);
     const headers = new Headers(c.req.raw.headers);
     headers.set("content-type", "application/json");
@@ -99,7 +99,7 @@ const CONTROL = /\p{Cc}/u;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Free text that is shown back (device tags, channels): any printable text up to `max` characters, empty allowed. */
-export const textSchema = (max = 256) =>
+export const textSchema = (max: number = LIMIT.nameChars) =>
   z
     .string()
     .max(max, `at most ${max} characters`)
@@ -111,7 +111,7 @@ export const textSchema = (max = 256) =>
  * class): printable text of 1 to `max` characters that is not only spaces.
  * Stored as given, not trimmed.
  */
-export const nameSchema = (max = 256) => textSchema(max).refine((s) => s.trim().length > 0, "must not be empty or only spaces");
+export const nameSchema = (max: number = LIMIT.nameChars) => textSchema(max).refine((s) => s.trim().length > 0, "must not be empty or only spaces");
 
 /** RFC 3339 timestamp as the wire carries it. */
 export const timeSchema = z.string().openapi({ format: "date-time", example: "2019-09-18T22:31:20.678Z" });

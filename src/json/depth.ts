@@ -8,9 +8,10 @@
  * The check is one linear pass over the raw text counting brackets outside
  * strings: no parse, no recursion, nothing allocated but the name of the field.
  */
+import { LIMIT } from "../limits/registry";
 
 /** Levels a JSON text may nest, its outermost object or array counting as one. */
-export const MAX_JSON_DEPTH = 32;
+export const MAX_JSON_DEPTH: number = LIMIT.jsonDepth;
 
 export const TOO_DEEP = `nested deeper than ${MAX_JSON_DEPTH} levels`;
 

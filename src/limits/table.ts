@@ -1,74 +1,38 @@
 /**
- * Every limit the service enforces, in one table: its name (what a refused
- * caller reads in `data.limit`), its default, and the var that overrides it.
- * README.md's "Limits" table is this one in prose; keep them together.
- *
- * Rates answer `429 RATE_LIMITED {limit, retryAfter}` with `Retry-After`;
- * caps (how many of a thing may exist) answer `409 LIMIT_REACHED {limit, max}`.
- * Per-address rates use Cloudflare's Rate Limiting binding (approximate, per
- * location; fixed in wrangler.toml `[[ratelimits]]`), everything else is
- * counted exactly where the thing lives.
+ * Reading the limits of the registry (./registry.ts) in force: a var
+ * overrides a limit that names one. Per-address rates are Cloudflare's Rate
+ * Limiting bindings (wrangler.toml `[[ratelimits]]`), named here by limit.
  */
+import { LIMIT, type LimitName, REGISTRY, RATE_WINDOW_SECONDS } from "./registry";
 
-/**
- * Limits a var can change. A var that is not a whole number ≥ 0 falls back to
- * the default (with a warning); "0" turns that limit off.
- */
-export const TUNABLE = {
-  /** Commands accepted per device in any 10 s (REST and, later, MQTT alike). */
-  deviceCommands: { default: 100, var: "RATE_DEVICE_COMMANDS" },
-  /** Events a device may send in any 10 s. */
-  deviceEvents: { default: 100, var: "RATE_DEVICE_EVENTS" },
-  /** Key-value writes (set or delete; REST or socket) per device in any 10 s. */
-  deviceKvWrites: { default: 100, var: "RATE_DEVICE_KV_WRITES" },
-  /** Key-value writes (set or delete) per home in any 10 s, counted in the home's hub. */
-  homeKvWrites: { default: 100, var: "RATE_HOME_KV_WRITES" },
-  /** Failed sign-ins per email (per project) before a lockout. */
-  loginFailuresPerEmail: { default: 5, var: "LOGIN_FAILURES_PER_EMAIL" },
-  /** How long the failures are counted and the lockout lasts, in minutes. */
-  loginLockoutMinutes: { default: 15, var: "LOGIN_LOCKOUT_MINUTES" },
-  /** Days a session may go unused before it expires. */
-  sessionIdleDays: { default: 30, var: "SESSION_IDLE_DAYS" },
-  /** Homes a user may belong to. */
-  homesPerUser: { default: 100, var: "MAX_HOMES_PER_USER" },
-  /** Unused, unexpired provisioning tokens per home. */
-  provisioningTokensPerHome: { default: 50, var: "MAX_PROVISIONING_TOKENS_PER_HOME" },
-  /** Log requests kept per device (the oldest finished ones make room). */
-  logRequestsPerDevice: { default: 100, var: "MAX_LOG_REQUESTS_PER_DEVICE" },
-  /** Open command and key-value sockets of one device, together, counted in its object. */
-  socketsPerDevice: { default: 10, var: "MAX_SOCKETS_PER_DEVICE" },
-  /** Open MQTT connections of one device, counted in its object (its MQTT links). */
-  mqttConnectionsPerDevice: { default: 4, var: "MAX_MQTT_CONNECTIONS_PER_DEVICE" },
-  /** Open app sockets (`/userSession/websocket`) of one user, every session together, counted in the user's hub. */
-  appSocketsPerUser: { default: 20, var: "MAX_APP_SOCKETS_PER_USER" },
-  /** Open event streams of one home, counted in its hub. */
-  streamsPerHome: { default: 50, var: "MAX_STREAMS_PER_HOME" },
-  /** Open event streams of one home per user (every session together), per project key, and for the operator. */
-  streamsPerUserPerHome: { default: 5, var: "MAX_STREAMS_PER_USER_PER_HOME" },
-} as const satisfies Record<string, { default: number; var: keyof Env }>;
+export { LIMIT, type LimitName, RATE_WINDOW_SECONDS };
 
-export type TunableLimit = keyof typeof TUNABLE;
+/** The limits a var may change. */
+export type TunableLimit = { [K in LimitName]: (typeof REGISTRY)[K] extends { var: string } ? K : never }[LimitName];
 
-/** The window of the per-device and per-home rates: exact, sliding, counted in the device's object or the home's hub. */
-export const RATE_WINDOW_SECONDS = 10;
-
-/** Per-address rates (the Rate Limiting bindings of wrangler.toml): their names and periods. */
+/** Per-address rates (the Rate Limiting bindings of wrangler.toml): their bindings and periods. */
 export const PER_ADDRESS = {
   loginsPerAddress: { binding: "LOGIN_PER_ADDRESS", periodSeconds: 60 },
   signupsPerAddress: { binding: "SIGNUP_PER_ADDRESS", periodSeconds: 60 },
-} as const satisfies Record<string, { binding: keyof Env; periodSeconds: number }>;
+} as const satisfies Partial<Record<LimitName, { binding: keyof Env; periodSeconds: number }>>;
 
 const warned = new Set<string>();
 
-/** The limit in force: the var when it is a whole number ≥ 0, else the default. 0 means no limit. */
-export function limitOf(env: Partial<Record<(typeof TUNABLE)[TunableLimit]["var"], string>>, name: TunableLimit): number {
-  const spec = TUNABLE[name];
-  const raw = env[spec.var];
-  if (raw === undefined || raw === "") return spec.default;
-  if (/^\d{1,9}$/.test(raw)) return Number(raw);
+/**
+ * The limit in force: the var when it is a whole number ≥ 0 ("0" only where
+ * the limit may be turned off), else the registry's value. 0 means no limit.
+ */
+export function limitOf(env: object, name: TunableLimit): number {
+  const spec = REGISTRY[name] as { value: number; var: string; off?: boolean };
+  const raw = (env as Record<string, unknown>)[spec.var];
+  if (raw === undefined || raw === "") return spec.value;
+  if (typeof raw === "string" && /^\d{1,9}$/.test(raw)) {
+    const n = Number(raw);
+    if (n > 0 || spec.off) return n;
+  }
   if (!warned.has(spec.var)) {
     warned.add(spec.var);
-    console.warn(`${spec.var}=${JSON.stringify(raw)} is not a whole number ≥ 0; using the default ${spec.default}`);
+    console.warn(`${spec.var}=${JSON.stringify(raw)} is not a whole number ≥ ${spec.off ? 0 : 1}; using ${spec.value}`);
   }
-  return spec.default;
+  return spec.value;
 }

@@ -21,7 +21,7 @@ import { parseRev } from "./kvRules";
 import { migrate } from "../db/objectSchema";
 import { type CommandAnswer, CommandKeys, fingerprintOf } from "./device/commandKeys";
 import { parseReportFrame } from "./device/commandReport";
-import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands, issuerLabel, type NewCommand, type Outcome, PURGE_SLACK_MS } from "./device/commands";
+import { type Accepted, CLOUD, type CommandChange, type CommandStatus, Commands, issuerLabel, type NewCommand, type Outcome, COMMANDS_KEPT_MS, PURGE_SLACK_MS } from "./device/commands";
 import { type KvChange, type KvPrecondition, KvStore } from "./device/kv";
 import { DeviceRates, type RateRefusal } from "./device/rate";
 import { Presence } from "./device/presence";
@@ -33,7 +33,7 @@ import { type FrameSink, type LinkSink, MqttLinks } from "./mqtt/deviceLinks";
 import type { RelayOutcome } from "./mqtt/MqttConnection";
 import type { DevicePublication } from "./mqtt/payloads";
 import type { Subscribable } from "./mqtt/topics";
-import { LIMITS } from "./limits";
+import { LIMIT } from "../limits/registry";
 import { type LimitRefusal, upgradeLimitReached } from "../limits/refuse";
 import { limitOf } from "../limits/table";
 import { parseExact } from "../json/exact";
@@ -41,6 +41,7 @@ import { loggedPath } from "../logs/loggedPath";
 import { LogBuffer } from "../logs/buffer";
 import type { LogLevel } from "../logs/entries";
 import { deliverOnConnect } from "../logrequests/notify";
+import { limitData } from "../limits/refuse";
 import type { WebhookRoute } from "../outlets/webhooks/types";
 
 /** Header on a forwarded upgrade naming the socket kind. */
@@ -321,10 +322,10 @@ export class DeviceObject extends DurableObject<Env> {
     if (known) return { ok: true, answer: known.answer, replayed: true };
     // Expired ones first, so the cap counts only commands still open.
     const changes = this.commands.expireDue(t);
-    if (cmd.ttl !== null && this.commands.openCount() >= LIMITS.commandQueueOpen) {
+    if (cmd.ttl !== null && this.commands.openCount() >= LIMIT.deviceOpenCommands) {
       this.commandsChanged(changes, "");
-      this.note("warn", `command ${JSON.stringify(cmd.action)} refused: queue full (${LIMITS.commandQueueOpen} open), issuer ${issuerLabel(cmd.issuer)}`);
-      return { ok: false, status: 429, reason: "COMMAND_QUEUE_FULL", data: { limit: LIMITS.commandQueueOpen } };
+      this.note("warn", `command ${JSON.stringify(cmd.action)} refused: queue full (${LIMIT.deviceOpenCommands} open), issuer ${issuerLabel(cmd.issuer)}`);
+      return { ok: false, status: 429, reason: "COMMAND_QUEUE_FULL", data: limitData("deviceOpenCommands", LIMIT.deviceOpenCommands) };
     }
     const limited = this.rates.commands.take(t);
     if (limited) {
@@ -794,7 +795,7 @@ export class DeviceObject extends DurableObject<Env> {
  * by the alarm (each change arms for its own row, the alarm re-arms for the rest).
  */
 function dueOf(a: Accepted, nowMs: number): number {
-  return a.expirationTime !== null ? Date.parse(a.expirationTime) : nowMs + LIMITS.commandsKeptMs + PURGE_SLACK_MS;
+  return a.expirationTime !== null ? Date.parse(a.expirationTime) : nowMs + COMMANDS_KEPT_MS + PURGE_SLACK_MS;
 }
 
 /** The same outcome for a retry with the same Idempotency-Key. */

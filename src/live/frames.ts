@@ -17,7 +17,9 @@
 import { TOO_DEEP, tooDeepField } from "../json/depth";
 import { isJsonObject, parseExact } from "../json/exact";
 import { encodeValue, keyProblem } from "./kvRules";
-import { byteLength, LIMITS } from "./limits";
+import { LIMIT } from "../limits/registry";
+import { limitData } from "../limits/refuse";
+import { byteLength } from "../json/bytes";
 
 /**
  * `{"action","parameters","commandId"}`, built around the parameters' JSON text
@@ -55,8 +57,8 @@ export type KvRequest = { action: "set"; key: string; json: string } | { action:
 /** Parses a device's key-value frame; on failure, the error frame to answer with. */
 export function parseKvRequest(message: string | ArrayBuffer): { ok: true; request: KvRequest } | { ok: false; error: string } {
   if (typeof message !== "string") return { ok: false, error: errorFrame("INVALID_INPUT", { errors: { frame: "must be a JSON text frame" } }) };
-  if (byteLength(message) > LIMITS.kvFrameBytes) {
-    return { ok: false, error: errorFrame("REQUEST_TOO_LARGE", { maxBytes: LIMITS.kvFrameBytes }) };
+  if (byteLength(message) > LIMIT.kvFrameBytes) {
+    return { ok: false, error: errorFrame("REQUEST_TOO_LARGE", { ...limitData("kvFrameBytes", LIMIT.kvFrameBytes), maxBytes: LIMIT.kvFrameBytes }) };
   }
   const nesting = frameNestingError(message);
   if (nesting) return { ok: false, error: nesting };

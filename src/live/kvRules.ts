@@ -3,7 +3,8 @@
  * and the device's socket (object), so both refuse the same things with the
  * same words.
  */
-import { byteLength, LIMITS } from "./limits";
+import { LIMIT } from "../limits/registry";
+import { byteLength } from "../json/bytes";
 
 // Control characters would make keys unprintable in logs and unusable in paths.
 const CONTROL = /[\u0000-\u001f\u007f]/;
@@ -12,7 +13,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
 export function keyProblem(key: unknown): string | undefined {
   if (typeof key !== "string") return "must be a string";
   if (key.length === 0) return "must not be empty";
-  if (key.length > LIMITS.kvKeyChars) return `at most ${LIMITS.kvKeyChars} characters`;
+  if (key.length > LIMIT.kvKeyChars) return `at most ${LIMIT.kvKeyChars} characters`;
   if (CONTROL.test(key)) return "must not contain control characters";
   return undefined;
 }
@@ -27,7 +28,7 @@ export function encodeValue(value: unknown): { json: string } | { problem: strin
     return { problem: "must be JSON" };
   }
   if (json === undefined) return { problem: "must be JSON" };
-  if (byteLength(json) > LIMITS.kvValueBytes) return { problem: `at most ${LIMITS.kvValueBytes} bytes as JSON` };
+  if (byteLength(json) > LIMIT.kvValueBytes) return { problem: `at most ${LIMIT.kvValueBytes} bytes as JSON` };
   return { json };
 }
 

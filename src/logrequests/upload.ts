@@ -8,9 +8,9 @@
  * unknown length, is read into memory up to the cap first.
  */
 import { concatBytes } from "../http/bodyCap";
+import { LIMIT } from "../limits/registry";
 
-export const LOG_FILE_MAX_BYTES = 10 * 1024 * 1024;
-export const CONTENT_TYPE_MAX_CHARS = 128;
+export const LOG_FILE_MAX_BYTES: number = LIMIT.logFileBytes;
 
 /** Every file of a device is under this prefix. */
 export const deviceFilesPrefix = (deviceId: number): string => `devices/${deviceId}/`;
@@ -30,7 +30,7 @@ export function declaredLength(req: Request): number | null | "invalid" {
 /** A content type worth keeping (cut to a sane length; octet-stream when absent). */
 export function uploadContentType(req: Request): string {
   const type = req.headers.get("content-type")?.trim();
-  return type && type.length <= CONTENT_TYPE_MAX_CHARS ? type : "application/octet-stream";
+  return type && type.length <= LIMIT.contentTypeChars ? type : "application/octet-stream";
 }
 
 export async function storeFile(

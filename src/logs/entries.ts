@@ -12,17 +12,19 @@
  * below on the way in, whoever the writer is.
  */
 import { z } from "@hono/zod-openapi";
+import { LIMIT } from "../limits/registry";
 import { timeSchema } from "../http/validation";
 
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Lengths an entry's fields are cut to (method and address are never longer when well-formed). */
 export const CAPS = {
-  message: 2048,
+  message: LIMIT.logMessageChars,
   method: 16,
-  path: 2048,
+  path: LIMIT.logMessageChars,
   clientIp: 64,
-  userAgent: 512,
+  userAgent: LIMIT.logUserAgentChars,
   /** Entries of one kind in one `append` call. */
   batch: 500,
 } as const;

@@ -9,11 +9,12 @@
  * arrive and re-armed for when the oldest remaining entry comes of age. No
  * cron walks all devices.
  */
+import { LIMIT } from "../limits/registry";
 import { type LogKind, TABLE } from "./entries";
 
 export const RETENTION = {
-  maxAgeMs: 14 * 24 * 60 * 60 * 1000,
-  maxEntries: 10_000,
+  maxAgeMs: LIMIT.deviceLogDays * 24 * 60 * 60 * 1000,
+  maxEntries: LIMIT.deviceLogEntriesKept,
   /** The alarm never fires sooner than this after a sweep (bounds the work a busy device causes). */
   minSweepGapMs: 60 * 1000,
 } as const;

@@ -5,6 +5,7 @@
  * query is appended — no query of its own. Where it may point is the other
  * half of the rule: targets.ts.
  */
+import { LIMIT } from "../limits/registry";
 import { z } from "@hono/zod-openapi";
 
 export interface OutboundUrlRules {
@@ -18,7 +19,7 @@ export interface OutboundUrlRules {
 export function outboundUrlSchema(rules: OutboundUrlRules, store: (url: URL) => string) {
   return z
     .string()
-    .max(2048, "at most 2048 characters")
+    .max(LIMIT.urlChars, `at most ${LIMIT.urlChars} characters`)
     .transform((s, ctx) => {
       let url: URL;
       try {

@@ -12,6 +12,7 @@ import { notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { boolSchema, idSchema, nameSchema, timeSchema } from "../http/validation";
+import { refuseApiKeysOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 const apiKeySchema = z
@@ -70,6 +71,7 @@ export function apiKeyRoutes() {
     const who = await principalOf(c);
     const { projectId } = c.req.valid("param");
     await loadProject(c.env, who, projectId, "administer");
+    await refuseApiKeysOverCap(c.env, projectId);
     const key = newKey("project");
     const [row] = await db(c.env)
       .insert(projectApiKeys)

@@ -12,7 +12,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { principalOf } from "../auth/principal";
+import { presentedKey, principalOf } from "../auth/principal";
 import { listRoutes, proxyConfig, refusedTargets, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
 import { forward, forwardedQuery, timeoutOf } from "../appproxy/forward";
 import { matchRoute } from "../appproxy/match";
@@ -49,7 +49,7 @@ const putRoutes = createRoute({
   description:
     "`srcPath` is a path prefix matched on whole segments (`api` matches `api` and `api/x`, not `apix`; the longest match wins). `targetUrl` is an http(s) base URL without credentials, query or fragment; the rest of the path is appended to it. It must name a public host: loopback, private, link-local and other non-public addresses and `localhost` names are refused (400) unless the deployment sets `ALLOW_PRIVATE_TARGETS` to `\"true\"`.",
   security,
-  middleware: [bodyCap(256 * 1024)] as const,
+  middleware: [bodyCap("appProxyConfigBodyBytes")] as const,
   request: { params, body: jsonBody(routesBody) },
   responses: { 200: json(routesSchema, "The routes now in force."), ...errors(400, 401, 403, 404, 413) },
 });
@@ -96,7 +96,7 @@ function documentProxy(app: OpenAPIHono<AppEnv>, subject: "device" | "home") {
       summary: `Proxy a ${method.toUpperCase()} request to an app server`,
       description:
         (subject === "home" ? "The home's App Proxy: the project's same routes, for a home's users (no device involved). " : "") +
-        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not. The target receives signed `" + idHeader + "`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
+        "Forwards to the project's App Proxy route whose `srcPath` is the longest prefix of the path: method, remaining path, query (minus `authToken`, whether `&` or `;` separates it, and minus any parameter holding the caller's key) and body (at most 1 MiB) go on; the caller's Authorization, Cookie, hop-by-hop and client-address (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`) headers do not, nor any header holding the caller's key. The target receives signed `" + idHeader + "`, `X-Mode-Project-Id`, `X-Mode-Principal`, `X-Mode-Timestamp`, `X-Mode-Content-SHA256` and `X-Mode-Signature` headers. The target's status, body and headers (minus hop-by-hop, Set-Cookie and Access-Control-*) come back as they are. Must contain a user or project API key.",
       security,
       request: {
         params: z.object({
@@ -151,7 +151,8 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
 
   // Judged again here, on the URL about to be fetched: a route stored while
   // ALLOW_PRIVATE_TARGETS was on is not followed once it is off. Where it points is not the caller's to see.
-  const targetUrl = new URL(match.route.targetUrl + match.rest + forwardedQuery(url.search));
+  const callerKey = presentedKey(c.req.raw);
+  const targetUrl = new URL(match.route.targetUrl + match.rest + forwardedQuery(url.search, callerKey));
   if (targetRefusal(targetUrl, c.env)) {
     throw new ApiError(502, "APP_PROXY_TARGET_NOT_ALLOWED", {
       srcPath: match.route.srcPath,
@@ -166,6 +167,7 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
     subject,
     projectId,
     principal: principalLabel(who),
+    callerKey,
     timeoutMs: timeoutOf(c.env),
   });
 }

@@ -10,6 +10,7 @@ import { conflict } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
+import { refuseDeviceClassesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 const deviceClassSchema = z
@@ -45,6 +46,7 @@ export function deviceClassRoutes() {
     const who = await principalOf(c);
     const { projectId } = c.req.valid("param");
     await loadProject(c.env, who, projectId, "administer");
+    await refuseDeviceClassesOverCap(c.env, projectId);
     const [row] = await db(c.env)
       .insert(deviceClasses)
       .values({ projectId, ...c.req.valid("json"), creationTime: now() })

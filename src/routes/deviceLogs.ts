@@ -21,9 +21,10 @@ import { defaultHook, idSchema } from "../http/validation";
 import { deviceLog } from "../stubs";
 import { reach } from "../http/reach";
 import { httpLogEntrySchema, logEntrySchema } from "../logs/entries";
+import { LIMIT } from "../limits/registry";
 
 export const MAX_ENTRIES_DEFAULT = 100;
-export const MAX_ENTRIES_CAP = 1000;
+export const MAX_ENTRIES_CAP: number = LIMIT.pageItems;
 
 const params = z.object({
   deviceId: idSchema.openapi({ param: { name: "deviceId", in: "path" }, type: "integer", example: 34328 }),

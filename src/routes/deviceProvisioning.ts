@@ -17,10 +17,11 @@ import { refuseProvisioningTokensOverCap } from "../limits/caps";
 import { forbidden, notFound, onConstraint } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
+import { LIMIT } from "../limits/registry";
 import { idSchema, timeSchema } from "../http/validation";
 
 /** Long enough to carry the token to the hardware over a pairing step; short enough to be useless if leaked later. */
-export const PROVISIONING_TOKEN_SECONDS = 15 * 60;
+export const PROVISIONING_TOKEN_SECONDS = LIMIT.provisioningTokenMinutes * 60;
 
 const route = createRoute({
   method: "post",

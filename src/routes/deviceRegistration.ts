@@ -14,8 +14,9 @@ import { errors, json, jsonOrFormBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
 import { boolSchema, formAsJson, idSchema, timeSchema } from "../http/validation";
 import { asDouble } from "../json/exact";
+import { LIMIT } from "../limits/registry";
 
-const MAX_CLAIM_SECONDS = 7 * 24 * 3600;
+const MAX_CLAIM_SECONDS: number = LIMIT.claimWindowSeconds;
 const DEFAULT_CLAIM_SECONDS = 600;
 
 // A long number is judged by its value (src/json/exact.ts).

@@ -29,12 +29,9 @@ import {
   listComponentVersions,
   missingVersions,
 } from "../firmware/store";
+import { LIMIT } from "../limits/registry";
 import { loadProject } from "../projects/access";
 
-/** A schema is at most this large on the wire (the sample is ~2 KiB). */
-const MAX_VERSION_BODY = 256 * 1024;
-const MAX_BUNDLE_BODY = 64 * 1024;
-const MAX_BUNDLE_PARTS = 64;
 
 const tags = ["Firmware"];
 
@@ -69,7 +66,7 @@ const newBundleBody = z
     componentVersions: z
       .array(componentRefSchema)
       .min(1, "a bundle has at least one component version")
-      .max(MAX_BUNDLE_PARTS, `at most ${MAX_BUNDLE_PARTS} component versions`),
+      .max(LIMIT.firmwareBundleParts, `at most ${LIMIT.firmwareBundleParts} component versions`),
   })
   .superRefine((b, ctx) => {
     const seen = new Set<string>();
@@ -100,7 +97,7 @@ const registerVersion = createRoute({
   description:
     "Validates the schema: parameter types (string, number, integer, boolean), `required` booleans, defaults of the parameter's type, and `keyName` templates whose `{{placeholders}}` name required parameters of the entry. Versions are immutable: registering the same name again is `409 COMPONENT_VERSION_EXISTS`.",
   security,
-  middleware: [bodyCap(MAX_VERSION_BODY)] as const,
+  middleware: [bodyCap("firmwareVersionBodyBytes")] as const,
   request: { params: componentParams, body: jsonBody(newVersionBody) },
   responses: { 201: json(componentVersionSchema, "The registered version."), ...errors(400, 401, 403, 404, 409, 413) },
 });
@@ -136,7 +133,7 @@ const registerBundle = createRoute({
   description:
     "`bundleId` is what devices report through `PUT /devices/{id}/firmwareInfo`; unique in the project (`409 BUNDLE_EXISTS`). Every component version must already be registered; one version per component.",
   security,
-  middleware: [bodyCap(MAX_BUNDLE_BODY)] as const,
+  middleware: [bodyCap("firmwareBundleBodyBytes")] as const,
   request: { params: projectParams, body: jsonBody(newBundleBody) },
   responses: { 201: json(bundleSchema, "The registered bundle."), ...errors(400, 401, 403, 404, 409, 413) },
 });

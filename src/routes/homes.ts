@@ -20,7 +20,7 @@ import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { commit, recordIntent, recordIntentsFrom } from "../changes/outbox";
 import { membersOfHome } from "../changes/revoke";
 import { loadHome } from "../homes/access";
-import { refuseHomesOverCap } from "../limits/caps";
+import { refuseHomesOfProjectOverCap, refuseHomesOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 export const homeSchema = z
@@ -129,6 +129,7 @@ export function homesRoutes() {
     const d = db(c.env);
     const values = { projectId, name: body.name, creationTime: now() };
     if (who.kind === "user") await refuseHomesOverCap(c.env, who.userId);
+    await refuseHomesOfProjectOverCap(c.env, projectId);
     if (who.kind !== "user") {
       const [row] = await d.insert(homes).values(values).returning();
       return c.json(row!, 201);
@@ -136,7 +137,8 @@ export function homesRoutes() {
     // One batch (one transaction): a home never exists without its owner.
     const [[row]] = await commit(c.env, d, [
       d.insert(homes).values(values).returning(),
-      d.insert(homeMembers).values({ homeId: sql`last_insert_rowid()`, userId: who.userId, role: "owner", creationTime: values.creationTime }),
+      // The same creationTime as the home's: migrations/0006 told creators' rows apart by it.
+      d.insert(homeMembers).values({ homeId: sql`last_insert_rowid()`, userId: who.userId, role: "owner", origin: "own", creationTime: values.creationTime }),
       recordIntent(d, { kind: "memberships", userId: who.userId }),
     ]);
     return c.json(row!, 201);

@@ -32,9 +32,10 @@ import { logRequestSchema, presentLogRequest } from "../logrequests/present";
 import { LOG_REQUEST_STATUSES, type LogRequestStatus } from "../logrequests/status";
 import { createLogRequest, getLogRequest, listLogRequests, move, pruneLogRequests, type SortKey } from "../logrequests/store";
 import { limitOf } from "../limits/table";
+import { LIMIT } from "../limits/registry";
+import { tooLarge as tooLargeFor } from "../limits/refuse";
 import { declaredLength, fileKey, LOG_FILE_MAX_BYTES, storeFile, uploadContentType } from "../logrequests/upload";
 
-const LIMITS = { prefixes: 32, prefixChars: 256, reasonChars: 1024, idChars: 64, listQueryChars: 256 } as const;
 
 const deviceParams = z.object({
   deviceId: idSchema.openapi({ param: { name: "deviceId", in: "path" }, type: "integer", example: 34328 }),
@@ -43,7 +44,7 @@ const itemParams = deviceParams.extend({
   logRequestId: z
     .string()
     .min(1)
-    .max(LIMITS.idChars, `at most ${LIMITS.idChars} characters`)
+    .max(LIMIT.logRequestIdChars, `at most ${LIMIT.logRequestIdChars} characters`)
     .openapi({ param: { name: "logRequestId", in: "path" }, example: "0b6f3c1e-6a3e-4bb1-9a51-1f0a8b2f4c7d" }),
 });
 
@@ -59,10 +60,10 @@ const createBody = z
     start: optionalTime("start").openapi({ description: "Logs younger than this (RFC 3339)." }),
     end: optionalTime("end").openapi({ description: "Logs older than this (RFC 3339)." }),
     prefixes: z
-      .array(z.string({ error: "must be a string" }).min(1, "must not be empty").max(LIMITS.prefixChars, `at most ${LIMITS.prefixChars} characters`), {
+      .array(z.string({ error: "must be a string" }).min(1, "must not be empty").max(LIMIT.logRequestPrefixChars, `at most ${LIMIT.logRequestPrefixChars} characters`), {
         error: "must be an array of strings",
       })
-      .max(LIMITS.prefixes, `at most ${LIMITS.prefixes} prefixes`)
+      .max(LIMIT.logRequestPrefixes, `at most ${LIMIT.logRequestPrefixes} prefixes`)
       .optional()
       .openapi({ description: "Prefix patterns of the logs to upload (none: all).", example: ["/var/log/app"] }),
   })
@@ -73,14 +74,14 @@ const failureBody = z
     reason: z
       .string({ error: "required, a string" })
       .min(1, "must not be empty")
-      .max(LIMITS.reasonChars, `at most ${LIMITS.reasonChars} characters`)
+      .max(LIMIT.logRequestReasonChars, `at most ${LIMIT.logRequestReasonChars} characters`)
       .openapi({ example: "log directory not found" }),
   })
   .openapi("LogRequestFailure");
 
 const statusesQuery = z
   .string()
-  .max(LIMITS.listQueryChars, `at most ${LIMITS.listQueryChars} characters`)
+  .max(LIMIT.logRequestPrefixChars, `at most ${LIMIT.logRequestPrefixChars} characters`)
   .transform((text, ctx) => {
     const list = text
       .split(",")
@@ -96,7 +97,7 @@ const statusesQuery = z
 
 const sortByQuery = z
   .string()
-  .max(LIMITS.listQueryChars, `at most ${LIMITS.listQueryChars} characters`)
+  .max(LIMIT.logRequestPrefixChars, `at most ${LIMIT.logRequestPrefixChars} characters`)
   .transform((text, ctx) => {
     const keys: SortKey[] = [];
     for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
@@ -379,7 +380,7 @@ export function logRequestRoutes() {
   return app;
 }
 
-const tooLarge = () => new ApiError(413, "LOG_FILE_TOO_LARGE", { maxBytes: LOG_FILE_MAX_BYTES });
+const tooLarge = () => tooLargeFor("logFileBytes", LIMIT.logFileBytes, "LOG_FILE_TOO_LARGE");
 
 /** An upload that did not finish hands the request back to the device (delivered), if it still holds it. */
 async function abandon(c: Ctx, ref: { deviceId: number; id: string }, uploadId: string, waiter: Waiter | null, why: string): Promise<void> {

@@ -1,8 +1,11 @@
 /**
  * Home members: listed by anyone who can see the home; added, re-roled and
- * removed by those who manage its members (a user may always leave). A home
- * never loses its last owner: the guard is part of each UPDATE/DELETE, so two
- * owners demoting each other at once cannot both succeed.
+ * removed by those who manage its members. Being added needs no consent, so a
+ * user may leave any home they do not alone own (`DELETE` of their own
+ * membership, with their own key), and homes others added them to do not
+ * count against their cap. A home never loses its last owner: the guard is
+ * part of each UPDATE/DELETE, so two owners demoting each other at once
+ * cannot both succeed.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, count, eq, or, sql } from "drizzle-orm";
@@ -17,7 +20,7 @@ import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
 import { idSchema, timeSchema } from "../http/validation";
 import { loadHome } from "../homes/access";
-import { refuseHomesOverCap } from "../limits/caps";
+import { refuseHomesOverCap, refuseMembersOverCap } from "../limits/caps";
 import { commit, recordIntent } from "../changes/outbox";
 import { endMembership } from "../changes/revoke";
 import { homeParams } from "./homes";
@@ -126,11 +129,20 @@ export function membersRoutes() {
     // Only users of the home's own project can join it.
     const user = await d.query.users.findFirst({ where: and(eq(users.projectId, home.projectId), eq(users.email, email)) });
     if (!user) throw notFound("UNKNOWN_EMAIL");
-    await refuseHomesOverCap(c.env, user.id);
+    // Added by someone else, the home does not count against the user's own
+    // cap (nobody can use that up for them); the home's size bounds the adding.
+    // A user who adds themselves (a project admin) spends their own.
+    const own = who.kind === "user" && who.userId === user.id;
+    if (own) await refuseHomesOverCap(c.env, user.id);
+    await refuseMembersOverCap(c.env, home.id);
     let row: typeof homeMembers.$inferSelect | undefined;
     try {
       [[row]] = await commit(c.env, d, [
-        d.insert(homeMembers).values({ homeId: home.id, userId: user.id, role, creationTime: now() }).onConflictDoNothing().returning(),
+        d
+          .insert(homeMembers)
+          .values({ homeId: home.id, userId: user.id, role, origin: own ? "own" : "added", creationTime: now() })
+          .onConflictDoNothing()
+          .returning(),
         recordIntent(d, { kind: "memberships", userId: user.id }, { ifChanged: true }),
       ]);
     } catch (err) {
@@ -168,6 +180,7 @@ export function membersRoutes() {
     const { home, rights } = await loadHome(c.env, who, homeId);
     demand(memberRemovalRights(who, rights, userId), "removeMember");
     const d = db(c.env);
+    const leavingWhatOthersAdded = who.kind === "user" && who.userId === userId ? eq(homeMembers.origin, "added") : undefined;
     const [deleted] = await commit(
       c.env,
       d,
@@ -177,7 +190,15 @@ export function membersRoutes() {
         userId,
         d
           .delete(homeMembers)
-          .where(and(eq(homeMembers.homeId, home.id), eq(homeMembers.userId, userId), or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId))))
+          .where(
+            and(
+              eq(homeMembers.homeId, home.id),
+              eq(homeMembers.userId, userId),
+              // The last owner stays, unless it is someone added by another leaving of their own accord:
+              // nobody can be made to keep a home they did not create.
+              or(eq(homeMembers.role, "member"), anotherOwner(home.id, userId), leavingWhatOthersAdded),
+            ),
+          )
           .returning({ userId: homeMembers.userId }),
       ),
     );

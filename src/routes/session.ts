@@ -17,16 +17,19 @@ import { now } from "../http/time";
 import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
 import { endSession as endSessionStatements } from "../changes/revoke";
-import { clearLoginFailures, refuseBusyAddress, takeLoginAttempt } from "../limits/login";
+import { countedPasswordCheck, refuseBusyAddress } from "../limits/login";
+import { upToChars } from "../limits/fields";
+import { refuseSessionsOverCap } from "../limits/caps";
+import { LIMIT } from "../limits/registry";
 import { emailSchema } from "./users";
 
 const loginBody = z.strictObject({
   projectId: idSchema,
   email: emailSchema,
   // No minimum here: a too-short password is simply incorrect, and says nothing about the account.
-  password: z.string().max(256, "at most 256 characters"),
+  password: upToChars("passwordChars"),
   // MODE's app library names the app signing in; kept on the session, shown by GET /userSession.
-  appId: textSchema(128).optional().openapi({ description: "The app signing in (MODE's app library sends it); kept on the session." }),
+  appId: textSchema(LIMIT.appIdChars).optional().openapi({ description: "The app signing in (MODE's app library sends it); kept on the session." }),
 });
 
 const login = createRoute({
@@ -83,18 +86,19 @@ export function sessionRoutes() {
   app.openapi(login, async (c) => {
     const { projectId, email, password, appId } = c.req.valid("json");
     await refuseBusyAddress(c.env, c.req.raw, "loginsPerAddress");
-    await takeLoginAttempt(c.env, projectId, email);
     const d = db(c.env);
-    const user = await d.query.users.findFirst({
-      where: and(eq(users.projectId, projectId), eq(users.email, email)),
-      columns: { id: true, passwordHash: true },
+    // Counted per email: a failed check is a failure, a passed one clears them (src/limits/login.ts).
+    const { user, passed } = await countedPasswordCheck(c.env, projectId, email, async () => {
+      const user = await d.query.users.findFirst({
+        where: and(eq(users.projectId, projectId), eq(users.email, email)),
+        columns: { id: true, passwordHash: true },
+      });
+      dummyHash ??= hashPassword("not a password of anyone");
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
+      return { passed: !!user && ok, user };
     });
-    dummyHash ??= hashPassword("not a password of anyone");
-    const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
-    if (!user || !ok) {
-      throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
-    }
-    await clearLoginFailures(c.env, projectId, email);
+    if (!user || !passed) throw user ? new ApiError(401, "INCORRECT_PASSWORD") : notFound("UNKNOWN_EMAIL");
+    await refuseSessionsOverCap(c.env, user.id);
     const token = newKey("session");
     await d.insert(userSessions).values({ tokenDigest: await digest(token), userId: user.id, appId: appId ?? null, creationTime: now() });
     return c.json({ userId: user.id, token }, 200);

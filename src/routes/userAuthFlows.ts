@@ -29,12 +29,13 @@ import { clearLoginFailures, refuseBusyAddress } from "../limits/login";
 import { USER_EVENTS, type UserTokenEvent } from "../events/shape";
 import { deliverUserToken } from "../users/mail";
 import { issueUserToken, spendUserToken, type TokenPurpose } from "../users/tokens";
+import { upToChars } from "../limits/fields";
 import { emailSchema, passwordSchema } from "./users";
 
 const tags = ["Users"];
 
 const startBody = z.strictObject({ projectId: idSchema, email: emailSchema });
-const tokenSchema = z.string().min(1, "required").max(128, "at most 128 characters").openapi({ description: "The token from the mail or the event." });
+const tokenSchema = upToChars("tokenChars").min(1, "required").openapi({ description: "The token from the mail or the event." });
 const startAnswer = json(z.object({ email: z.string() }).openapi("AuthFlowStarted"), "Accepted. The same answer whether or not the email has an account.");
 const finishAnswer = json(z.object({ projectId: z.number().int(), email: z.string() }).openapi("AuthFlowFinished"), "Done: the account the token was for.");
 const tokenRefused = {

@@ -21,6 +21,9 @@ import { demand, projectRights, requireUser } from "../auth/policy";
 import { refuseBusyAddress } from "../limits/login";
 import { loadUser, type UserRow } from "../users/access";
 import { removeUser } from "../users/remove";
+import { upToChars } from "../limits/fields";
+import { LIMIT } from "../limits/registry";
+import { refuseSignupsOverRate } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
 /** Emails are compared trimmed and lower-cased: one account per address per project, however it is typed. */
@@ -28,11 +31,11 @@ export const emailSchema = z
   .string()
   .trim()
   .toLowerCase()
-  .max(320, "at most 320 characters")
+  .max(LIMIT.emailChars, `at most ${LIMIT.emailChars} characters`)
   .email("must be an email address")
   .openapi({ type: "string", format: "email", example: "ada@example.com" });
 
-export const passwordSchema = z.string().min(8, "at least 8 characters").max(256, "at most 256 characters");
+export const passwordSchema = upToChars("passwordChars").min(LIMIT.passwordMinChars, `at least ${LIMIT.passwordMinChars} characters`);
 
 const projectRoleSchema = z.enum(["viewer", "editor", "admin"]);
 
@@ -88,7 +91,7 @@ const patchUserBody = z
   .strictObject({
     name: nameSchema().optional(),
     password: passwordSchema.optional(),
-    currentPassword: z.string().max(256, "at most 256 characters").optional(),
+    currentPassword: upToChars("passwordChars").optional(),
   })
   .superRefine((body, ctx) => {
     if (body.currentPassword !== undefined && body.password === undefined) {
@@ -101,7 +104,7 @@ const patchUserBody = z
  * send one) is accepted only from a session this young: a token stolen later
  * is not enough to take the account over.
  */
-export const RECENT_LOGIN_MS = 10 * 60 * 1000;
+export const RECENT_LOGIN_MS = LIMIT.recentLoginMinutes * 60 * 1000;
 
 const patchUser = createRoute({
   method: "patch",
@@ -150,6 +153,8 @@ export function usersRoutes() {
     const d = db(c.env);
     const project = await d.query.projects.findFirst({ where: eq(projects.id, body.projectId), columns: { id: true } });
     if (!project) throw notFound("PROJECT_NOT_FOUND");
+    // And per project, from any address: many addresses cannot flood one project with accounts.
+    if (!who) await refuseSignupsOverRate(c.env, body.projectId);
     // Checked before hashing so a duplicate costs no PBKDF2; the unique index still decides races.
     const taken = await d.query.users.findFirst({
       where: and(eq(users.projectId, body.projectId), eq(users.email, body.email)),

@@ -12,7 +12,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { seal } from "../auth/secretbox";
 import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
-import { conflict, invalidInput, notFound } from "../http/errors";
+import { invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { now } from "../http/time";
@@ -22,8 +22,11 @@ import { reach } from "../http/reach";
 import { targetRefusal } from "../outbound/targets";
 import { outboundUrlSchema } from "../outbound/url";
 import { newWebhookSecret } from "../outlets/webhooks/signature";
-import { MAX_WEBHOOKS } from "../outlets/webhooks/ProjectOutlets";
 import { projectOutlets } from "../stubs";
+import { upToChars } from "../limits/fields";
+import { LIMIT } from "../limits/registry";
+import { limitReached } from "../limits/refuse";
+import { limitOf } from "../limits/table";
 import { loadProject } from "../projects/access";
 
 
@@ -38,12 +41,10 @@ const webhookParams = params.extend({ webhookId: idSchema.openapi({ param: { nam
 const urlSchema = outboundUrlSchema({ query: true, verify: "X-Mode-Signature" }, (url) => url.href)
   .openapi({ type: "string", format: "uri", example: "https://backend.example.com/mode-events" });
 
-const eventTypeSchema = z
-  .string()
-  .max(256, "at most 256 characters")
+const eventTypeSchema = upToChars("eventTypeChars")
   .refine((t) => EVENT_TYPE_PATTERN.test(t) || SYSTEM_TYPES.has(t), `must be a device event type or one of the system events (${[...SYSTEM_TYPES].join(", ")})`);
 
-const eventTypesSchema = z.array(eventTypeSchema).min(1, "give at least one, or leave eventTypes out for every event").max(100, "at most 100");
+const eventTypesSchema = z.array(eventTypeSchema).min(1, "give at least one, or leave eventTypes out for every event").max(LIMIT.webhookEventTypes, `at most ${LIMIT.webhookEventTypes}`);
 
 const webhookSchema = z
   .object({
@@ -77,7 +78,7 @@ const createWebhook = createRoute({
   path: "/projects/{projectId}/webhooks",
   tags,
   summary: "Create a webhook (project admin)",
-  description: `Each event of the project (of the \`eventTypes\` given, else all) is POSTed to \`url\`, signed; at most ${MAX_WEBHOOKS} per project.`,
+  description: `Each event of the project (of the \`eventTypes\` given, else all) is POSTed to \`url\`, signed; at most ${LIMIT.webhooksPerProject} per project by default (\`409 LIMIT_REACHED\`, \`data.limit\` "webhooksPerProject").`,
   security,
   request: {
     params,
@@ -167,7 +168,7 @@ export function webhookRoutes() {
     const sealedSecret = await seal(c.env.KEY_ENCRYPTION_KEY, secret);
     const types = eventTypes === undefined ? null : [...new Set(eventTypes)];
     const created = await reach(() => projectOutlets(c.env, projectId).create(projectId, { url, eventTypes: types, sealedSecret, creationTime: now() }));
-    if (!created) throw conflict("TOO_MANY_WEBHOOKS", { limit: MAX_WEBHOOKS });
+    if (!created) throw limitReached("webhooksPerProject", limitOf(c.env, "webhooksPerProject"));
     return c.json({ ...created, secret }, 201);
   });
 

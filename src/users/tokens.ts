@@ -10,12 +10,13 @@ import { base64url, digest, randomBytes } from "../auth/keys";
 import { db } from "../db/client";
 import { userTokens } from "../db/schema";
 import { ApiError } from "../http/errors";
+import { LIMIT } from "../limits/registry";
 import { inSeconds, now } from "../http/time";
 
 export type TokenPurpose = (typeof userTokens.$inferSelect)["purpose"];
 
 /** One hour: long enough to find the mail, short enough that a leaked one soon stops working. */
-export const USER_TOKEN_SECONDS = 60 * 60;
+export const USER_TOKEN_SECONDS = LIMIT.userTokenMinutes * 60;
 
 /** Recognisable in logs and secret scanners, like every key of this service. */
 const PREFIX: Record<TokenPurpose, string> = { emailVerification: "mcv_", passwordReset: "mcr_" };

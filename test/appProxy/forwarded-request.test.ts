@@ -45,6 +45,31 @@ describe("App Proxy: what of the caller's request is not forwarded", () => {
     expect((await proxied("api/x?myauthToken=1&authTokens=2")).body.url).toBe("/echo/x?myauthToken=1&authTokens=2");
   });
 
+  it("drops authToken however the query separates it (`;` too, as Go's net/url and many servers split on it)", async () => {
+    const r = await proxied(`api/x?a=1;authToken=${p.key}&b=2;AuthToken=other;c=%3B&AUTH%54OKEN=x;d`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.url).toBe("/echo/x?a=1&b=2;c=%3B;d");
+    expect(JSON.stringify(r.body)).not.toContain(p.key);
+    expect((await proxied(`api/x?authToken=${p.key};a=1`)).body.url).toBe("/echo/x?a=1");
+    // Without an authToken, `;` is the app's own and goes on as sent.
+    expect((await proxied("api/x?a=1;b=2&c=x;y")).body.url).toBe("/echo/x?a=1;b=2&c=x;y");
+  });
+
+  it("drops the caller's own key wherever else it was put: any query parameter, any header", async () => {
+    const r = await proxied(`api/x?token=${p.key}&ok=1;k=ModeCloud%20${p.key}`, {
+      "x-api-key": p.key,
+      "x-auth": `Bearer ${p.key}`,
+      referer: `https://app.example/page?authToken=${p.key}`,
+      "sec-websocket-protocol": p.key,
+      "x-custom": "passes",
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(JSON.stringify(r.body)).not.toContain(p.key);
+    expect(r.body.url).toBe("/echo/x?ok=1");
+    for (const name of ["x-api-key", "x-auth", "referer", "sec-websocket-protocol"]) expect(r.body.headers, name).not.toHaveProperty(name);
+    expect(r.body.headers["x-custom"]).toBe("passes");
+  });
+
   it("drops caller-supplied client-address headers", async () => {
     const spoofed = {
       "x-forwarded-for": "203.0.113.7",

@@ -263,6 +263,80 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await page.setViewport({ width: 1280, height: 800 });
   });
 
+  /** A second user's homes with Ada added to them: homes she did not make and may leave. */
+  const homesAdaWasAddedTo = async (...names) => {
+    const { api } = server;
+    const bo = { projectId: fixture.projectId, name: "Bo", email: `bo-${names.join("-").toLowerCase()}@example.com`, password: "correct horse" };
+    assert.equal((await api("POST", "/users", null, bo)).status, 201);
+    const login = await api("POST", "/auth/user", null, { projectId: fixture.projectId, email: bo.email, password: bo.password });
+    const ids = [];
+    for (const name of names) {
+      const home = await api("POST", "/homes", login.body.token, { name });
+      assert.equal(home.status, 201);
+      assert.equal((await api("POST", `/homes/${home.body.id}/members`, login.body.token, { email: "ada@example.com", role: "member" })).status, 201);
+      ids.push(home.body.id);
+    }
+    return ids;
+  };
+  const isMember = async (homeId) => (await server.api("GET", `/homes/${homeId}/members`, fixture.adminKey)).body.some((m) => m.email === "ada@example.com");
+
+  test("a user leaves a home someone else added her to, after confirming; her only home she cannot leave, and the page says why", async () => {
+    const [shed] = await homesAdaWasAddedTo("Shed");
+    await page.goto(`${server.base}/console/#/homes/${shed}`);
+    await waitText('table[aria-label="Members"]', "ada@example.com");
+    await waitText("[data-leave-home]", "You are a member of Shed");
+    await page.click("#leave-home");
+    await waitText("[data-leave-home]", "Leave Shed?");
+    // Nothing is left until confirmed.
+    assert.equal(await isMember(shed), true);
+    await screenshot("home-leave-confirm");
+    await page.click("#leave-confirm");
+    await waitText('table[aria-label="Homes"]', "Garden");
+    assert.doesNotMatch(await text('table[aria-label="Homes"]'), /Shed/);
+    assert.equal(await isMember(shed), false);
+    await screenshot("home-left");
+
+    // Garden: she made it and owns it alone.
+    await page.goto(`${server.base}/console/#/homes/${fixture.homeId}`);
+    await waitText("[data-leave-home]", "You are an owner of Garden");
+    await page.click("#leave-home");
+    await page.click("#leave-confirm");
+    await waitText('[data-leave-home] [role="alert"]', "only owner");
+    assert.match(await text('[data-leave-home] [role="alert"]'), /Make another member an owner first/);
+    assert.equal(await isMember(fixture.homeId), true);
+    await screenshot("home-leave-refused");
+  });
+
+  test("leaving a home at phone width: the confirmation and a refusal fit the screen", async () => {
+    const [loft] = await homesAdaWasAddedTo("Loft");
+    await page.setViewport({ width: 375, height: 812 });
+    try {
+      await page.goto(`${server.base}/console/#/homes/${loft}`);
+      await waitText("[data-leave-home]", "You are a member of Loft");
+      await page.click("#leave-home");
+      await waitText("[data-leave-home]", "Leave Loft?");
+      // Everything of the confirmation is on the screen: nothing to scroll sideways to.
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
+      await screenshot("phone-home-leave-confirm");
+      await page.click("#leave-confirm");
+      await waitText('table[aria-label="Homes"]', "Garden");
+      assert.equal(await isMember(loft), false);
+
+      await page.goto(`${server.base}/console/#/homes/${fixture.homeId}`);
+      await waitText("[data-leave-home]", "You are an owner of Garden");
+      await page.click("#leave-home");
+      await page.click("#leave-confirm");
+      await waitText('[data-leave-home] [role="alert"]', "only owner");
+      await screenshot("phone-home-leave-refused");
+    } finally {
+      await page.setViewport({ width: 1280, height: 800 });
+    }
+    // Back to the device list, where the next test signs in again (a sign-in keeps the page it is on).
+    await page.goto(`${server.base}/console/#/devices`);
+    await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
+  });
+
   test("an admin key signs in too: presence by polling, and the project's keys and classes", async () => {
     await page.click(".who button");
     await page.waitForSelector("#projectId");

@@ -168,7 +168,7 @@ function caseArbitrary(): fc.Arbitrary<Case> {
         ),
         { maxLength: 3 },
       ),
-      rawQuery: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom("a=%ZZ", "skip=%00", "&&&=", "limit=1&limit=2", "projectId[]=1") }),
+      rawQuery: fc.oneof({ weight: 8, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom("a=%ZZ", "skip=%00", "&&&=", "limit=1&limit=2", "projectId[]=1", "a=1;authToken=x;b", ";;;authToken") }),
       body: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 8, arbitrary: fc.record({ text, type: contentType }) }),
       upgrade: fc.oneof({ weight: 15, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
     });

@@ -96,7 +96,7 @@ describe("JSON bodies over 1 MiB", () => {
     const { project } = await setup();
     const res = await call("POST", "/projects", { key: project.adminKey, body: `{"name":"${"x".repeat(1024 * 1024)}"}`, contentType: "application/json" });
     expect(res.status, JSON.stringify(res.body).slice(0, 200)).toBe(413);
-    expect(res.body).toEqual({ reason: "REQUEST_TOO_LARGE", data: { maxBytes: 1024 * 1024 } });
+    expect(res.body).toEqual({ reason: "REQUEST_TOO_LARGE", data: { limit: "jsonBodyBytes", max: 1024 * 1024, maxBytes: 1024 * 1024 } });
   });
 });
 

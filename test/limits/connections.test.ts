@@ -4,7 +4,7 @@
  * per user (or key) in a home. Each is counted in the object that holds the
  * connections, which reads the cap from its own bindings, so `callWith`
  * (vars for the worker only) cannot lower them; they are tested at the
- * production defaults of wrangler.toml, which this project runs with. At
+ * registry's values, which this project runs with. At
  * these sizes that costs a few seconds, and it shows the defaults themselves
  * are wired.
  *
@@ -19,14 +19,15 @@ import { newDevice, newHome, newProject, newUser } from "../helpers/fixtures";
 import { connectPacket, mqttDevice, openMqtt, type MqttTestClient } from "../live/mqttClient";
 import { connect, eventually, type TestSocket, upgrade } from "../live/sockets";
 import { openStream, type SseClient } from "../outlets/sse";
-import { TUNABLE, type TunableLimit } from "../../src/limits/table";
+import { REGISTRY } from "../../src/limits/registry";
+import { limitOf, type TunableLimit } from "../../src/limits/table";
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
-/** The cap in force in this project (wrangler.toml's var), which the tests below assume is the default. */
+/** The cap in force in this project, which the tests below assume is the registry's value. */
 function capOf(name: TunableLimit): number {
-  const n = Number(env[TUNABLE[name].var as keyof Env]);
-  expect(n, `${TUNABLE[name].var} in wrangler.toml`).toBe(TUNABLE[name].default);
+  const n = limitOf(env, name);
+  expect(n, `${name} in force`).toBe(REGISTRY[name].value);
   return n;
 }
 

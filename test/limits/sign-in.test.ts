@@ -61,6 +61,62 @@ describe("sign-in lockout holds against a burst", () => {
   });
 });
 
+describe("sign-in counting: failed password checks count, right ones never do", () => {
+  const row = (email: string) =>
+    env.DB.prepare("SELECT failures, in_flight AS inFlight FROM login_failures WHERE email = ?").bind(email).first<{ failures: number; inFlight: number }>();
+
+  it("10 sign-ins with the right password at once: all 200, nothing left counted", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const answers = await Promise.all(Array.from({ length: 10 }, () => login(project.id, user.email, user.password)));
+    expect(answers.map((r) => r.status)).toEqual(new Array(10).fill(200));
+    expect(new Set(answers.map((r) => r.body.token)).size).toBe(10);
+    expect(await row(user.email)).toBeNull();
+  });
+
+  it("4 failures, then 6 right ones at once: all 200 (the one free check passes from each to the next)", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    for (let i = 0; i < 4; i++) expect((await login(project.id, user.email, "wrong password")).status).toBe(401);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => login(project.id, user.email, user.password)));
+    expect(answers.map((r) => r.status)).toEqual(new Array(6).fill(200));
+  });
+
+  it("after a burst's lockout the right password is 429 until the lockout ends", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const burst = await Promise.all(Array.from({ length: 12 }, () => login(project.id, user.email, "a wrong guess")));
+    expect(burst.filter((r) => r.status === 401)).toHaveLength(5);
+    const right = await Promise.all(Array.from({ length: 3 }, () => login(project.id, user.email, user.password)));
+    for (const r of right) expectRateLimited(r, "loginFailuresPerEmail", 15 * 60);
+    await env.DB.prepare("UPDATE login_failures SET window_start = window_start - 16 * 60000 WHERE email = ?").bind(user.email).run();
+    expect((await login(project.id, user.email, user.password)).status).toBe(200);
+  });
+
+  it("checks whose requests died hold their slots only for a short lease: a sign-in waits, then 429; after the lease it passes", async () => {
+    const project = await newProject();
+    const user = await newUser(project.id);
+    const nobody = `nobody-${crypto.randomUUID()}@example.com`;
+    // Five checks in flight that will never finish (their requests were cancelled mid-check), as D1 would hold them.
+    for (const email of [user.email, nobody]) {
+      await env.DB.prepare("INSERT INTO login_failures (project_id, email, failures, window_start, in_flight, in_flight_until) VALUES (?, ?, 0, 0, 5, ?)")
+        .bind(project.id, email, Date.now() + 60_000)
+        .run();
+    }
+    const started = Date.now();
+    const [busy, busyNobody] = await Promise.all([login(project.id, user.email, user.password), login(project.id, nobody, "x")]);
+    expectRateLimited(busy, "loginFailuresPerEmail", 60);
+    expectRateLimited(busyNobody, "loginFailuresPerEmail", 60);
+    // They waited for a slot to free before giving up, rather than refusing at once.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+
+    await env.DB.prepare("UPDATE login_failures SET in_flight_until = ? WHERE project_id = ?").bind(Date.now() - 1, project.id).run();
+    expect((await login(project.id, user.email, user.password)).status).toBe(200);
+    expect((await login(project.id, nobody, "x")).status).toBe(404);
+    expect(await row(nobody)).toMatchObject({ failures: 1, inFlight: 0 });
+  }, 20_000);
+});
+
 describe("per client address", () => {
   it("sign-ins: 30 a minute from one address, then 429; loopback (local development) is not counted", async () => {
     const project = await newProject();

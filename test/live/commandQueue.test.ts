@@ -286,7 +286,7 @@ describe("the cap", () => {
     }
     const full = await send(device, project.key, { action: "one-too-many", ttl: 600 });
     expect(full.status).toBe(429);
-    expect(full.body).toEqual({ reason: "COMMAND_QUEUE_FULL", data: { limit: 100 } });
+    expect(full.body).toEqual({ reason: "COMMAND_QUEUE_FULL", data: { limit: "deviceOpenCommands", max: 100 } });
     // Commands without ttl are not queued, so not capped.
     expect((await send(device, project.key, { action: "reference" })).status).toBe(503);
     expect((await del(`/devices/${device.id}/commands/${ids[0]}`, project.key)).status).toBe(204);

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { call, del, get, put } from "../helpers/api";
 import { newDevice, newProject, newUser, setProjectRole } from "../helpers/fixtures";
 import type { DeviceObject } from "../../src/live/DeviceObject";
-import { LIMITS } from "../../src/live/limits";
+import { LIMIT } from "../../src/limits/registry";
 import { connect, upgrade } from "./sockets";
 
 const stub = (id: number) => env.DEVICE.getByName(String(id));
@@ -73,7 +73,7 @@ describe("key-values over REST", () => {
     const device = await newDevice(project);
     const base = `/devices/${device.id}/kv`;
 
-    const longKey = await put(`${base}/${"k".repeat(LIMITS.kvKeyChars + 1)}`, { value: 1 }, project.key);
+    const longKey = await put(`${base}/${"k".repeat(LIMIT.kvKeyChars + 1)}`, { value: 1 }, project.key);
     expect(longKey.status).toBe(400);
     expect(longKey.body.data.errors).toHaveProperty("key");
     const control = await put(`${base}/${encodeURIComponent("a\nb")}`, { value: 1 }, project.key);
@@ -82,7 +82,7 @@ describe("key-values over REST", () => {
     const missing = await put(`${base}/k`, {}, project.key);
     expect(missing.status).toBe(400);
     expect(missing.body.data.errors).toHaveProperty("value");
-    const big = await put(`${base}/k`, { value: "x".repeat(LIMITS.kvValueBytes + 1) }, project.key);
+    const big = await put(`${base}/k`, { value: "x".repeat(LIMIT.kvValueBytes + 1) }, project.key);
     expect(big.status).toBe(400);
     expect(big.body.data.errors.value).toMatch(/at most/);
     const malformed = await call("PUT", `${base}/k`, { key: project.key, body: "{value:", contentType: "application/json" });
@@ -92,25 +92,25 @@ describe("key-values over REST", () => {
     // Fill the store to its item cap inside the object (fast), then one more through REST.
     await runInDurableObject(stub(device.id), async (instance: DeviceObject) => {
       const identity = { id: device.id, projectId: project.id, homeId: null, deviceClass: "smart_light" };
-      for (let i = 0; i < LIMITS.kvItems; i++) expect((await instance.kvSet(identity, `k${i}`, "1", null)).ok).toBe(true);
+      for (let i = 0; i < LIMIT.kvItems; i++) expect((await instance.kvSet(identity, `k${i}`, "1", null)).ok).toBe(true);
     });
     const full = await put(`${base}/one-more`, { value: 1 }, project.key);
     expect(full.status).toBe(409);
-    expect(full.body).toEqual({ reason: "KV_STORE_FULL", data: { maxItems: LIMITS.kvItems } });
+    expect(full.body).toEqual({ reason: "KV_STORE_FULL", data: { limit: "kvItems", max: LIMIT.kvItems, maxItems: LIMIT.kvItems } });
     // overwriting an existing key is still fine
     expect((await put(`${base}/k0`, { value: 2 }, project.key)).status).toBe(204);
-    expect(await stub(device.id).kvRevision()).toBe(LIMITS.kvItems + 1);
+    expect(await stub(device.id).kvRevision()).toBe(LIMIT.kvItems + 1);
   });
 
   it("caps the store's total size", async () => {
     const project = await newProject();
     const device = await newDevice(project);
-    const big = JSON.stringify("x".repeat(LIMITS.kvValueBytes - 100));
-    const fits = Math.floor(LIMITS.kvTotalBytes / (big.length + 4));
+    const big = JSON.stringify("x".repeat(LIMIT.kvValueBytes - 100));
+    const fits = Math.floor(LIMIT.kvTotalBytes / (big.length + 4));
     await runInDurableObject(stub(device.id), async (instance: DeviceObject) => {
       const identity = { id: device.id, projectId: project.id, homeId: null, deviceClass: "smart_light" };
       for (let i = 0; i < fits; i++) expect((await instance.kvSet(identity, `b${i}`, big, null)).ok).toBe(true);
-      expect(await instance.kvSet(identity, "over", big, null)).toEqual({ ok: false, status: 409, reason: "KV_STORE_FULL", data: { maxBytes: LIMITS.kvTotalBytes } });
+      expect(await instance.kvSet(identity, "over", big, null)).toEqual({ ok: false, status: 409, reason: "KV_STORE_FULL", data: { limit: "kvTotalBytes", max: LIMIT.kvTotalBytes, maxBytes: LIMIT.kvTotalBytes } });
     });
   });
 });
@@ -176,8 +176,8 @@ describe("key-value socket", () => {
       [JSON.stringify({ action: "explode", key: "k" }), "INVALID_INPUT", "action"],
       [JSON.stringify({ action: "set", key: "", value: 1 }), "INVALID_INPUT", "key"],
       [JSON.stringify({ action: "set", key: "k" }), "INVALID_INPUT", "value"],
-      [JSON.stringify({ action: "set", key: "k", value: "x".repeat(LIMITS.kvValueBytes + 1) }), "INVALID_INPUT", "value"],
-      [JSON.stringify({ action: "set", key: "k", value: "x".repeat(LIMITS.kvFrameBytes + 1) }), "REQUEST_TOO_LARGE"],
+      [JSON.stringify({ action: "set", key: "k", value: "x".repeat(LIMIT.kvValueBytes + 1) }), "INVALID_INPUT", "value"],
+      [JSON.stringify({ action: "set", key: "k", value: "x".repeat(LIMIT.kvFrameBytes + 1) }), "REQUEST_TOO_LARGE"],
       [JSON.stringify({ action: "delete", key: "never-set" }), "KEY_NOT_FOUND"],
       [new Uint8Array([1, 2, 3]).buffer, "INVALID_INPUT", "frame"],
     ];

@@ -11,7 +11,7 @@ import { call, get, put } from "../helpers/api";
 import { newDevice, newProject } from "../helpers/fixtures";
 import type { DeviceObject } from "../../src/live/DeviceObject";
 import { DEVICE_SCHEMA } from "../../src/live/device/schema";
-import { LIMITS } from "../../src/live/limits";
+import { LIMIT } from "../../src/limits/registry";
 import { connect, upgrade } from "./sockets";
 
 const stub = (id: number) => env.DEVICE.getByName(String(id));
@@ -239,7 +239,7 @@ describe("sinceRev on the key-value socket", () => {
     ahead.close();
 
     // Fill the journal past its retention inside the object (fast), then ask from the start.
-    const total = LIMITS.kvJournal + 250;
+    const total = LIMIT.kvJournal + 250;
     await runInDurableObject(stub(device.id), async (instance: DeviceObject) => {
       const identity = { id: device.id, projectId: project.id, homeId: null, deviceClass: "smart_light" };
       for (let i = 2; i <= total; i++) expect((await instance.kvSet(identity, "n", String(i), null)).ok).toBe(true);
@@ -254,16 +254,16 @@ describe("sinceRev on the key-value socket", () => {
     const project = await newProject();
     const device = await newDevice(project);
     const base = `/devices/${device.id}/kv`;
-    const total = LIMITS.kvJournal * 2 + 37;
+    const total = LIMIT.kvJournal * 2 + 37;
     await runInDurableObject(stub(device.id), async (instance: DeviceObject, state) => {
       const identity = { id: device.id, projectId: project.id, homeId: null, deviceClass: "smart_light" };
       for (let i = 1; i <= total; i++) expect((await instance.kvSet(identity, `k${i % 10}`, String(i), null)).ok).toBe(true);
       // Bounded: the journal does not keep everything.
       const rows = state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM kv_journal").one().n;
-      expect(rows).toBeGreaterThanOrEqual(LIMITS.kvJournal);
+      expect(rows).toBeGreaterThanOrEqual(LIMIT.kvJournal);
       expect(rows).toBeLessThan(total);
     });
-    const since = total - LIMITS.kvJournal;
+    const since = total - LIMIT.kvJournal;
     const socket = await connect(`${base}?sinceRev=${since}`, { key: device.apiKey });
     for (let rev = since + 1; rev <= total; rev++) expect(await socket.next()).toEqual({ action: "set", rev, key: `k${rev % 10}`, value: rev });
     await socket.silent();

@@ -1,9 +1,9 @@
-/** Homes (the user's, or all of the project's for a key) and one home's members. */
+/** Homes (the user's, or all of the project's for a key), one home's members, and leaving a home. */
 import { useState } from "preact/hooks";
-import { get, query, request } from "../api";
+import { ApiError, get, query, request } from "../api";
 import { DataTable } from "../components/DataTable";
 import { ErrorNote, Section, time, useData } from "../components/ui";
-import { href } from "../router";
+import { go, href } from "../router";
 import type { Session } from "../session";
 import type { Home, Member } from "../types";
 
@@ -87,6 +87,9 @@ export function HomeDetail({ session, id }: { session: Session; id: number }) {
     }
   }
 
+  // A signed-in user's own row: they leave (below) rather than remove themselves.
+  const mine = session.kind === "user" ? members.data?.find((m) => m.userId === session.userId) : undefined;
+
   return (
     <>
       <p class="crumbs">
@@ -111,11 +114,14 @@ export function HomeDetail({ session, id }: { session: Session; id: number }) {
               head: "Actions",
               srOnly: true,
               class: "actions",
-              cell: (m) => (
-                <button type="button" class="danger" aria-label={`Remove ${m.email}`} onClick={() => void remove(m)}>
-                  Remove
-                </button>
-              ),
+              cell: (m) =>
+                m.userId === mine?.userId ? (
+                  <span class="muted">You</span>
+                ) : (
+                  <button type="button" class="danger" aria-label={`Remove ${m.email}`} onClick={() => void remove(m)}>
+                    Remove
+                  </button>
+                ),
             },
           ]}
         />
@@ -134,6 +140,80 @@ export function HomeDetail({ session, id }: { session: Session; id: number }) {
           <button type="submit">Add member</button>
         </form>
       </Section>
+      {mine && <LeaveHome homeId={id} homeName={home.data?.name ?? `Home ${id}`} member={mine} />}
     </>
   );
+}
+
+/**
+ * The signed-in user's own membership and the way out of it: anyone added to
+ * a home may leave it, unless they are its only owner. Leaving asks first, and
+ * a refusal is said in words next to the button.
+ */
+function LeaveHome({ homeId, homeName, member }: { homeId: number; homeName: string; member: Member }) {
+  const [confirming, setConfirming] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [refusal, setRefusal] = useState<string | null>(null);
+
+  async function leave() {
+    setBusy(true);
+    setRefusal(null);
+    try {
+      await request("DELETE", `/homes/${homeId}/members/${member.userId}`);
+      // The home is no longer visible to this user: back to the ones they have.
+      go("homes");
+    } catch (err) {
+      setRefusal(leaveRefusal(err));
+      setConfirming(false);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Section title="Your membership">
+      <div class="leave-row" data-leave-home={homeId}>
+        <p>
+          You are {member.role === "owner" ? "an owner" : "a member"} of {homeName}.
+        </p>
+        {confirming ? (
+          <div class="confirm" role="group" aria-label="Confirm leaving">
+            <span>Leave {homeName}? Its devices and events no longer reach you, and only an owner can add you back.</span>
+            <button type="button" id="leave-confirm" class="danger" disabled={busy} onClick={() => void leave()}>
+              Yes, leave
+            </button>
+            <button type="button" id="leave-cancel" disabled={busy} onClick={() => setConfirming(false)}>
+              Cancel
+            </button>
+          </div>
+        ) : (
+          <button
+            type="button"
+            id="leave-home"
+            class="danger"
+            onClick={() => {
+              setRefusal(null);
+              setConfirming(true);
+            }}
+          >
+            Leave home
+          </button>
+        )}
+        {refusal && (
+          <p class="error" role="alert">
+            {refusal}
+          </p>
+        )}
+      </div>
+    </Section>
+  );
+}
+
+/** Why leaving was refused, in words. */
+function leaveRefusal(err: unknown): string {
+  if (err instanceof ApiError && err.reason === "LAST_OWNER") {
+    return "You are this home's only owner, so you cannot leave it. Make another member an owner first, or take its devices out and delete the home.";
+  }
+  if (err instanceof ApiError && err.status === 404) return "This home is no longer yours: it was deleted, or you were removed from it.";
+  return `The home could not be left: ${err instanceof Error ? err.message : String(err)}`;
 }

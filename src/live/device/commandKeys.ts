@@ -9,7 +9,7 @@
  * The key is bound to its request (action, parameters, ttl): the same key
  * with another request is refused rather than silently answered for the first.
  */
-import { LIMITS } from "../limits";
+import { LIMIT } from "../../limits/registry";
 
 /** What the route sends back: the status and, for a `202`, its body. */
 export type CommandAnswer = { status: 204 } | { status: 202; body: { commandId: string; status: "queued" | "delivered"; expirationTime: string } };
@@ -23,7 +23,7 @@ export class CommandKeys {
 
   /** The answer already given to `key`, if within 24 h. Forgets older keys on the way (a range delete on an index). */
   recall(key: string, fingerprint: string, nowMs: number): Recalled {
-    this.sql.exec("DELETE FROM command_keys WHERE created_at < ?", nowMs - LIMITS.commandIdempotencyMs);
+    this.sql.exec("DELETE FROM command_keys WHERE created_at < ?", nowMs - LIMIT.commandIdempotencyHours * 60 * 60 * 1000);
     const row = this.sql.exec<{ fingerprint: string; answer: string }>("SELECT fingerprint, answer FROM command_keys WHERE key = ?", key).toArray()[0];
     if (!row) return null;
     if (row.fingerprint !== fingerprint) return { kind: "mismatch" };

@@ -10,16 +10,16 @@
  */
 import { frameNestingError } from "../frames";
 import { z } from "@hono/zod-openapi";
-import { byteLength, LIMITS } from "../limits";
+import { LIMIT } from "../../limits/registry";
+import { byteLength } from "../../json/bytes";
 import { parseExact } from "../../json/exact";
+import { upToChars } from "../../limits/fields";
 import { jsonObjectSchema } from "../../json/schema";
 
-export const COMMAND_ID_MAX_CHARS = 64;
-
-export const commandIdSchema = z.string().min(1, "must not be empty").max(COMMAND_ID_MAX_CHARS, `at most ${COMMAND_ID_MAX_CHARS} characters`);
+export const commandIdSchema = upToChars("commandIdChars").min(1, "must not be empty");
 
 export const resultSchema = jsonObjectSchema("must be a JSON object")
-  .refine((r) => byteLength(JSON.stringify(r)) <= LIMITS.commandResultBytes, `at most ${LIMITS.commandResultBytes} bytes as JSON`)
+  .refine((r) => byteLength(JSON.stringify(r)) <= LIMIT.commandResultBytes, `at most ${LIMIT.commandResultBytes} bytes as JSON`)
   .openapi({ description: "What the device reports back; opaque to the cloud.", example: { wateredSeconds: 118 } });
 
 export const reportStatusSchema = z.enum(["succeeded", "failed"], { error: 'must be "succeeded" or "failed"' });
@@ -41,7 +41,7 @@ export const resultJsonOf = (result: Record<string, unknown> | undefined): strin
 /** A report frame from the command socket, or null for anything else. */
 export function parseReportFrame(message: string | ArrayBuffer): CommandReport | null {
   // The frame cap of the key-value socket is ample for a result within its own cap.
-  if (typeof message !== "string" || byteLength(message) > LIMITS.kvFrameBytes) return null;
+  if (typeof message !== "string" || byteLength(message) > LIMIT.kvFrameBytes) return null;
   // Depth first: a deeply nested frame must not reach the parser (ignored, like any other bad frame here).
   if (frameNestingError(message) !== null) return null;
   let body: unknown;

@@ -22,7 +22,7 @@
 import { parseExact } from "../../json/exact";
 import { broadcast } from "../broadcast";
 import { commandFrame } from "../frames";
-import { LIMITS } from "../limits";
+import { LIMIT } from "../../limits/registry";
 import type { FrameSink, LinkSink } from "../mqtt/deviceLinks";
 import { openSockets } from "./sockets";
 
@@ -112,6 +112,9 @@ type Row = {
 /** Matches the partial index `commands_open`: the queue proper. */
 const OPEN = "status IN ('queued', 'delivered') AND expiration_time IS NOT NULL";
 
+/** How long a finished command is kept (the registry's days). */
+export const COMMANDS_KEPT_MS = LIMIT.commandsKeptDays * 24 * 60 * 60 * 1000;
+
 /** Retention is enforced by the alarm, batched: at most this long after a row's 7 days. */
 export const PURGE_SLACK_MS = 60 * 60 * 1000;
 
@@ -183,7 +186,7 @@ export class Commands {
       )
       .one();
     // Finished commands among the last `commandsKept` stay; open ones are never trimmed (a range delete on the key).
-    if (id > LIMITS.commandsKept) this.sql.exec("DELETE FROM commands WHERE id <= ? AND settled_time IS NOT NULL", id - LIMITS.commandsKept);
+    if (id > LIMIT.commandsKept) this.sql.exec("DELETE FROM commands WHERE id <= ? AND settled_time IS NOT NULL", id - LIMIT.commandsKept);
     if (!reached) return { commandId, status, expirationTime, delivered: 0, viaLinks: null };
     const frame = commandFrame(cmd.action, cmd.parametersJson, commandId);
     const delivered = broadcast(own, frame);
@@ -329,14 +332,14 @@ export class Commands {
 
   /** Drops finished commands older than the retention. */
   purge(nowMs: number): void {
-    this.sql.exec("DELETE FROM commands WHERE settled_time IS NOT NULL AND settled_time < ?", iso(nowMs - LIMITS.commandsKeptMs));
+    this.sql.exec("DELETE FROM commands WHERE settled_time IS NOT NULL AND settled_time < ?", iso(nowMs - COMMANDS_KEPT_MS));
   }
 
   /** When the alarm must next run for the queue (an expiry, or a purge), or null. */
   nextDue(): number | null {
     const { e } = this.sql.exec<{ e: string | null }>(`SELECT MIN(expiration_time) AS e FROM commands WHERE ${OPEN}`).one();
     const { s } = this.sql.exec<{ s: string | null }>("SELECT MIN(settled_time) AS s FROM commands WHERE settled_time IS NOT NULL").one();
-    const dues = [e === null ? null : Date.parse(e), s === null ? null : Date.parse(s) + LIMITS.commandsKeptMs + PURGE_SLACK_MS].filter((d) => d !== null);
+    const dues = [e === null ? null : Date.parse(e), s === null ? null : Date.parse(s) + COMMANDS_KEPT_MS + PURGE_SLACK_MS].filter((d) => d !== null);
     return dues.length ? Math.min(...dues) : null;
   }
 

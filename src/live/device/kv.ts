@@ -10,7 +10,9 @@
  * the same ETag, exactly one wins.
  */
 import { deleteFrame, setFrame } from "../frames";
-import { byteLength, LIMITS } from "../limits";
+import { LIMIT } from "../../limits/registry";
+import { limitData } from "../../limits/refuse";
+import { byteLength } from "../../json/bytes";
 
 /** Where a store keeps its rev: the device's state row, or a home's (src/live/home/kv.ts). */
 export interface KvRevision {
@@ -33,8 +35,8 @@ export type KvChange =
 
 /**
  * The journal is trimmed once every this many changes, by one range delete on
- * its primary key: it then holds between `LIMITS.kvJournal` and
- * `LIMITS.kvJournal + JOURNAL_TRIM_EVERY - 1` rows, and a write costs one
+ * its primary key: it then holds between `LIMIT.kvJournal` and
+ * `LIMIT.kvJournal + JOURNAL_TRIM_EVERY - 1` rows, and a write costs one
  * journal INSERT (plus, every 100th, one DELETE of 100 rows).
  */
 const JOURNAL_TRIM_EVERY = 100;
@@ -131,7 +133,7 @@ export class KvStore {
   /** Records a change in the journal (`json` null for a delete); part of the change's synchronous block. */
   private journal(rev: number, key: string, json: string | null): void {
     this.sql.exec("INSERT INTO kv_journal (rev, key, value) VALUES (?, ?, ?)", rev, key, json);
-    if (rev % JOURNAL_TRIM_EVERY === 0) this.sql.exec("DELETE FROM kv_journal WHERE rev <= ?", rev - LIMITS.kvJournal);
+    if (rev % JOURNAL_TRIM_EVERY === 0) this.sql.exec("DELETE FROM kv_journal WHERE rev <= ?", rev - LIMIT.kvJournal);
   }
 
   /** Stores `json` (already validated and capped) under `key`, if `pre` holds. */
@@ -142,11 +144,11 @@ export class KvStore {
     const failed = preconditionFailed(old?.rev ?? null, pre);
     if (failed) return failed;
     const sizes = this.sizes();
-    if (!old && sizes.items >= LIMITS.kvItems) {
-      return { ok: false, status: 409, reason: "KV_STORE_FULL", data: { maxItems: LIMITS.kvItems } };
+    if (!old && sizes.items >= LIMIT.kvItems) {
+      return { ok: false, status: 409, reason: "KV_STORE_FULL", data: { ...limitData("kvItems", LIMIT.kvItems), maxItems: LIMIT.kvItems } };
     }
-    if (sizes.bytes - (old?.bytes ?? 0) + bytes > LIMITS.kvTotalBytes) {
-      return { ok: false, status: 409, reason: "KV_STORE_FULL", data: { maxBytes: LIMITS.kvTotalBytes } };
+    if (sizes.bytes - (old?.bytes ?? 0) + bytes > LIMIT.kvTotalBytes) {
+      return { ok: false, status: 409, reason: "KV_STORE_FULL", data: { ...limitData("kvTotalBytes", LIMIT.kvTotalBytes), maxBytes: LIMIT.kvTotalBytes } };
     }
     const rev = this.state.nextKvRev();
     this.sql.exec(

@@ -32,6 +32,7 @@ import type { LogLevel } from "../../logs/entries";
 import { recordLog } from "../../logs/record";
 import { answerClose, closeQuietly } from "../broadcast";
 import { limitReachedJson } from "../../limits/refuse";
+import { LIMIT } from "../../limits/registry";
 import { identityOf } from "../identity";
 import { faultPoint } from "../../faults";
 import { deviceObject } from "../../stubs";
@@ -71,9 +72,9 @@ interface CloseOwed {
  * time"). The Go SDK and mqtt.js send CONNECT as soon as the socket is open;
  * 10 s is generous for a slow link, and bounds what an upgrade alone can hold.
  */
-export const CONNECT_TIMEOUT_MS = 10_000;
+export const CONNECT_TIMEOUT_MS = LIMIT.mqttConnectSeconds * 1000;
 /** Close code and reason for a connection that sent no valid CONNECT in time (1008: policy violation). */
-const CONNECT_TIMEOUT_CLOSE = { code: 1008, reason: "no CONNECT within 10 s" } as const;
+const CONNECT_TIMEOUT_CLOSE = { code: 1008, reason: `no CONNECT within ${LIMIT.mqttConnectSeconds} s` } as const;
 
 /** What the device object answers to a publication relayed from here. */
 export type RelayOutcome = "ok" | "refused" | "gone";

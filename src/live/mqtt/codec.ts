@@ -14,12 +14,13 @@
  * (a 20 KiB `reload`) is split across messages and small ones share one.
  */
 import mqttPacket from "mqtt-packet";
+import { LIMIT } from "../../limits/registry";
 
 /** The largest binary message the server sends (see above). */
 export const MAX_MESSAGE_BYTES = 4096;
 
 /** The largest packet a device may send, whole (bulk data included); beyond it the connection is closed. */
-export const MAX_INBOUND_PACKET_BYTES = 1024 * 1024;
+export const MAX_INBOUND_PACKET_BYTES = LIMIT.mqttPacketBytes;
 
 export type QoS = 0 | 1 | 2;
 

@@ -8,7 +8,8 @@
 import { isJsonObject, parseExact } from "../../json/exact";
 import { EVENT_TYPE_PATTERN } from "../../events/shape";
 import { frameNestingError, type KvRequest, parseKvRequest } from "../frames";
-import { byteLength, LIMITS } from "../limits";
+import { LIMIT } from "../../limits/registry";
+import { byteLength } from "../../json/bytes";
 
 /**
  * Crosses RPC to the device object: a parsed device publication. Event data
@@ -45,21 +46,21 @@ function jsonObject(payload: Uint8Array, maxBytes: number): Parsed<Record<string
 
 /** `{"eventType", "eventData"?}` on `/devices/{id}/event`. */
 export function parseEvent(payload: Uint8Array): Parsed<Extract<DevicePublication, { kind: "event" }>> {
-  const body = jsonObject(payload, LIMITS.requestBytes);
+  const body = jsonObject(payload, LIMIT.liveRequestBytes);
   if (!body.ok) return body;
   const { eventType, eventData = {} } = body.value;
-  if (typeof eventType !== "string" || eventType.length > LIMITS.eventTypeChars || !EVENT_TYPE_PATTERN.test(eventType)) {
-    return { ok: false, problem: `eventType must be a letter, then letters and digits ('-' or '_' between them), at most ${LIMITS.eventTypeChars} characters` };
+  if (typeof eventType !== "string" || eventType.length > LIMIT.eventTypeChars || !EVENT_TYPE_PATTERN.test(eventType)) {
+    return { ok: false, problem: `eventType must be a letter, then letters and digits ('-' or '_' between them), at most ${LIMIT.eventTypeChars} characters` };
   }
   if (!isJsonObject(eventData)) return { ok: false, problem: "eventData must be a JSON object" };
   const eventDataJson = JSON.stringify(eventData);
-  if (byteLength(eventDataJson) > LIMITS.eventDataBytes) return { ok: false, problem: `eventData over ${LIMITS.eventDataBytes} bytes` };
+  if (byteLength(eventDataJson) > LIMIT.eventDataBytes) return { ok: false, problem: `eventData over ${LIMIT.eventDataBytes} bytes` };
   return { ok: true, value: { kind: "event", eventType, eventDataJson } };
 }
 
 /** `{"action":"set","key","value"?}` or `{"action":"delete","key"}` on `/devices/{id}/kv`. */
 export function parseKv(payload: Uint8Array): Parsed<Extract<DevicePublication, { kind: "kv" }>> {
-  const body = jsonObject(payload, LIMITS.kvFrameBytes);
+  const body = jsonObject(payload, LIMIT.kvFrameBytes);
   if (!body.ok) return body;
   const frame = body.value;
   if (frame.action === "set" && !("value" in frame)) frame.value = null;

@@ -14,8 +14,9 @@
  * Its tables are created with IF NOT EXISTS here rather than as steps of
  * HomeHub's schema list, so the hub's own steps can grow independently.
  */
+import { LIMIT } from "../../limits/registry";
 
-export const LOG_RETENTION = { events: 1000, ms: 24 * 60 * 60 * 1000, cap: 10_000 } as const;
+export const LOG_RETENTION = { events: LIMIT.streamEventsKept, ms: LIMIT.streamEventsKeptHours * 60 * 60 * 1000, cap: LIMIT.streamEventsKeptMax } as const;
 
 /** Prune once per this many recorded events (a cheap range delete on the primary key). */
 const PRUNE_EVERY = 100;

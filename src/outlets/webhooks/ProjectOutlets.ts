@@ -32,10 +32,12 @@ import { DurableObject } from "cloudflare:workers";
 import { faultPoint } from "../../faults";
 import { migrate } from "../../db/objectSchema";
 import { deviceObject, homeHub } from "../../stubs";
+import { LIMIT } from "../../limits/registry";
+import { limitOf } from "../../limits/table";
 import { type Attempt, type AttemptRecord, type Holder, ROUTES_TTL_MS, type VersionedRoutes, type Webhook, type WebhookRoute, type WebhookTarget } from "./types";
 
-export const MAX_WEBHOOKS = 20;
-export const DELIVERY_LOG = { perWebhook: 1000, ms: 7 * 24 * 60 * 60 * 1000 } as const;
+/** The delivery log kept per webhook (the registry's `webhookAttemptsKept`, `webhookAttemptsKeptDays`). */
+export const DELIVERY_LOG = { perWebhook: LIMIT.webhookAttemptsKept, ms: LIMIT.webhookAttemptsKeptDays * 24 * 60 * 60 * 1000 } as const;
 const PURGE_EVERY_MS = 60 * 60 * 1000;
 
 /** Holders told per invocation (the change's call, or one alarm run): well under a request's subrequest limit. */
@@ -116,10 +118,11 @@ export class ProjectOutlets extends DurableObject<Env> {
 
   // ---- configuration (src/routes/webhooks.ts) ----
 
-  /** Null when the project already has `MAX_WEBHOOKS`. Resolves once the first wave of holders has been told. */
+  /** Null when the project already has as many as `webhooksPerProject`. Resolves once the first wave of holders has been told. */
   async create(projectId: number, w: NewWebhook): Promise<Webhook | null> {
     const sql = this.ctx.storage.sql;
-    if (sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM webhooks").one().n >= MAX_WEBHOOKS) return null;
+    const max = limitOf(this.env, "webhooksPerProject");
+    if (max > 0 && sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM webhooks").one().n >= max) return null;
     const row = sql
       .exec<WebhookRow>(
         "INSERT INTO webhooks (url, event_types, secret, creation_time) VALUES (?, ?, ?, ?) RETURNING *",

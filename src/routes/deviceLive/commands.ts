@@ -18,7 +18,8 @@ import { jsonObjectSchema } from "../../json/schema";
 import type { CommandRequest, SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
-import { byteLength, LIMITS } from "../../live/limits";
+import { LIMIT } from "../../limits/registry";
+import { byteLength } from "../../json/bytes";
 import { deviceObject } from "../../stubs";
 import { reach } from "../../http/reach";
 import { issuerOf } from "./commandQueue";
@@ -31,10 +32,10 @@ const SAMPLE_COMMAND_ID = "00000000-0000-0000-0000-000000000000";
 const ttlSchema = z.preprocess(
   asDouble,
   z
-    .number({ error: `must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}` })
-    .int(`must be a whole number of seconds, 1 to ${LIMITS.commandTtlMaxSeconds}`)
+    .number({ error: `must be a whole number of seconds, 1 to ${LIMIT.commandTtlSeconds}` })
+    .int(`must be a whole number of seconds, 1 to ${LIMIT.commandTtlSeconds}`)
     .min(1, "must be at least 1 (second)")
-    .max(LIMITS.commandTtlMaxSeconds, `must be at most ${LIMITS.commandTtlMaxSeconds} (7 days)`),
+    .max(LIMIT.commandTtlSeconds, `must be at most ${LIMIT.commandTtlSeconds} (7 days)`),
 );
 
 export const commandBody = z
@@ -42,7 +43,7 @@ export const commandBody = z
     action: z
       .string({ error: "required, a string" })
       .min(1, "must not be empty")
-      .max(LIMITS.commandActionChars, `at most ${LIMITS.commandActionChars} characters`)
+      .max(LIMIT.commandActionChars, `at most ${LIMIT.commandActionChars} characters`)
       // The cloud's own commands (`_logRequest_`) start with "_": no caller may imitate them.
       .refine((action) => !action.startsWith("_"), "actions starting with _ are reserved for the cloud")
       .openapi({ example: "sprinkler-on" }),
@@ -62,7 +63,7 @@ export const commandHeaders = z.object({
   "idempotency-key": z
     .string()
     .min(1, "must not be empty")
-    .max(LIMITS.idempotencyKeyChars, `at most ${LIMITS.idempotencyKeyChars} characters`)
+    .max(LIMIT.idempotencyKeyChars, `at most ${LIMIT.idempotencyKeyChars} characters`)
     .regex(/^[\x21-\x7e]+$/, "visible ASCII characters only")
     .optional()
     .openapi({ description: "The same key for the same device within 24 h gets the same answer and `commandId`; the device gets the command once." }),
@@ -140,8 +141,8 @@ export function commandRequest(who: Principal, access: DeviceAccess, body: z.inf
   if (homeDeactivated) refuseDeactivated({ id: device.homeId!, deactivated: true });
   const { action, parameters = {}, ttl } = body;
   const parametersJson = JSON.stringify(parameters);
-  if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMITS.commandBytes) {
-    throw invalidInput({ parameters: `the command must be at most ${LIMITS.commandBytes} bytes as JSON` });
+  if (byteLength(commandFrame(action, parametersJson, SAMPLE_COMMAND_ID)) > LIMIT.commandBytes) {
+    throw invalidInput({ parameters: `the command must be at most ${LIMIT.commandBytes} bytes as JSON` });
   }
   return { action, parametersJson, ttl: ttl ?? null, issuer: issuerOf(who), idempotencyKey: idempotencyKey ?? null };
 }

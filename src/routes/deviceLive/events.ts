@@ -16,16 +16,18 @@ import type { EventOutcome } from "../../live/DeviceObject";
 import { BUNDLE_ID_PATTERN, EVENT_TYPE_PATTERN } from "../../events/shape";
 import { clientIp, identityOf } from "../../live/identity";
 import { logRejections, noteForCallingDevice } from "../../http/rejections";
-import { byteLength, LIMITS } from "../../live/limits";
+import { LIMIT } from "../../limits/registry";
+import { byteLength } from "../../json/bytes";
 import { deviceObject } from "../../stubs";
 import { reach } from "../../http/reach";
+import { upToChars } from "../../limits/fields";
 import { capBody, deviceParams } from "./shared";
 
 export const eventBody = z
   .object({
     eventType: z
       .string({ error: "required, a string" })
-      .max(LIMITS.eventTypeChars, `at most ${LIMITS.eventTypeChars} characters`)
+      .max(LIMIT.eventTypeChars, `at most ${LIMIT.eventTypeChars} characters`)
       .regex(EVENT_TYPE_PATTERN, "a letter, then letters and digits; '-' or '_' only between them")
       .openapi({ example: "sprinkler-status" }),
     // Optional: MODE's Go SDK omits empty eventData; absent means {}.
@@ -37,9 +39,7 @@ export const eventBody = z
 
 const firmwareBody = z
   .object({
-    bundleId: z
-      .string({ error: "required, a string" })
-      .max(128, "at most 128 characters")
+    bundleId: upToChars("firmwareBundleIdChars")
       .regex(BUNDLE_ID_PATTERN, "alphanumeric runs joined by single '-', '_' or '.'")
       .openapi({ example: "5e0e93edf8379d390de5417d" }),
   })
@@ -85,7 +85,7 @@ export function published(outcome: EventOutcome): Response {
  */
 export function eventDataText(eventData: Record<string, unknown>): string | null {
   const json = JSON.stringify(eventData);
-  return byteLength(json) > LIMITS.eventDataBytes ? null : json;
+  return byteLength(json) > LIMIT.eventDataBytes ? null : json;
 }
 
 export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
@@ -95,8 +95,8 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     const { eventType, eventData = {} } = c.req.valid("json");
     const eventDataJson = eventDataText(eventData);
     if (eventDataJson === null) {
-      await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMITS.eventDataBytes} bytes`);
-      throw invalidInput({ eventData: `at most ${LIMITS.eventDataBytes} bytes as JSON` });
+      await noteForCallingDevice(c, "warn", `event ${JSON.stringify(eventType)} rejected: eventData over ${LIMIT.eventDataBytes} bytes`);
+      throw invalidInput({ eventData: `at most ${LIMIT.eventDataBytes} bytes as JSON` });
     }
     const ip = clientIp(c.req.raw);
     // Hot path: the device's own key already proved who is calling, and the

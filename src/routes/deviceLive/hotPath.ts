@@ -30,7 +30,7 @@ import { tooDeepField } from "../../json/depth";
 import { parseJsonBody } from "../../http/jsonGuard";
 import type { EventOutcome } from "../../live/DeviceObject";
 import { clientIp } from "../../live/identity";
-import { LIMITS } from "../../live/limits";
+import { LIMIT } from "../../limits/registry";
 import { deviceObject } from "../../stubs";
 import { reach } from "../../http/reach";
 import { recordHttp } from "../../logs/record";
@@ -58,12 +58,12 @@ export async function hotPath(req: Request, env: Env, ctx: ExecutionContext, app
   const length = Number(req.headers.get("content-length") ?? NaN);
   const mediaType = req.headers.get("content-type")?.split(";")[0]?.trim() ?? "";
   // Only a JSON body of a known, non-zero length within the live routes' cap, with a key: anything else is the app's.
-  if (!match || key === undefined || !(length > 0 && length <= LIMITS.requestBytes) || req.headers.has("transfer-encoding") || !JSON_MEDIA_TYPE.test(mediaType)) {
+  if (!match || key === undefined || !(length > 0 && length <= LIMIT.liveRequestBytes) || req.headers.has("transfer-encoding") || !JSON_MEDIA_TYPE.test(mediaType)) {
     return app(req);
   }
   const bytes = new Uint8Array(await req.arrayBuffer());
   const toApp = () => app(new Request(req, { body: bytes }));
-  if (bytes.byteLength > LIMITS.requestBytes) return toApp();
+  if (bytes.byteLength > LIMIT.liveRequestBytes) return toApp();
   const text = new TextDecoder().decode(bytes);
   if (tooDeepField(text) !== null) return toApp();
   let json: unknown;

@@ -5,7 +5,6 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { DeviceRow } from "../../devices/present";
 import type { AppEnv } from "../../env";
 import { ApiError } from "../../http/errors";
@@ -13,8 +12,8 @@ import { idSchema } from "../../http/validation";
 import { REQUEST_START_HEADER, SOCKET_KIND_HEADER } from "../../live/DeviceObject";
 import type { SocketKind } from "../../live/device/sockets";
 import { CLIENT_IP_HEADER, clientIp, identityOf, IDENTITY_HEADER } from "../../live/identity";
-import { LIMITS } from "../../live/limits";
 import { deviceObject } from "../../stubs";
+import { bodyCap } from "../../http/bodyCap";
 import { reach } from "../../http/reach";
 
 export const deviceParams = z.object({
@@ -48,9 +47,4 @@ export function forwardUpgrade(c: Context<AppEnv>, device: DeviceRow, kind: Sock
 }
 
 /** Refuses bodies over the live routes' cap before they are parsed. */
-export const capBody: MiddlewareHandler = bodyLimit({
-  maxSize: LIMITS.requestBytes,
-  onError: () => {
-    throw new ApiError(413, "REQUEST_TOO_LARGE", { maxBytes: LIMITS.requestBytes });
-  },
-});
+export const capBody: MiddlewareHandler = bodyCap("liveRequestBytes");

@@ -8,13 +8,14 @@ import { deviceSchema, presentDevice } from "../../devices/present";
 import type { AppEnv } from "../../env";
 import { invalidInput } from "../../http/errors";
 import { errors, json, jsonOrFormBody, security } from "../../http/openapi";
+import { upToChars } from "../../limits/fields";
 import { formAsJson, idSchema } from "../../http/validation";
 
 const body = z
   .strictObject({
     homeId: idSchema.optional().openapi({ type: "integer", description: "Claim: the home to add the device to." }),
     claimCode: deviceFields.claimCode.optional().openapi({ description: "Claim: the device's claim code." }),
-    token: z.string().min(1).max(256).optional().openapi({ description: "On-demand provisioning token (no Authorization needed)." }),
+    token: upToChars("provisioningTokenChars").min(1).optional().openapi({ description: "On-demand provisioning token (no Authorization needed)." }),
     deviceClass: deviceFields.deviceClass.optional(),
     projectId: idSchema.optional().openapi({ type: "integer", description: "Create a pre-provisioned instance in this project." }),
     name: deviceFields.name.optional(),

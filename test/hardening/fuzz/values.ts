@@ -2,6 +2,7 @@
  * Generators of hostile input for the property-based tests: values of the
  * wrong type, strings that are huge, control characters, lone surrogates,
  * numbers out of range, nesting past the cap, and raw texts that are not JSON.
+ * Outbound addresses (IPv6 forms carrying an IPv4 address) are in addresses.ts.
  */
 import fc from "fast-check";
 
@@ -39,6 +40,10 @@ export const nastyString = fc.constantFrom(
   "ModeCloud x",
   "é🏠",
   "_logRequest_",
+  // Outbound targets that carry a private IPv4 address in an IPv6 one (test/hardening/outbound.test.ts has the property).
+  "http://[::ffff:0:127.0.0.1]/",
+  "https://[2002:a9fe:a9fe::]/x",
+  "http://[2001:0:808:808:0:0:f5ff:fffe]:80",
 );
 
 export const hostileString = fc.oneof(

@@ -4,7 +4,7 @@
  * each kind of caller.
  */
 import { inject } from "vitest";
-import { call, get, OPERATOR, post, put } from "../../helpers/api";
+import { call, get, OPERATOR, patch, post, put } from "../../helpers/api";
 import { claimInto, newDevice, newHome, newProject, newUser, type NewDevice, type Project, type User } from "../../helpers/fixtures";
 
 export interface World {
@@ -38,6 +38,11 @@ export async function makeWorld(): Promise<World> {
   const onDemandHome = await newHome(odOwner.token);
   const device = await claimInto(await newDevice(project), home.id, owner.token);
   const spare = await newDevice(project, { name: "spare" });
+  // Another project's device with the spare's claim code, open to claims: a claim
+  // carrying the code must find its own project's device, never the other's.
+  const twin = await newDevice(onDemand, { name: "twin" });
+  ok("twin claim code", await patch(`/devices/${twin.id}`, { claimCode: spare.claimCode }, onDemand.adminKey));
+  ok("twin claim window", await post("/deviceRegistration", { deviceId: twin.id, claimable: true, duration: 3600 }, twin.apiKey));
   const sacrificialKey = ok("api key", await post(`/projects/${project.id}/apiKeys`, { name: "sacrificial", admin: false }, project.adminKey)).body;
   const logRequest = ok("log request", await post(`/devices/${device.id}/logRequests`, {}, project.key)).body;
   ok("kv", await put(`/devices/${device.id}/kv/known`, { value: { on: true } }, project.key));
@@ -71,7 +76,7 @@ export async function makeWorld(): Promise<World> {
     },
     params: {
       projectId: ids(project.id, onDemand.id),
-      deviceId: ids(device.id, spare.id),
+      deviceId: ids(device.id, spare.id, twin.id),
       homeId: ids(home.id, onDemandHome.id),
       userId: ids(owner.id, odOwner.id),
       id: ids(owner.id, odOwner.id),
@@ -86,7 +91,7 @@ export async function makeWorld(): Promise<World> {
     knownByField: {
       projectId: [project.id, onDemand.id],
       homeId: [home.id, onDemandHome.id],
-      deviceId: [device.id, spare.id],
+      deviceId: [device.id, spare.id, twin.id],
       userId: [owner.id],
       deviceClass: ["smart_light", "smart_sensor"],
       email: [owner.email, odOwner.email],

@@ -1,0 +1,1 @@
+CREATE INDEX `users_project_created` ON `users` (`project_id`,`creation_time`);
