@@ -10,14 +10,14 @@
  *
  * Outbound: `toMessages` packs encoded packets into binary messages of at
  * most `MAX_MESSAGE_BYTES` — the Go SDK (v4) reads each WebSocket message
- * into a 4096-byte buffer and drops what does not fit, so a larger packet
+ * into a buffer of that size and drops what does not fit, so a larger packet
  * (a 20 KiB `reload`) is split across messages and small ones share one.
  */
 import mqttPacket from "mqtt-packet";
 import { LIMIT } from "../../limits/registry";
 
 /** The largest binary message the server sends (see above). */
-export const MAX_MESSAGE_BYTES = 4096;
+export const MAX_MESSAGE_BYTES: number = LIMIT.mqttMessageBytes;
 
 /** The largest packet a device may send, whole (bulk data included); beyond it the connection is closed. */
 export const MAX_INBOUND_PACKET_BYTES = LIMIT.mqttPacketBytes;
