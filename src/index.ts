@@ -8,7 +8,6 @@ import { ensureSupervisor } from "./supervisor/ensure";
 export { DeviceObject } from "./live/DeviceObject";
 export { HomeHub } from "./live/HomeHub";
 export { UserHub } from "./live/UserHub";
-export { DeviceLog } from "./logs/DeviceLog";
 export { ProjectOutlets } from "./outlets/webhooks/ProjectOutlets";
 export { MqttConnection } from "./live/mqtt/MqttConnection";
 export { Supervisor } from "./supervisor/Supervisor";

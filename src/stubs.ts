@@ -6,7 +6,7 @@
  * request, with its failures as 503: src/http/reach.ts.)
  */
 
-type Stubs = Pick<Env, "DEVICE" | "HOME" | "USER" | "DEVICE_LOG" | "PROJECT_OUTLETS" | "SUPERVISOR">;
+type Stubs = Pick<Env, "DEVICE" | "HOME" | "USER" | "PROJECT_OUTLETS" | "SUPERVISOR">;
 
 /** The device's live object: sockets, commands, key-values, presence (src/live/DeviceObject.ts). */
 export const deviceObject = (env: Pick<Stubs, "DEVICE">, deviceId: number) => env.DEVICE.getByName(String(deviceId));
@@ -17,8 +17,6 @@ export const homeHub = (env: Pick<Stubs, "HOME">, homeId: number) => env.HOME.ge
 /** The user's hub: their app sockets (src/live/UserHub.ts). */
 export const userHub = (env: Pick<Stubs, "USER">, userId: number) => env.USER.getByName(String(userId));
 
-/** The device's logs (src/logs/DeviceLog.ts). */
-export const deviceLog = (env: Pick<Stubs, "DEVICE_LOG">, deviceId: number) => env.DEVICE_LOG.getByName(String(deviceId));
 
 /** The project's webhooks and their delivery log (src/outlets/webhooks/ProjectOutlets.ts). */
 export const projectOutlets = (env: Pick<Stubs, "PROJECT_OUTLETS">, projectId: number) => env.PROJECT_OUTLETS.getByName(String(projectId));

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { call, get, OPERATOR, post, put } from "./helpers/api";
 import { newDevice, newProject, world } from "./helpers/fixtures";
 import { connect, eventually } from "./live/sockets";
-import type { DeviceLog } from "../src/logs/DeviceLog";
+import type { DeviceObject } from "../src/live/DeviceObject";
 import { RETENTION } from "../src/logs/retention";
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -20,7 +20,8 @@ beforeAll(async () => {
   w = await world();
 }, 60_000);
 
-const logOf = (deviceId: number) => env.DEVICE_LOG.getByName(String(deviceId));
+/** The device's object, which keeps its logs (src/live/device/log.ts). */
+const logOf = (deviceId: number) => env.DEVICE.getByName(String(deviceId));
 const iso = (ms: number) => new Date(ms).toISOString();
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -115,7 +116,7 @@ describe("window query", () => {
     deviceId = device.id;
     key = project.key;
     // Recorded out of time order on purpose: the answer is ordered by time.
-    await logOf(deviceId).append({
+    await logOf(deviceId).appendLog({
       log: [3, 0, 1, 4, 2].map((i) => ({ time: t0 + i * 1000, level: "info" as const, message: `entry ${i}` })),
       http: [
         { time: t0 + 1000, method: "GET", path: "/a", status: 200, durationMs: 3, clientIp: null, userAgent: null },
@@ -154,7 +155,7 @@ describe("window query", () => {
     const project = await newProject();
     const device = await newDevice(project);
     const base = Date.parse("2031-01-01T00:00:00.000Z");
-    await logOf(device.id).append({ log: Array.from({ length: 150 }, (_, i) => ({ time: base + i, level: "debug" as const, message: `m${i}` })) });
+    await logOf(device.id).appendLog({ log: Array.from({ length: 150 }, (_, i) => ({ time: base + i, level: "debug" as const, message: `m${i}` })) });
     const res = await get(`/devices/${device.id}/logEntries?begin=${iso(base)}&end=${iso(base + 1000)}`, project.key);
     expect(res.body).toHaveLength(100);
     expect(res.body[99].message).toBe("m99");
@@ -311,30 +312,31 @@ describe("what the live device layer records", () => {
 
 describe("retention", () => {
   const count = (deviceId: number, table: "log_entries" | "http_entries") =>
-    runInDurableObject(logOf(deviceId), (_obj: DeviceLog, state) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n);
+    runInDurableObject(logOf(deviceId), (_obj: DeviceObject, state) => state.storage.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM ${table}`).one().n);
 
-  it("keeps the newest entries up to the count bound on append", async () => {
+  it("keeps the newest entries up to the count bound as they arrive (trimmed every 100th entry past it)", async () => {
     const project = await newProject();
     const device = await newDevice(project);
     const base = Date.now() - 3_600_000;
-    const total = RETENTION.maxEntries + 20;
+    // 120 past the bound: the entry numbered bound + 100 trims back to the bound, then 20 more arrive.
+    const total = RETENTION.maxEntries + 120;
     for (let from = 0; from < total; from += 500) {
       const n = Math.min(500, total - from);
-      await logOf(device.id).append({ log: Array.from({ length: n }, (_, i) => ({ time: base + from + i, level: "info" as const, message: `m${from + i}` })) });
+      await logOf(device.id).appendLog({ log: Array.from({ length: n }, (_, i) => ({ time: base + from + i, level: "info" as const, message: `m${from + i}` })) });
     }
     expect(await count(device.id, "log_entries")).toBe(RETENTION.maxEntries);
-    // The 20 oldest are gone; the first kept is m20.
-    const res = await get(`/devices/${device.id}/logEntries?begin=${iso(base)}&end=${iso(base + 25)}`, project.key);
-    expect(res.body.map((e: { message: string }) => e.message)).toEqual(["m20", "m21", "m22", "m23", "m24", "m25"]);
+    // The 120 oldest are gone; the first kept is m120.
+    const res = await get(`/devices/${device.id}/logEntries?begin=${iso(base)}&end=${iso(base + 125)}`, project.key);
+    expect(res.body.map((e: { message: string }) => e.message)).toEqual(["m120", "m121", "m122", "m123", "m124", "m125"]);
   });
 
   it("the alarm drops the oldest when over the count, whoever wrote them", async () => {
     const project = await newProject();
     const device = await newDevice(project);
     const base = Date.now() - 3_600_000;
-    await logOf(device.id).append({ http: [{ time: base, method: "GET", path: "/first", status: 200, durationMs: 1, clientIp: null, userAgent: null }] });
+    await logOf(device.id).appendLog({ http: [{ time: base, method: "GET", path: "/first", status: 200, durationMs: 1, clientIp: null, userAgent: null }] });
     // Rows written straight to storage (as a bulk import would), past the bound.
-    await runInDurableObject(logOf(device.id), (_obj: DeviceLog, state) => {
+    await runInDurableObject(logOf(device.id), (_obj: DeviceObject, state) => {
       for (let i = 1; i <= RETENTION.maxEntries + 4; i++) {
         state.storage.sql.exec(
           "INSERT INTO http_entries (time, method, path, status, duration_ms) VALUES (?, 'GET', ?, 200, 1)",
@@ -354,7 +356,7 @@ describe("retention", () => {
     const project = await newProject();
     const device = await newDevice(project);
     const now = Date.now();
-    await logOf(device.id).append({
+    await logOf(device.id).appendLog({
       log: [
         { time: now - 15 * DAY, level: "error", message: "too old" },
         { time: now - 14 * DAY - 60_000, level: "warn", message: "just too old" },
@@ -367,7 +369,7 @@ describe("retention", () => {
     const left = (await get(`/devices/${device.id}/logEntries?${all}`, project.key)).body;
     expect(left.map((e: { message: string }) => e.message)).toEqual(["young"]);
     // Armed again for when "young" comes of age (12 days from now).
-    const next = await runInDurableObject(logOf(device.id), (_obj: DeviceLog, state) => state.storage.getAlarm());
+    const next = await runInDurableObject(logOf(device.id), (_obj: DeviceObject, state) => state.storage.getAlarm());
     expect(next).not.toBeNull();
     expect(next! - (now - 2 * DAY + RETENTION.maxAgeMs)).toBeLessThan(5_000);
   });
@@ -375,9 +377,9 @@ describe("retention", () => {
   it("an empty log leaves no alarm behind", async () => {
     const project = await newProject();
     const device = await newDevice(project);
-    await logOf(device.id).append({ log: [{ time: Date.now() - 20 * DAY, level: "info", message: "ancient" }] });
+    await logOf(device.id).appendLog({ log: [{ time: Date.now() - 20 * DAY, level: "info", message: "ancient" }] });
     expect(await runDurableObjectAlarm(logOf(device.id))).toBe(true);
-    expect(await runInDurableObject(logOf(device.id), (_obj: DeviceLog, state) => state.storage.getAlarm())).toBeNull();
+    expect(await runInDurableObject(logOf(device.id), (_obj: DeviceObject, state) => state.storage.getAlarm())).toBeNull();
     expect(await count(device.id, "log_entries")).toBe(0);
   });
 });

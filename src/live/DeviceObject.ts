@@ -38,7 +38,9 @@ import { type LimitRefusal, upgradeLimitReached } from "../limits/refuse";
 import { limitOf } from "../limits/table";
 import { parseExact } from "../json/exact";
 import { loggedPath } from "../logs/loggedPath";
-import { LogBuffer } from "../logs/buffer";
+import { DeviceLogStore } from "./device/log";
+import type { AppendBatch, HttpLogEntry, LogEntry } from "../logs/entries";
+import { RETENTION } from "../logs/retention";
 import type { LogLevel } from "../logs/entries";
 import { deliverOnConnect } from "../logrequests/notify";
 import { limitData } from "../limits/refuse";
@@ -97,8 +99,10 @@ export class DeviceObject extends DurableObject<Env> {
   private readonly sinks: EventSinks;
   /** The device's MQTT connections, each held by its own object (src/live/mqtt). */
   private readonly mqtt: MqttLinks;
-  /** The device's log notes, written to its DeviceLog in batches (src/logs/buffer.ts). */
-  private readonly notes = new LogBuffer();
+  /** The device's log entries and access log, in this object's SQLite (./device/log.ts). */
+  private readonly log: DeviceLogStore;
+  /** Whether this instance has made sure the alarm will sweep the logs (once per instance). */
+  private logSweepArmed = false;
   /**
    * When the alarm is set for (null: none), once read from storage: arming
    * then costs no storage read. Decided synchronously after that first read,
@@ -133,6 +137,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.serverCloses = new ServerCloses(ctx);
     this.commands = new Commands(ctx, sql, () => this.mqtt.sinks("command"));
     this.heldAtWake = ctx.getWebSockets().length;
+    this.log = new DeviceLogStore(sql);
     this.rates = new DeviceRates(env);
     this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "device", id: event.originDeviceId }));
     this.commandKeys = new CommandKeys(sql);
@@ -214,20 +219,20 @@ export class DeviceObject extends DurableObject<Env> {
     // and only while one may be open (the flag the object keeps), so a connect reads no D1 otherwise.
     if (kind === "command" && this.state.logRequestsMaybe) this.ctx.waitUntil(this.resendLogRequests(identity.id));
     if (this.presence.opened(time)) await this.wentOnline(info.ip);
-    this.noteUpgrade(req, identity.id);
+    this.noteUpgrade(req);
     return new Response(null, { status: 101, webSocket: client });
   }
 
   /**
    * The upgrade's HTTP access-log entry, handed over by the worker
-   * (src/http/accessLog.ts), goes out in the same batch as the connect note:
-   * one `DeviceLog.append` per connect instead of one from each side.
+   * (src/http/accessLog.ts), written here with the connect note: no write
+   * from the worker's side for it.
    */
-  private noteUpgrade(req: Request, deviceId: number): void {
+  private noteUpgrade(req: Request): void {
     const started = Number(req.headers.get(REQUEST_START_HEADER));
     const time = Number.isFinite(started) && started > 0 ? started : Date.now();
-    this.notes.add(this.env, this.ctx, deviceId, {
-      http: {
+    this.appendLog({
+      http: [{
         time,
         method: "GET",
         path: loggedPath(new URL(req.url)),
@@ -235,7 +240,7 @@ export class DeviceObject extends DurableObject<Env> {
         durationMs: Date.now() - time,
         clientIp: req.headers.get("cf-connecting-ip"),
         userAgent: req.headers.get("user-agent"),
-      },
+      }],
     });
   }
 
@@ -295,10 +300,11 @@ export class DeviceObject extends DurableObject<Env> {
     if (id !== undefined && this.presence.connected) await this.mqtt.audit(id);
     if (this.presence.closed(now())) await this.wentOffline("");
     else await this.syncPresence();
-    const next = this.commands.nextDue();
+    const logs = this.log.sweep(Date.now());
+    this.logSweepArmed = true;
     const audit = this.presence.connected ? Date.now() + PRESENCE_AUDIT_MS : null;
-    const due = next === null ? audit : audit === null ? next : Math.min(next, audit);
-    if (due !== null) await this.armAlarm(due);
+    const dues = [this.commands.nextDue(), audit, logs].filter((d) => d !== null);
+    if (dues.length) await this.armAlarm(Math.min(...dues));
   }
 
   // ---- RPC: commands (src/live/device/commands.ts) ----
@@ -517,9 +523,8 @@ export class DeviceObject extends DurableObject<Env> {
   /** The device was erased: close its sockets and forget everything. */
   async erase(): Promise<void> {
     await this.mqtt.kickAll("device deleted");
-    const id = this.state.identity?.id;
-    if (id !== undefined) this.notes.drop(id);
     await this.ctx.storage.deleteAlarm();
+    this.logSweepArmed = false;
     this.alarmAt = null;
     this.alarmKnown = Promise.resolve();
     await this.ctx.storage.deleteAll();
@@ -725,11 +730,35 @@ export class DeviceObject extends DurableObject<Env> {
     await this.emit(SYSTEM_EVENTS.disconnected, {}, ip);
   }
 
-  // ---- the device's log entries (src/logs): buffered, written in batches off the hot path, never awaited here ----
+  // ---- the device's log entries (./device/log.ts): written in this object's SQLite, never awaited ----
 
   private note(level: LogLevel, message: string): void {
-    const id = this.state.identity?.id;
-    if (id !== undefined) this.notes.add(this.env, this.ctx, id, { log: { time: Date.now(), level, message } });
+    this.log.note({ time: Date.now(), level, message });
+    this.logWritten();
+  }
+
+  /** Entries from elsewhere (the worker's access log and notes, the MQTT connections'), in one batch. */
+  appendLog(batch: AppendBatch): number {
+    const kept = this.log.append(batch);
+    if (kept > 0) this.logWritten();
+    return kept;
+  }
+
+  /** `GET /devices/{id}/logEntries`: oldest first within the window. */
+  logEntries(begin: number, end: number, max: number): LogEntry[] {
+    return this.log.logEntries(begin, end, max);
+  }
+
+  /** `GET /devices/{id}/httpLogEntries`: oldest first within the window. */
+  httpEntries(begin: number, end: number, max: number): HttpLogEntry[] {
+    return this.log.httpEntries(begin, end, max);
+  }
+
+  /** Once per instance after a write: the alarm will sweep what comes of age (an alarm already sooner stays). */
+  private logWritten(): void {
+    if (this.logSweepArmed) return;
+    this.logSweepArmed = true;
+    this.ctx.waitUntil(this.armAlarm(Date.now() + RETENTION.maxAgeMs).catch((err: unknown) => console.error("arming the log sweep failed", err)));
   }
 
   private noteAccepted(cmd: NewCommand, a: Accepted): void {

@@ -1,12 +1,11 @@
 /**
- * A device was erased: its logs (the DeviceLog object) and its uploaded log
- * files (R2) go with it. Its log_requests rows go by ON DELETE CASCADE.
+ * A device was erased: its uploaded log files (R2) go with it (its log
+ * entries went with its object's storage; its log_requests rows go by ON
+ * DELETE CASCADE).
  */
-import { deviceLog } from "../stubs";
 import { deviceFilesPrefix } from "./upload";
 
 export async function eraseDeviceLogs(env: Env, deviceId: number): Promise<void> {
-  await deviceLog(env, deviceId).erase();
   const prefix = deviceFilesPrefix(deviceId);
   let cursor: string | undefined;
   do {

@@ -1,8 +1,8 @@
 /**
  * Log entries that no caller waits for, gathered for a moment and written in
- * one `DeviceLog.append` per device instead of one per entry. A device's
- * object keeps one buffer for its notes (connects, commands, refusals); the
- * worker keeps one per isolate for the devices' HTTP access log.
+ * one `appendLog` per device (to its object, src/live/device/log.ts) instead
+ * of one per entry: the worker keeps one buffer per isolate for the devices'
+ * HTTP access log.
  *
  * The first entry of a quiet period starts a timer of `flushMs`; what comes
  * in meanwhile rides along. Only the caller that started the timer holds it
@@ -12,14 +12,14 @@
  * as a fire-and-forget append failing, and never the record of a command
  * (that is the command's row in the device's object).
  */
-import { deviceLog } from "../stubs";
+import { deviceObject } from "../stubs";
 import { type AppendBatch, CAPS, type HttpEntryInput, type LogEntryInput } from "./entries";
 import type { Waiter } from "./record";
 
 /** How long entries wait for company. Short enough that a reader barely notices. */
 export const LOG_FLUSH_MS = 250;
 
-type LogEnv = Pick<Env, "DEVICE_LOG">;
+type LogEnv = Pick<Env, "DEVICE">;
 
 interface Pending {
   log: LogEntryInput[];
@@ -66,7 +66,7 @@ async function appendAll(env: LogEnv, deviceId: number, p: Pending): Promise<voi
       const http = p.http.slice(i, i + CAPS.batch);
       if (log.length) batch.log = log;
       if (http.length) batch.http = http;
-      await deviceLog(env, deviceId).append(batch);
+      await deviceObject(env, deviceId).appendLog(batch);
     }
   } catch (err) {
     console.error(`device ${deviceId}: recording ${p.log.length} log and ${p.http.length} access log entries failed`, err);

@@ -1,5 +1,5 @@
 /**
- * The two per-device logs a `DeviceLog` object keeps, as rows of its SQLite:
+ * The two per-device logs a device's object keeps, as rows of its SQLite (src/live/device/log.ts):
  *
  * - log entries: the service's own debug/error record about the device
  *   (connects, commands, rejected frames, key-value errors, firmware, log
@@ -81,27 +81,6 @@ export type LogKind = "log" | "http";
 
 export const TABLE: Record<LogKind, string> = { log: "log_entries", http: "http_entries" };
 
-/** Schema steps of the object's SQLite (applied once each, in order). */
-export const DEVICE_LOG_SCHEMA = [
-  `CREATE TABLE log_entries (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     time INTEGER NOT NULL,
-     level TEXT NOT NULL,
-     message TEXT NOT NULL
-   )`,
-  "CREATE INDEX log_entries_time ON log_entries (time, id)",
-  `CREATE TABLE http_entries (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
-     time INTEGER NOT NULL,
-     method TEXT NOT NULL,
-     path TEXT NOT NULL,
-     status INTEGER NOT NULL,
-     duration_ms INTEGER NOT NULL,
-     client_ip TEXT,
-     user_agent TEXT
-   )`,
-  "CREATE INDEX http_entries_time ON http_entries (time, id)",
-] as const;
 
 const cut = (s: string, max: number): string => (s.length > max ? s.slice(0, max) : s);
 const cutOrNull = (s: string | null | undefined, max: number): string | null => (s ? cut(s, max) : null);

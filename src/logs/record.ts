@@ -1,14 +1,14 @@
 /**
  * Writing to a device's logs from anywhere (worker routes, middleware, other
  * Durable Objects) without slowing what is being logged: the RPC to the
- * device's `DeviceLog` object is handed to `waitUntil` and never awaited on
- * the hot path. A failure is caught and reported to the console; it never
+ * device's object (its logs are in its SQLite, src/live/device/log.ts) is
+ * handed to `waitUntil` and never awaited on the hot path. A failure is caught and reported to the console; it never
  * reaches the request, and never vanishes silently.
  *
  * Worker: `recordLog(c.env, c.executionCtx, deviceId, "info", "…")`.
  * Durable Object: `recordLog(this.env, this.ctx, deviceId, "warn", "…")`.
  */
-import { deviceLog } from "../stubs";
+import { deviceObject } from "../stubs";
 import { LogBuffer } from "./buffer";
 import type { HttpEntryInput, LogLevel } from "./entries";
 
@@ -17,7 +17,7 @@ export interface Waiter {
   waitUntil(promise: Promise<unknown>): void;
 }
 
-type LogEnv = Pick<Env, "DEVICE_LOG">;
+type LogEnv = Pick<Env, "DEVICE">;
 
 function settle(what: string, deviceId: number, waiter: Waiter | null, run: () => Promise<unknown>): Promise<void> {
   const done = (async () => {
@@ -36,7 +36,7 @@ function settle(what: string, deviceId: number, waiter: Waiter | null, run: () =
  * not await it on a request's path (tests and background work may).
  */
 export function recordLog(env: LogEnv, waiter: Waiter | null, deviceId: number, level: LogLevel, message: string): Promise<void> {
-  return settle("a log entry", deviceId, waiter, () => deviceLog(env, deviceId).append({ log: [{ time: Date.now(), level, message }] }));
+  return settle("a log entry", deviceId, waiter, () => deviceObject(env, deviceId).appendLog({ log: [{ time: Date.now(), level, message }] }));
 }
 
 /** The isolate's access-log entries, written per device in batches (./buffer.ts). */

@@ -1,6 +1,6 @@
 /**
  * `GET /devices/{id}/logEntries` and `GET /devices/{id}/httpLogEntries`: the
- * device's log entries and HTTP access log, from its `DeviceLog` object.
+ * device's log entries and HTTP access log, from its object (src/live/device/log.ts).
  * Readers: whoever may see the device (home members, project viewers and up,
  * the project's keys, the operator); not device keys. A window `begin..end`
  * (RFC 3339, both required, both inclusive), oldest entries first, at most
@@ -18,7 +18,7 @@ import { invalidInput } from "../http/errors";
 import { errors, json, security } from "../http/openapi";
 import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
-import { deviceLog } from "../stubs";
+import { deviceObject } from "../stubs";
 import { reach } from "../http/reach";
 import { httpLogEntrySchema, logEntrySchema } from "../logs/entries";
 import { LIMIT } from "../limits/registry";
@@ -82,14 +82,14 @@ export function deviceLogRoutes() {
   app.openapi(getLogEntries, async (c) => {
     const { device } = await authorizeLogReader(c, c.req.valid("param").deviceId);
     const w = window(c.req.valid("query"));
-    const entries = await reach(() => deviceLog(c.env, device.id).logEntries(w.begin, w.end, w.max));
+    const entries = await reach(() => deviceObject(c.env, device.id).logEntries(w.begin, w.end, w.max));
     return c.json(entries, 200);
   });
 
   app.openapi(getHttpLogEntries, async (c) => {
     const { device } = await authorizeLogReader(c, c.req.valid("param").deviceId);
     const w = window(c.req.valid("query"));
-    const entries = await reach(() => deviceLog(c.env, device.id).httpEntries(w.begin, w.end, w.max));
+    const entries = await reach(() => deviceObject(c.env, device.id).httpEntries(w.begin, w.end, w.max));
     return c.json(entries, 200);
   });
 

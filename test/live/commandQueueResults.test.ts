@@ -198,6 +198,8 @@ describe("objects made before the queue", () => {
       sql.exec("DROP TABLE command_keys");
       sql.exec("DROP TABLE IF EXISTS kv_journal"); // a later step of this release: applied again below
       sql.exec("DROP TABLE IF EXISTS mqtt_links"); // likewise
+      sql.exec("DROP TABLE IF EXISTS log_entries"); // likewise (the device's logs)
+      sql.exec("DROP TABLE IF EXISTS http_entries");
       // Later steps too (the object's own home, the log-request flag, the home's version, whether it reports): applied again below.
       sql.exec("ALTER TABLE device DROP COLUMN home_known");
       sql.exec("ALTER TABLE device DROP COLUMN log_requests_maybe");

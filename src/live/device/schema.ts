@@ -103,6 +103,26 @@ export const DEVICE_SCHEMA = [
   // gets a command twice. Devices that already reported keep counting as such.
   `ALTER TABLE device ADD COLUMN reports_results INTEGER NOT NULL DEFAULT 0`,
   `UPDATE device SET reports_results = 1 WHERE EXISTS (SELECT 1 FROM commands WHERE status IN ('succeeded', 'failed'))`,
+  // The device's logs (./log.ts): the service's entries about it and its HTTP
+  // access log, kept here rather than in an object of their own.
+  `CREATE TABLE log_entries (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     time INTEGER NOT NULL,
+     level TEXT NOT NULL,
+     message TEXT NOT NULL
+   )`,
+  "CREATE INDEX log_entries_time ON log_entries (time, id)",
+  `CREATE TABLE http_entries (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     time INTEGER NOT NULL,
+     method TEXT NOT NULL,
+     path TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     client_ip TEXT,
+     user_agent TEXT
+   )`,
+  "CREATE INDEX http_entries_time ON http_entries (time, id)",
 ] as const;
 
 /**
@@ -173,4 +193,22 @@ export const DEVICE_SCHEMA_CURRENT = `
     connect_time TEXT NOT NULL,
     command INTEGER NOT NULL DEFAULT 0,
     kv INTEGER NOT NULL DEFAULT 0
-  )`;
+  );
+  CREATE TABLE log_entries (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     time INTEGER NOT NULL,
+     level TEXT NOT NULL,
+     message TEXT NOT NULL
+   );
+  CREATE INDEX log_entries_time ON log_entries (time, id);
+  CREATE TABLE http_entries (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     time INTEGER NOT NULL,
+     method TEXT NOT NULL,
+     path TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     client_ip TEXT,
+     user_agent TEXT
+   );
+  CREATE INDEX http_entries_time ON http_entries (time, id)`;
