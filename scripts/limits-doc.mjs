@@ -16,7 +16,7 @@ const target = path.join(root, "docs/limits.md");
 
 const KINDS = [
   ["rate", "Rates", "So many in a window. Past it: `429 {\"reason\": \"RATE_LIMITED\", \"data\": {\"limit\", \"retryAfter\"}}` and a `Retry-After` header."],
-  ["cap", "Caps", "So many may exist at once. Past it: `409 {\"reason\": \"LIMIT_REACHED\", \"data\": {\"limit\", \"max\"}}`, unless the row says otherwise."],
+  ["cap", "Caps", "So many may exist at once. Past it: `409 {\"reason\": \"LIMIT_REACHED\", \"data\": {\"limit\", \"max\"}}`, unless the row says otherwise. A cap kept in D1 is checked by counting before the insert, so creates racing each other may each pass: it can be exceeded by as many as are in flight at once (it bounds growth; it is not a quota to the unit). Caps kept in an object (sockets, streams, webhooks) are exact."],
   ["size", "Sizes", "How large or long one thing may be. A body past it: `413 {\"reason\": \"REQUEST_TOO_LARGE\", \"data\": {\"limit\", \"max\", \"maxBytes\"}}`; a field: `400 INVALID_INPUT` naming the field."],
   ["kept", "What is kept", "History the service keeps; the oldest goes, nobody is refused."],
   ["time", "Times", "Durations a caller meets."],

@@ -59,7 +59,7 @@ export const REGISTRY = {
   loginsPerAddress: { kind: "rate", value: 30, unit: "per client address per minute", what: "Sign-ins (`POST /auth/user`) and mailed-token requests (email verification, password reset) from one address.", where: "Cloudflare's Rate Limiting binding LOGIN_PER_ADDRESS (approximate, per location; wrangler.toml)" },
   signupsPerAddress: { kind: "rate", value: 20, unit: "per client address per minute", what: "Anonymous sign-ups (`POST /users` without a key) from one address; a project key is not counted.", where: "Cloudflare's Rate Limiting binding SIGNUP_PER_ADDRESS (approximate, per location; wrangler.toml)" },
   signupsPerProject: { kind: "rate", value: 1000, unit: "per project per hour", what: "Anonymous sign-ups to one project, from any address.", where: "D1 (users made in the last hour)", var: "RATE_SIGNUPS_PER_PROJECT", off: true },
-  loginFailuresPerEmail: { kind: "rate", value: 5, unit: "failed sign-ins per email per lockout period", what: "Wrong passwords for one email of a project (unknown emails count too) before sign-ins to it are refused for the lockout period.", where: "D1 (`login_failures`)", var: "LOGIN_FAILURES_PER_EMAIL", off: true },
+  loginFailuresPerEmail: { kind: "rate", value: 5, unit: "failed sign-ins per email per lockout period", what: "Wrong passwords for one email of a project (unknown emails count too) before sign-ins to it are refused for the lockout period. It is also how many password checks of one email run at once: a sign-in that finds that many under way waits up to 3 s for one to end, then is refused the same way (`retryAfter` 1) though no password failed.", where: "D1 (`login_failures`)", var: "LOGIN_FAILURES_PER_EMAIL", off: true },
 
   // ---- caps: how many may exist ----
   apiKeysPerProject: { kind: "cap", value: 50, unit: "keys", what: "API keys of one project.", where: "D1, on create", var: "MAX_API_KEYS_PER_PROJECT", off: true },
@@ -158,7 +158,7 @@ export const REGISTRY = {
   sessionIdleDays: { kind: "time", value: 30, unit: "days", what: "A session unused this long expires (ended like a logout).", where: "the worker; the supervisor ends them", var: "SESSION_IDLE_DAYS", off: true },
   provisioningTokenMinutes: { kind: "time", value: 15, unit: "minutes", what: "How long a provisioning token may be used.", where: "D1" },
   userTokenMinutes: { kind: "time", value: 60, unit: "minutes", what: "How long a mailed token (email verification, password reset) may be used.", where: "D1" },
-  mqttConnectSeconds: { kind: "time", value: 10, unit: "seconds", what: "How long a WebSocket at `/` may take, from the upgrade, to send a valid MQTT CONNECT.", where: "the MQTT connection's object (its alarm)", answer: "the connection is closed (1008)" },
+  mqttConnectSeconds: { kind: "time", value: 10, unit: "seconds", what: "How long a WebSocket at `/` may take, from the upgrade, to send a valid MQTT CONNECT. The close frame goes at the deadline; the TCP connection ends when the client answers it (a client that never answers: when the runtime drops the idle connection, about 10 s later on `wrangler dev`).", where: "the MQTT connection's object (its alarm)", answer: "the connection is closed (1008)" },
   recentLoginMinutes: { kind: "time", value: 10, unit: "minutes", what: "A password change without the current password needs a sign-in this recent.", where: "the worker", answer: "403 REAUTHENTICATION_REQUIRED" },
 } as const satisfies Record<string, LimitSpec>;
 
