@@ -51,8 +51,6 @@ export const SOCKET_KIND_HEADER = "x-live-socket";
 /** Header on a forwarded upgrade: when the worker got the request (epoch ms), for its access-log entry. */
 export const REQUEST_START_HEADER = "x-live-request-start";
 
-/** While connected, the object re-checks its sockets this often (repairs presence if the runtime dropped them silently). */
-export const PRESENCE_AUDIT_MS = 15 * 60 * 1000;
 
 export interface PresenceInfo {
   connected: boolean;
@@ -302,7 +300,7 @@ export class DeviceObject extends DurableObject<Env> {
     else await this.syncPresence();
     const logs = this.log.sweep(Date.now());
     this.logSweepArmed = true;
-    const audit = this.presence.connected ? Date.now() + PRESENCE_AUDIT_MS : null;
+    const audit = this.presence.connected ? Date.now() + this.auditMs() : null;
     const dues = [this.commands.nextDue(), audit, logs].filter((d) => d !== null);
     if (dues.length) await this.armAlarm(Math.min(...dues));
   }
@@ -719,7 +717,7 @@ export class DeviceObject extends DurableObject<Env> {
     await this.syncPresence();
     await this.emit(SYSTEM_EVENTS.connected, {}, ip);
     try {
-      await this.armAlarm(Date.now() + PRESENCE_AUDIT_MS);
+      await this.armAlarm(Date.now() + this.auditMs());
     } catch (err) {
       console.error("arming the presence audit failed", err);
     }
@@ -806,7 +804,13 @@ export class DeviceObject extends DurableObject<Env> {
     return sockets;
   }
 
+  /** While connected, the object re-checks its sockets this often (repairs presence if the runtime dropped one silently). */
+  private auditMs(): number {
+    return limitOf(this.env, "presenceAuditSeconds") * 1000;
+  }
+
   /** Arms the alarm for `at` unless it is already due sooner; the handler works out what is due. */
+
   private async armAlarm(at: number): Promise<void> {
     this.alarmKnown ??= this.ctx.storage.getAlarm().then((current) => {
       this.alarmAt = current;

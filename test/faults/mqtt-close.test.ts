@@ -2,7 +2,7 @@
  * An MQTT connection lives in its own object and tells the device's object
  * when it closes. When that call fails, the connection's object keeps what it
  * owes and retries from its alarm: the device goes offline within seconds,
- * not at the device object's 15-minute audit.
+ * not at the device object's presence audit (hourly).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call, get } from "../helpers/api";

@@ -368,7 +368,7 @@ export class MqttConnection extends DurableObject<Env> implements LinkEnd {
    * Tells the device object this connection closed (presence may go
    * offline). A failed call is kept in this object's storage and retried by
    * its alarm until the device object confirms, so presence does not wait
-   * for the device object's 15-minute audit.
+   * for the device object's presence audit (hourly).
    */
   private async tellClosed(deviceId: number): Promise<void> {
     try {
