@@ -21,6 +21,7 @@ import { b3 } from "./scenarios/b3.mjs";
 import { b4 } from "./scenarios/b4.mjs";
 import { b5 } from "./scenarios/b5.mjs";
 import { b6 } from "./scenarios/b6.mjs";
+import { cost } from "./scenarios/cost.mjs";
 
 const BENCH = path.join(ROOT, "bench");
 const quick = process.env.BENCH_QUICK === "1";
@@ -42,13 +43,17 @@ const cfg = {
   b5Devices: quick ? 5 : 20,
   b5Rounds: quick ? 1 : 2,
   b5IdleMs: num("BENCH_B5_IDLE_MS", 12_000),
+  // C (cost): operations of each kind, one after another; the idle window measured first,
+  // as long as the supervisor's longest periodic look (60 s) so its D1 queries are in the baseline.
+  costOps: num("BENCH_COST_OPS", quick ? 20 : 100),
+  costIdleMs: num("BENCH_COST_IDLE_MS", quick ? 16_000 : 61_000),
   devices: num("BENCH_DEVICES", quick ? 1000 : 10_000),
   members: 9,
   // B2 commands 100 devices on JSON sockets and 100 others over MQTT, all in the home (the owner's token sends).
   claimed: 228,
 };
 
-const ALL = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6 };
+const ALL = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, C: cost };
 const asked = process.argv.slice(2).map((a) => a.toUpperCase());
 for (const a of asked) {
   if (!ALL[a]) {
@@ -60,7 +65,8 @@ const selected = asked.length ? Object.keys(ALL).filter((k) => asked.includes(k)
 // B4 runs last: each of its thousands of connects arms a presence audit 15
 // minutes later, and those alarms firing together would land in whatever
 // scenario runs then.
-const runOrder = ["B1", "B2", "B3", "B5", "B6", "B4"].filter((k) => selected.includes(k));
+// C starts a service of its own (the cost meter on) after the others are measured.
+const runOrder = ["B1", "B2", "B3", "B5", "B6", "B4", "C"].filter((k) => selected.includes(k));
 
 const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -108,6 +114,7 @@ function snapshotApp(runDir) {
 
 const rows = [];
 const notes = [];
+let costTable = null;
 const header = [];
 let finished = false;
 
@@ -193,10 +200,24 @@ async function main() {
   if (td) header.push(`- seed: ${td.count.toLocaleString("en")} devices through \`POST /devices\` (admin project key, ${td.concurrency} in parallel) in ${(td.ms / 1000).toFixed(1)} s (${(td.count / (td.ms / 1000)).toFixed(0)}/s)${world.timings.claim ? `; ${world.timings.claim.count} claimed into a home (POST /deviceRegistration + POST /devices {homeId, claimCode})` : ""}; ${world.members.length} home members`);
   for (const [what, why] of Object.entries(world.missing)) notes.push(`seed step \`${what}\` not available: ${why}`);
 
+  /** Another service from the same code, with its own state and extra vars (C: the cost meter on). */
+  const startService = async (name, extraVars) => {
+    const persistTo = path.join(runDir, name);
+    await applyMigrations({ config: svcConfig, persistTo, cwd: app });
+    log(`${name} service: starting wrangler dev`);
+    const port = await freePort();
+    const handle = await startWranglerDev({ name, config: svcConfig, cwd: app, port, inspectorPort: await freePort(), persistTo, vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, ...extraVars }, logFile: path.join(resultsDir, `${name}.log`), pin });
+    const direct = await userWorkerPort(handle, "/openapi.json", (res, text) => res.status === 200 && text.includes('"openapi"'));
+    return { handle, base: `http://127.0.0.1:${port}`, directWs: direct ? `ws://127.0.0.1:${direct}` : `ws://127.0.0.1:${port}`, cpu: cpuMeter(handle), stop: () => handle.stop() };
+  };
+
   const ctx = {
     cfg,
     quick,
     svc,
+    startService,
+    operatorToken,
+    setCostTable: (t) => (costTable = t),
     floor,
     echo,
     world,
@@ -269,6 +290,7 @@ async function quiesce(svc, world) {
 function render() {
   const sorted = rows.map((r, i) => [r, i]).sort((a, b) => a[0].id.localeCompare(b[0].id) || a[1] - b[1]).map(([r]) => r);
   const out = [...header, "", table(sorted), ""];
+  if (costTable) out.push(costTable, "");
   if (notes.length) out.push("Notes:", ...notes.map((n) => `- ${n}`), "");
   out.push("Ratios are service ÷ floor, both measured in this run (see bench/README.md for what each row means).", "");
   return out.join("\n");

@@ -29,6 +29,7 @@ import { logRequestRoutes } from "./routes/logRequests";
 import { membersRoutes } from "./routes/members";
 import { notSupportedRoutes } from "./routes/notSupported";
 import { mqttRoutes } from "./routes/mqtt";
+import { meterRoutes } from "./meter/route";
 import { projectRoutes } from "./routes/projects";
 import { sessionRoutes } from "./routes/session";
 import { userAuthFlowRoutes } from "./routes/userAuthFlows";
@@ -72,6 +73,8 @@ export function createApp() {
   app.route("/", notSupportedRoutes());
   app.route("/", webhookRoutes());
   app.route("/", mqttRoutes());
+  // Only where the bench turned the cost meter on (src/meter/route.ts).
+  app.route("/", meterRoutes());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",

@@ -20,11 +20,12 @@ export const SDK_RECEIVE_QUEUE = 8;
 /**
  * Connects one device. `onPublish(topic, payload, t)` gets every PUBLISH with
  * its arrival time (performance.now()). Resolves the handle
- * {client, publish(topic, text) → {status}, stats, close()} once CONNACK and
+ * {client, socket, publish(topic, text) → {status}, stats, close()} once CONNACK and
  * SUBACK came back; rejects (with the CONNACK code in the message) otherwise.
  */
 export async function connectMqttDevice(wsBase, device, { onPublish, timeoutMs = 15_000 } = {}) {
   const stats = { messages: 0, maxMessageBytes: 0, oversized: 0 };
+  let socket = null;
   const client = await mqtt.connectAsync(`${wsBase}/`, {
     protocolVersion: 4,
     clean: true,
@@ -38,6 +39,7 @@ export async function connectMqttDevice(wsBase, device, { onPublish, timeoutMs =
     createWebsocket: (url) => {
       // No subprotocol, no deflate: as gorilla/websocket dials in the SDK.
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      socket = ws;
       ws.on("message", (data) => {
         const n = data.byteLength ?? data.length;
         stats.messages++;
@@ -59,6 +61,8 @@ export async function connectMqttDevice(wsBase, device, { onPublish, timeoutMs =
   return {
     client,
     stats,
+    /** The WebSocket under the client (to send raw packets, e.g. a PINGREQ, which mqtt.js sends only for its keepalive). */
+    socket,
     /** QoS 0 PUBLISH; {status: 204} once written to the socket, {status: 0, error} when it could not be. */
     publish: (topic, text) =>
       new Promise((resolve) => {

@@ -10,6 +10,8 @@ import { client } from "./http.mjs";
 import { now, pool } from "./util.mjs";
 
 const PASSWORD = "correct horse battery staple";
+/** Every seeded user's password (the cost scenario signs one in again). */
+export const SEED_PASSWORD = PASSWORD;
 
 function reasonOf(r) {
   const reason = r.body && typeof r.body === "object" ? r.body.reason : undefined;
