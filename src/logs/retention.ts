@@ -39,13 +39,22 @@ export function trimAge(sql: SqlStorage, kind: LogKind, now: number): void {
   if (last !== null) sql.exec(`DELETE FROM ${table} WHERE id <= ?`, last);
 }
 
+/**
+ * The time of the oldest entry recorded (null: none): the first row by id, one
+ * row read, where `min(time)` would read them all (there is no index on time,
+ * which would cost a row written per entry).
+ */
+export function oldestTime(sql: SqlStorage, kind: LogKind): number | null {
+  return sql.exec<{ time: number }>(`SELECT time FROM ${TABLE[kind]} ORDER BY id LIMIT 1`).toArray()[0]?.time ?? null;
+}
+
 /** Applies both bounds to every kind. Returns when the next sweep is due (null: nothing left to expire). */
 export function sweep(sql: SqlStorage, now: number): number | null {
   let oldest: number | null = null;
   for (const kind of KINDS) {
     trimAge(sql, kind, now);
     trimCount(sql, kind);
-    const { t } = sql.exec<{ t: number | null }>(`SELECT min(time) AS t FROM ${TABLE[kind]}`).one();
+    const t = oldestTime(sql, kind);
     if (t !== null && (oldest === null || t < oldest)) oldest = t;
   }
   return oldest === null ? null : Math.max(oldest + RETENTION.maxAgeMs, now + RETENTION.minSweepGapMs);

@@ -50,4 +50,52 @@ describe("device object schema", () => {
     // Same starting row, except that a new object knows no log request was ever sent to it.
     expect(made.row).toEqual({ ...replayed.row, log_requests_maybe: 0 });
   });
+
+  it("an object made before the logs and the queue shed their extra indexes keeps its commands and entries, and an entry then costs one row written", async () => {
+    const cut = DEVICE_SCHEMA.findIndex((step) => step.includes("CREATE TABLE log_entries_next"));
+    expect(cut).toBeGreaterThan(0);
+    const after = await runInDurableObject(env.DEVICE.getByName("schema-rebuilt"), async (_i, state) => {
+      await state.storage.deleteAll();
+      const sql = state.storage.sql;
+      for (const step of DEVICE_SCHEMA.slice(0, cut)) sql.exec(step);
+      for (const action of ["a", "b", "c"]) {
+        sql.exec(
+          "INSERT INTO commands (action, parameters, issue_time, delivered_to, status, command_id, settled_time) VALUES (?, '{}', '2026-01-01T00:00:00.000Z', 1, 'delivered', ?, '2026-01-01T00:00:00.000Z')",
+          action,
+          `id-${action}`,
+        );
+      }
+      sql.exec("DELETE FROM commands WHERE action = 'a'");
+      sql.exec("INSERT INTO log_entries (time, level, message) VALUES (1, 'info', 'one'), (2, 'warn', 'two')");
+      sql.exec("INSERT INTO http_entries (time, method, path, status, duration_ms) VALUES (3, 'PUT', '/devices/1/event', 204, 4)");
+      for (const step of DEVICE_SCHEMA.slice(cut)) sql.exec(step);
+      const next = sql.exec("INSERT INTO commands (action, parameters, issue_time, delivered_to, status, command_id) VALUES ('d', '{}', '2026-01-02T00:00:00.000Z', 0, 'queued', 'id-d') RETURNING id").one().id;
+      const noteCost = sql.exec("INSERT INTO log_entries (time, level, message) VALUES (5, 'info', 'three')").rowsWritten;
+      const accessCost = sql.exec("INSERT INTO http_entries (time, method, path, status, duration_ms) VALUES (6, 'PUT', '/devices/1/kv/k', 204, 2)").rowsWritten;
+      return {
+        commands: sql.exec("SELECT id, action, command_id FROM commands ORDER BY id").toArray(),
+        log: sql.exec("SELECT id, message FROM log_entries ORDER BY id").toArray(),
+        http: sql.exec("SELECT id, path FROM http_entries ORDER BY id").toArray(),
+        next,
+        noteCost,
+        accessCost,
+      };
+    });
+    // Rows kept with their ids; a new command still follows the newest (ids never go back while rows exist).
+    expect(after.commands).toEqual([
+      { id: 2, action: "b", command_id: "id-b" },
+      { id: 3, action: "c", command_id: "id-c" },
+      { id: 4, action: "d", command_id: "id-d" },
+    ]);
+    expect(after.next).toBe(4);
+    expect(after.log).toEqual([
+      { id: 1, message: "one" },
+      { id: 2, message: "two" },
+      { id: 3, message: "three" },
+    ]);
+    expect(after.http.map((r) => r.path)).toEqual(["/devices/1/event", "/devices/1/kv/k"]);
+    // What the object is billed for: the entry's own row, no index entry, no sequence update.
+    expect(after.noteCost).toBe(1);
+    expect(after.accessCost).toBe(1);
+  });
 });

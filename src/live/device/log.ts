@@ -16,7 +16,7 @@
  * object's alarm (`nextSweep`, `sweep`).
  */
 import { type AppendBatch, CAPS, type HttpLogEntry, insertHttpEntries, insertLogEntries, type LogEntry, type LogEntryInput, type LogKind, queryHttpEntries, queryLogEntries, TABLE } from "../../logs/entries";
-import { RETENTION, sweep as sweepAll } from "../../logs/retention";
+import { oldestTime, RETENTION, sweep as sweepAll } from "../../logs/retention";
 
 /** Trim the count every this many entries of a kind (one range delete on the primary key). */
 const TRIM_EVERY = 100;
@@ -60,7 +60,7 @@ export class DeviceLogStore {
   nextSweep(now: number): number | null {
     let oldest: number | null = null;
     for (const kind of ["log", "http"] as const) {
-      const { t } = this.sql.exec<{ t: number | null }>(`SELECT min(time) AS t FROM ${TABLE[kind]}`).one();
+      const t = oldestTime(this.sql, kind);
       if (t !== null && (oldest === null || t < oldest)) oldest = t;
     }
     return oldest === null ? null : Math.max(oldest + RETENTION.maxAgeMs, now + RETENTION.minSweepGapMs);

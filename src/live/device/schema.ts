@@ -123,6 +123,59 @@ export const DEVICE_SCHEMA = [
      user_agent TEXT
    )`,
   "CREATE INDEX http_entries_time ON http_entries (time, id)",
+  // Rows written are what an object is billed for, and every index entry and
+  // AUTOINCREMENT's sqlite_sequence update is one more row per insert. The
+  // logs keep only their table (one row per entry): reads scan at most the
+  // retention bound, at a thousandth of a write's price per row. Commands drop
+  // AUTOINCREMENT and the index by status: a rowid is one past the largest, so
+  // ids still follow acceptance (they start again only in an empty table, where
+  // there is nothing to order against), and listing by status scans the
+  // kept commands. The open queue, lookups by commandId and the purge keep their indexes.
+  `CREATE TABLE log_entries_next (
+     id INTEGER PRIMARY KEY,
+     time INTEGER NOT NULL,
+     level TEXT NOT NULL,
+     message TEXT NOT NULL
+   )`,
+  "INSERT INTO log_entries_next (id, time, level, message) SELECT id, time, level, message FROM log_entries",
+  "DROP TABLE log_entries",
+  "ALTER TABLE log_entries_next RENAME TO log_entries",
+  `CREATE TABLE http_entries_next (
+     id INTEGER PRIMARY KEY,
+     time INTEGER NOT NULL,
+     method TEXT NOT NULL,
+     path TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     client_ip TEXT,
+     user_agent TEXT
+   )`,
+  "INSERT INTO http_entries_next (id, time, method, path, status, duration_ms, client_ip, user_agent) SELECT id, time, method, path, status, duration_ms, client_ip, user_agent FROM http_entries",
+  "DROP TABLE http_entries",
+  "ALTER TABLE http_entries_next RENAME TO http_entries",
+  `CREATE TABLE commands_next (
+    id INTEGER PRIMARY KEY,
+    action TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    issue_time TEXT NOT NULL,
+    delivered_to INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    command_id TEXT,
+    issuer_kind TEXT,
+    issuer_id INTEGER,
+    expiration_time TEXT,
+    delivery_time TEXT,
+    completion_time TEXT,
+    settled_time TEXT,
+    result TEXT
+  )`,
+  `INSERT INTO commands_next (id, action, parameters, issue_time, delivered_to, status, command_id, issuer_kind, issuer_id, expiration_time, delivery_time, completion_time, settled_time, result)
+    SELECT id, action, parameters, issue_time, delivered_to, status, command_id, issuer_kind, issuer_id, expiration_time, delivery_time, completion_time, settled_time, result FROM commands`,
+  "DROP TABLE commands",
+  "ALTER TABLE commands_next RENAME TO commands",
+  "CREATE UNIQUE INDEX commands_by_command_id ON commands (command_id)",
+  "CREATE INDEX commands_open ON commands (expiration_time) WHERE status IN ('queued', 'delivered') AND expiration_time IS NOT NULL",
+  "CREATE INDEX commands_settled ON commands (settled_time) WHERE settled_time IS NOT NULL",
 ] as const;
 
 /**
@@ -155,7 +208,7 @@ export const DEVICE_SCHEMA_CURRENT = `
     bytes INTEGER NOT NULL
   );
   CREATE TABLE commands (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     action TEXT NOT NULL,
     parameters TEXT NOT NULL,
     issue_time TEXT NOT NULL,
@@ -173,7 +226,6 @@ export const DEVICE_SCHEMA_CURRENT = `
   CREATE UNIQUE INDEX commands_by_command_id ON commands (command_id);
   CREATE INDEX commands_open ON commands (expiration_time) WHERE status IN ('queued', 'delivered') AND expiration_time IS NOT NULL;
   CREATE INDEX commands_settled ON commands (settled_time) WHERE settled_time IS NOT NULL;
-  CREATE INDEX commands_by_status ON commands (status, id);
   CREATE TABLE command_keys (
     key TEXT PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -195,14 +247,13 @@ export const DEVICE_SCHEMA_CURRENT = `
     kv INTEGER NOT NULL DEFAULT 0
   );
   CREATE TABLE log_entries (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     id INTEGER PRIMARY KEY,
      time INTEGER NOT NULL,
      level TEXT NOT NULL,
      message TEXT NOT NULL
    );
-  CREATE INDEX log_entries_time ON log_entries (time, id);
   CREATE TABLE http_entries (
-     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     id INTEGER PRIMARY KEY,
      time INTEGER NOT NULL,
      method TEXT NOT NULL,
      path TEXT NOT NULL,
@@ -210,5 +261,4 @@ export const DEVICE_SCHEMA_CURRENT = `
      duration_ms INTEGER NOT NULL,
      client_ip TEXT,
      user_agent TEXT
-   );
-  CREATE INDEX http_entries_time ON http_entries (time, id)`;
+   )`;
