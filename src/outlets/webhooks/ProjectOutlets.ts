@@ -64,6 +64,18 @@ const SCHEMA = [
      tries INTEGER NOT NULL DEFAULT 0, next_try INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, id))`,
   `CREATE INDEX holders_by_told ON holders (told)`,
   `CREATE INDEX holders_by_since ON holders (since)`,
+  // An attempt is written for every delivery, and every index entry and
+  // AUTOINCREMENT's sqlite_sequence update is one more row written (what an
+  // object is billed for). Attempts keep their table and the per-webhook index
+  // the delivery log is read through; the purge by age and the rare dead-letter
+  // mark scan instead (reads cost a thousandth of a write per row). Ids stay
+  // increasing: a rowid is one past the largest.
+  `CREATE TABLE attempts_next (id INTEGER PRIMARY KEY, webhook_id INTEGER NOT NULL, delivery_id TEXT NOT NULL, event_type TEXT NOT NULL,
+     attempt INTEGER NOT NULL, time TEXT NOT NULL, at INTEGER NOT NULL, status_code INTEGER, error TEXT, duration_ms INTEGER NOT NULL, outcome TEXT NOT NULL)`,
+  `INSERT INTO attempts_next SELECT id, webhook_id, delivery_id, event_type, attempt, time, at, status_code, error, duration_ms, outcome FROM attempts`,
+  `DROP TABLE attempts`,
+  `ALTER TABLE attempts_next RENAME TO attempts`,
+  `CREATE INDEX attempts_by_webhook ON attempts (webhook_id, id)`,
 ] as const;
 
 interface WebhookRow extends Record<string, SqlStorageValue> {
