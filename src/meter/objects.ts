@@ -100,7 +100,8 @@ function watch(ctx: DurableObjectState, env: Env, kind: string): Activity {
   const exec = sql.exec;
   sql.exec = ((...args: Parameters<SqlStorage["exec"]>) => {
     const cursor = Reflect.apply(exec, sql, args);
-    a.cursors.push(cursor);
+    // Not billed: miniflare's own bookkeeping (it records an object's name at each construction, locally only).
+    if (!String(args[0]).includes("__miniflare_")) a.cursors.push(cursor);
     return cursor;
   }) as SqlStorage["exec"];
   const storage = ctx.storage as unknown as Record<string, (...args: unknown[]) => unknown>;
