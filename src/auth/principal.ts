@@ -6,7 +6,7 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { Context } from "hono";
-import { db } from "../db/client";
+import { type Db, db, replicaDb } from "../db/client";
 import { devices, projectApiKeys, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { unauthorized } from "../http/errors";
@@ -53,16 +53,23 @@ export async function resolveKey(env: Env, key: string): Promise<Principal | nul
   return principal;
 }
 
-/** The principal a key stands for, read from D1 now, past what this isolate remembers (to confirm a key has not just ended). */
+/** The principal a key stands for, read from D1's primary now, past what this isolate remembers and any replica (to confirm a key has not just ended). */
 export async function resolveKeyUncached(env: Env, key: string): Promise<Principal | null> {
   const keyDigest = await digest(key);
   if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await operatorTokenDigest(env.OPERATOR_TOKEN))) return { kind: "operator" };
-  return lookupKey(env, key, keyDigest);
+  return lookupKeyIn(env, db(env), key, keyDigest);
 }
 
-/** The principal a key stands for, read from D1 (the table named by the key's prefix). */
+/**
+ * The principal a key stands for, read from D1 (the table named by the key's
+ * prefix): from a read replica first, and from the primary when the replica
+ * knows no such key (a key just made) — src/db/client.ts `replicaDb`.
+ */
 async function lookupKey(env: Env, key: string, keyDigest: string): Promise<Principal | null> {
-  const d = db(env);
+  return (await lookupKeyIn(env, replicaDb(env), key, keyDigest)) ?? lookupKeyIn(env, db(env), key, keyDigest);
+}
+
+async function lookupKeyIn(env: Env, d: Db, key: string, keyDigest: string): Promise<Principal | null> {
   switch (kindOf(key)) {
     case "project": {
       const row = await d.query.projectApiKeys.findFirst({ where: eq(projectApiKeys.keyDigest, keyDigest) });

@@ -10,7 +10,7 @@ import { digest, kindOf, timingSafeEqual } from "../auth/keys";
 import { presentedKey, principalOf, type Principal } from "../auth/principal";
 import { recall, remember } from "../auth/principalCache";
 import { demand, deviceRights, type HomeRole } from "../auth/policy";
-import { db } from "../db/client";
+import { type Db, db, replicaDb } from "../db/client";
 import { devices, homeMembers, homes } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
@@ -75,7 +75,8 @@ export async function deviceItself(c: Context<AppEnv>, deviceId: number): Promis
   if (key !== undefined && kindOf(key) === "device" && c.get("principal") === undefined) {
     const keyDigest = await digest(key);
     if (recall(keyDigest) === undefined) {
-      const known = await readDeviceWhere(c.env, eq(devices.apiKeyDigest, keyDigest));
+      // From a read replica; a miss takes the general path, which confirms at the primary.
+      const known = await readDeviceWhere(replicaDb(c.env), eq(devices.apiKeyDigest, keyDigest));
       if (known && known.device.id === deviceId && timingSafeEqual(known.device.apiKeyDigest, keyDigest)) {
         const { device } = known;
         const who: Principal = { kind: "device", deviceId: device.id, projectId: device.projectId };
@@ -91,14 +92,15 @@ export async function deviceItself(c: Context<AppEnv>, deviceId: number): Promis
 
 /** The device row, its home's member roles and whether that home is deactivated, in one query; remembered when the device exists. */
 async function readDevice(env: Env, deviceId: number): Promise<RememberedDevice | undefined> {
-  const known = await readDeviceWhere(env, eq(devices.id, deviceId));
+  // A read replica first; a device it does not know (one just made) is looked for at the primary (src/db/client.ts `replicaDb`).
+  const known = (await readDeviceWhere(replicaDb(env), eq(devices.id, deviceId))) ?? (await readDeviceWhere(db(env), eq(devices.id, deviceId)));
   if (known) rememberDevice(known);
   return known;
 }
 
 /** The device `where` picks, with its home's member roles and whether that home is deactivated, in one query. */
-async function readDeviceWhere(env: Env, where: SQL): Promise<RememberedDevice | undefined> {
-  const rows = await db(env)
+async function readDeviceWhere(d: Db, where: SQL): Promise<RememberedDevice | undefined> {
+  const rows = await d
     .select({ device: devices, userId: homeMembers.userId, role: homeMembers.role, homeDeactivated: homes.deactivated })
     .from(devices)
     .leftJoin(homeMembers, eq(homeMembers.homeId, devices.homeId))
