@@ -76,18 +76,22 @@ interface D1Meta {
 /**
  * D1's results carry `meta.rows_read`/`rows_written`, but drizzle reads most
  * queries through `raw()`, which drops `meta`. Every statement, batch or
- * single, goes through the session's `_send` (workerd's D1 client), which
- * still has it: the meter reads it there. (An internal of the runtime's D1
- * client, used only by the meter: if it is ever absent, D1 goes uncounted and
- * the bench says so, since its D1 rows then read zero.)
+ * single, on the primary or in a session (`withSession`, read replicas), goes
+ * through the sessions' `_send` (workerd's D1 client, one method that every
+ * session class inherits), which still has it: the meter reads it there. (An
+ * internal of the runtime's D1 client, used only by the meter: if it is ever
+ * absent, D1 goes uncounted and the bench says so, since its D1 rows then read zero.)
  */
 function meterD1(d1: D1Database): void {
-  const session = (d1 as unknown as { alwaysPrimarySession?: { _send?: (...a: unknown[]) => Promise<unknown> } }).alwaysPrimarySession;
-  if (!session?._send || wrapped.has(session)) return;
-  wrapped.add(session);
-  const send = session._send;
-  session._send = async (...args: unknown[]) => {
-    const results = await Reflect.apply(send, session, args);
+  type Sender = { _send?: (...a: unknown[]) => Promise<unknown> };
+  let owner = (d1 as unknown as { alwaysPrimarySession?: Sender }).alwaysPrimarySession as object | null | undefined;
+  while (owner && !Object.prototype.hasOwnProperty.call(owner, "_send")) owner = Object.getPrototypeOf(owner);
+  const proto = owner as Sender | null | undefined;
+  if (!proto?._send || wrapped.has(proto)) return;
+  wrapped.add(proto);
+  const send = proto._send;
+  proto._send = async function (this: unknown, ...args: unknown[]) {
+    const results = await Reflect.apply(send, this, args);
     for (const r of Array.isArray(results) ? results : [results]) {
       const meta = (r as { meta?: D1Meta } | null)?.meta;
       if (!meta) continue;
