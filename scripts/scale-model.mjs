@@ -85,13 +85,15 @@ export function model(data, w) {
   const held = { deviceMonthJson: connected * (1 - w["mqtt-share"]), deviceMonthMqtt: connected * w["mqtt-share"] };
 
   // Loads per second: Σ rate × units per operation, plus the connected devices' month spread over its seconds.
-  const load = { workerRequests: 0, workerCpuMs: 0, objectRequests: 0, d1Queries: 0, d1RowsWritten: 0, d1RowsRead: 0, objectRowsWritten: 0, queueOperations: 0 };
+  const load = { workerRequests: 0, workerCpuMs: 0, objectRequests: 0, d1Queries: 0, d1ReplicaQueries: 0, d1RowsWritten: 0, d1RowsRead: 0, objectRowsWritten: 0, queueOperations: 0 };
   const objectRequestsOf = (u) => (u.objectRequests ?? 0) + (u.alarms ?? 0) + (u.wsMessages ?? 0) / 20;
   const add = (u, k) => {
     load.workerRequests += (u.workerRequests ?? 0) * k;
     load.workerCpuMs += (u.workerCpuMs ?? 0) * k;
     load.objectRequests += objectRequestsOf(u) * k;
-    load.d1Queries += (u.d1Queries ?? 0) * k;
+    // Queries a read replica may serve do not queue on the primary.
+    load.d1Queries += ((u.d1Queries ?? 0) - (u.d1ReplicaQueries ?? 0)) * k;
+    load.d1ReplicaQueries += (u.d1ReplicaQueries ?? 0) * k;
     load.d1RowsWritten += (u.d1RowsWritten ?? 0) * k;
     load.d1RowsRead += (u.d1RowsRead ?? 0) * k;
     load.objectRowsWritten += (u.objectRowsWritten ?? 0) * k;
@@ -102,12 +104,12 @@ export function model(data, w) {
   for (const [op, rate] of Object.entries(rates)) {
     if (!r[op]) continue;
     add(r[op].units, rate);
-    d1By[op] = { queries: (r[op].units.d1Queries ?? 0) * rate, rowsWritten: (r[op].units.d1RowsWritten ?? 0) * rate };
+    d1By[op] = { queries: ((r[op].units.d1Queries ?? 0) - (r[op].units.d1ReplicaQueries ?? 0)) * rate, rowsWritten: (r[op].units.d1RowsWritten ?? 0) * rate };
   }
   for (const [op, count] of Object.entries(held)) {
     if (!r[op]) continue;
     add(r[op].units, count / MONTH_SECONDS);
-    d1By[op] = { queries: ((r[op].units.d1Queries ?? 0) * count) / MONTH_SECONDS, rowsWritten: ((r[op].units.d1RowsWritten ?? 0) * count) / MONTH_SECONDS };
+    d1By[op] = { queries: (((r[op].units.d1Queries ?? 0) - (r[op].units.d1ReplicaQueries ?? 0)) * count) / MONTH_SECONDS, rowsWritten: ((r[op].units.d1RowsWritten ?? 0) * count) / MONTH_SECONDS };
   }
 
   // The objects shared by many devices: a home's hub, a user's hub, a project's outlets.
@@ -176,13 +178,14 @@ export function render(m, data) {
   row("Worker requests", m.load.workerRequests, 0, "scales out");
   row("Worker CPU ms", m.load.workerCpuMs, 0, "scales out");
   row("object requests (all objects)", m.load.objectRequests, 0, "scales out (per object below)");
-  row("D1 queries (one database, one writer)", m.load.d1Queries, 1000 / CAPACITY.d1QueryMs, `${fmt(1000 / CAPACITY.d1QueryMs)} at ${CAPACITY.d1QueryMs} ms a query`);
+  row("D1 queries on the primary (one at a time)", m.load.d1Queries, 1000 / CAPACITY.d1QueryMs, `${fmt(1000 / CAPACITY.d1QueryMs)} at ${CAPACITY.d1QueryMs} ms a query`);
+  row("D1 reads a replica may serve", m.load.d1ReplicaQueries, 0, "spread over the replicas");
   row("D1 rows written", m.load.d1RowsWritten, 0, "");
   row("D1 rows read", m.load.d1RowsRead, 0, "");
   row("object rows written", m.load.objectRowsWritten, 0, "spread over the objects");
   row("queue messages", m.queueMessages, CAPACITY.queueMessagesPerSecond, `${fmt(CAPACITY.queueMessagesPerSecond)} per queue`);
   const d1Top = Object.entries(m.d1By).filter(([, v]) => v.queries > 0).sort((a, b) => b[1].queries - a[1].queries);
-  out.push(`  D1 queries by operation: ${d1Top.map(([op, v]) => `${op} ${fmt(v.queries)}/s (${Math.round((v.queries / Math.max(m.load.d1Queries, 1e-9)) * 100)} %${v.rowsWritten ? `, ${fmt(v.rowsWritten)} rows written/s` : ""})`).join(", ")}`);
+  out.push(`  D1 primary queries by operation: ${d1Top.map(([op, v]) => `${op} ${fmt(v.queries)}/s (${Math.round((v.queries / Math.max(m.load.d1Queries, 1e-9)) * 100)} %${v.rowsWritten ? `, ${fmt(v.rowsWritten)} rows written/s` : ""})`).join(", ")}`);
   out.push("");
   out.push("Busiest shared objects (requests per second, each)");
   for (const h of m.hot) out.push(`  ${h.cls.padEnd(20)} ${fmt(h.perObject).padStart(10)} each over ${fmt(h.objects)} objects (soft cap ~${CAPACITY.objectRequestsPerSecond}/s per object: ${Math.round((h.perObject / CAPACITY.objectRequestsPerSecond) * 100)} %)`);

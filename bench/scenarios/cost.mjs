@@ -37,6 +37,7 @@ export function billable(u) {
     d1RowsRead: g("d1.rowsRead"),
     d1RowsWritten: g("d1.rowsWritten"),
     d1Queries: g("d1.queries"),
+    d1ReplicaQueries: g("d1.replicaQueries"),
     queueOperations: g("queue.operations"),
     r2ClassA: g("r2.classA"),
     r2ClassB: g("r2.classB"),

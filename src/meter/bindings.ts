@@ -96,6 +96,8 @@ function meterD1(d1: D1Database): void {
       const meta = (r as { meta?: D1Meta } | null)?.meta;
       if (!meta) continue;
       count("d1.queries");
+      // A session with a constraint or bookmark may be served by a read replica; the always-primary one has none.
+      if ((this as { bookmarkOrConstraint?: unknown }).bookmarkOrConstraint != null) count("d1.replicaQueries");
       count("d1.rowsRead", meta.rows_read ?? 0);
       count("d1.rowsWritten", meta.rows_written ?? 0);
       if (meta.size_after) noteD1Bytes(meta.size_after);
