@@ -1,6 +1,5 @@
 /** Worker entry: the HTTP app, the webhook queue consumer, plus the Durable Object classes wrangler binds. */
 import { createApp } from "./app";
-import { hotPath, isHotRequest } from "./routes/deviceLive/hotPath";
 import { handleQueue } from "./outlets/webhooks/consumer";
 import type { DeliveryMessage } from "./outlets/webhooks/types";
 import { ensureSupervisor } from "./supervisor/ensure";
@@ -15,10 +14,9 @@ export { Supervisor } from "./supervisor/Supervisor";
 const app = createApp();
 
 export default {
-  // PUT command and PUT event, when every check passes, skip Hono (src/routes/deviceLive/hotPath.ts).
   fetch: (req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> => {
     ensureSupervisor(env, ctx);
-    return isHotRequest(req) ? hotPath(req, env, ctx, (r) => app.fetch(r, env, ctx)) : app.fetch(req, env, ctx);
+    return app.fetch(req, env, ctx);
   },
   queue: handleQueue,
 } satisfies ExportedHandler<Env, DeliveryMessage>;

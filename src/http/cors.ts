@@ -28,7 +28,7 @@ export function corsMiddleware(): MiddlewareHandler {
   };
 }
 
-/** What Hono's middleware adds to the answer to any request but a preflight (origin `*`: no `Vary`). */
+/** What Hono's middleware would add to the answer to any request but a preflight (origin `*`: no `Vary`). */
 function withCorsHeaders(c: Context): void {
   try {
     addCorsHeaders(c.res.headers);
@@ -41,7 +41,7 @@ function withCorsHeaders(c: Context): void {
   }
 }
 
-export function addCorsHeaders(headers: Headers): void {
+function addCorsHeaders(headers: Headers): void {
   headers.set("Access-Control-Allow-Origin", "*");
   headers.set("Access-Control-Expose-Headers", EXPOSED_TEXT);
 }

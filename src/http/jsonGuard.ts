@@ -53,7 +53,7 @@ function isOpaque(c: Context): boolean {
  * (no route takes a bare number: it is refused as before, not read as an object).
  * Throws on malformed JSON.
  */
-export const parseJsonBody = (text: string): unknown => asDouble(parseExact(text));
+const parseJsonBody = (text: string): unknown => asDouble(parseExact(text));
 
 /**
  * The validator reads the body through `c.req.json()`, which in Hono parses
