@@ -44,8 +44,8 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
 
   app.use("*", corsMiddleware());
-  // A 101 never carries a content encoding (src/http/upgrade.ts).
-  app.use("*", plainUpgrades());
+  // A 101 never carries a content encoding (src/http/upgrade.ts). Upgrades are GETs: other methods skip it.
+  app.on("GET", "*", plainUpgrades());
   // Devices' HTTP access log: recorded after each response, off the request's path.
   app.use("*", accessLog());
   // Before any route: JSON bodies nested too deep (or over 1 MiB) never reach a validator, an object or a proxy target.

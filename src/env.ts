@@ -11,6 +11,8 @@ export type AppEnv = {
     principal?: Principal | null;
     /** When the request began (src/http/accessLog.ts). */
     started?: number;
+    /** The body as the JSON guard read it (src/http/jsonGuard.ts); the Request's own stream is consumed then. */
+    bodyBytes?: Uint8Array;
     /** Its access-log entry went with a forwarded upgrade, for the device's object to record (src/routes/deviceLive/shared.ts). */
     accessLogHandedOver?: boolean;
   };

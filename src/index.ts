@@ -1,6 +1,5 @@
 /** Worker entry: the HTTP app, the webhook queue consumer, plus the Durable Object classes wrangler binds. */
 import { createApp } from "./app";
-import { hotPath, isHotRequest } from "./routes/deviceLive/hotPath";
 import { handleQueue } from "./outlets/webhooks/consumer";
 import type { DeliveryMessage } from "./outlets/webhooks/types";
 import { ensureSupervisor } from "./supervisor/ensure";
@@ -32,11 +31,10 @@ export type Supervisor = SupervisorClass;
 const app = createApp();
 
 export default {
-  // PUT command and PUT event, when every check passes, skip Hono (src/routes/deviceLive/hotPath.ts).
   fetch: (req: Request, env: Env, ctx: ExecutionContext): Response | Promise<Response> => {
     meterRequest(req, env);
     ensureSupervisor(env, ctx);
-    return isHotRequest(req) ? hotPath(req, env, ctx, (r) => app.fetch(r, env, ctx)) : app.fetch(req, env, ctx);
+    return app.fetch(req, env, ctx);
   },
   queue: (batch: MessageBatch<DeliveryMessage>, env: Env) => {
     meterQueueBatch(batch, env);

@@ -143,6 +143,8 @@ export function timeoutOf(env: Env): number {
 
 export interface ForwardInput {
   request: Request;
+  /** The request's body when it was read already (a JSON body, by src/http/jsonGuard.ts): its stream is consumed then. */
+  body?: Uint8Array;
   targetUrl: URL;
   secret: string;
   subject: SignedFields["subject"];
@@ -155,6 +157,9 @@ export interface ForwardInput {
 
 const NO_BODY_STATUS = new Set([101, 204, 205, 304]);
 
+/** `bytes`, or null when over `maxBytes` (as `readCapped` answers). */
+const capped = (bytes: Uint8Array, maxBytes: number): Uint8Array | null => (bytes.byteLength > maxBytes ? null : bytes);
+
 export async function forward(input: ForwardInput): Promise<Response> {
   const { request, targetUrl, timeoutMs } = input;
   const method = request.method.toUpperCase();
@@ -163,7 +168,7 @@ export async function forward(input: ForwardInput): Promise<Response> {
   const hasBody = method !== "GET" && method !== "HEAD";
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (hasBody && declared > LIMIT.appProxyRequestBytes) throw tooLarge("appProxyRequestBytes", LIMIT.appProxyRequestBytes);
-  const body = hasBody ? await readCapped(request.body, LIMIT.appProxyRequestBytes) : new Uint8Array(0);
+  const body = !hasBody ? new Uint8Array(0) : input.body ? capped(input.body, LIMIT.appProxyRequestBytes) : await readCapped(request.body, LIMIT.appProxyRequestBytes);
   if (!body) throw tooLarge("appProxyRequestBytes", LIMIT.appProxyRequestBytes);
 
   const fields: SignedFields = {

@@ -39,7 +39,7 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number, rig
 }
 
 /**
- * `loadDevice` for the hot paths: the device row and its home's member roles
+ * `loadDevice` for the busy routes: the device row and its home's member roles
  * are read while the caller's key is being looked up, so the request waits
  * for one D1 round trip instead of two, and both are remembered 5 s
  * (./accessCache.ts, src/auth/principalCache.ts), so a busy device costs no
@@ -49,11 +49,6 @@ export async function loadDevice(env: Env, who: Principal, deviceId: number, rig
 export async function callerAndDevice(c: Context<AppEnv>, deviceId: number, right?: DeviceRight): Promise<DeviceAccess & { who: Principal }> {
   const [who, known] = await Promise.all([principalOf(c), recallDevice(deviceId) ?? readDevice(c.env, deviceId)]);
   return { who, ...decideRemembered(who, known, right) };
-}
-
-/** `callerAndDevice` for a caller already resolved (the hot path, src/routes/deviceLive/hotPath.ts): same memory, same verdicts. */
-export async function accessFor(env: Env, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
-  return decideRemembered(who, recallDevice(deviceId) ?? (await readDevice(env, deviceId)), right);
 }
 
 function decideRemembered(who: Principal, known: RememberedDevice | undefined, right?: DeviceRight): DeviceAccess {

@@ -42,23 +42,24 @@ export function accessEntry(req: Request, started: number, status: number): Http
 }
 
 export function accessLog(): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+  return async function accessLog(c, next) {
     const started = Date.now();
     c.set("started", started);
     await next();
     // A device's upgrade that its object accepted: the object records the entry with its own notes (one log write per connect, not two).
     if (c.res.status === 101 && c.get("accessLogHandedOver")) return;
-    const entry = accessEntry(c.req.raw, started, c.res.status);
-    const waiter = waiterOf(c);
+    // The entry is made only for a device's request (most requests are not one).
     const resolved = c.get("principal");
     if (resolved !== undefined) {
-      if (resolved?.kind === "device") recordHttp(c.env, waiter, resolved.deviceId, entry);
+      if (resolved?.kind === "device") recordHttp(c.env, waiterOf(c), resolved.deviceId, accessEntry(c.req.raw, started, c.res.status));
       return;
     }
     // Refused before the route asked who was calling (bad input, unknown path):
     // find out now, after the response, whether it was a device's key.
     const key = presentedKey(c.req.raw);
     if (key === undefined) return;
+    const entry = accessEntry(c.req.raw, started, c.res.status);
+    const waiter = waiterOf(c);
     const later = (async () => {
       const who = await resolveKey(c.env, key).catch(() => null);
       if (who?.kind === "device") recordHttp(c.env, waiter, who.deviceId, entry);

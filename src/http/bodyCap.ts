@@ -4,21 +4,32 @@
  * before it is parsed.
  */
 import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
 import { bodyLimit } from "hono/body-limit";
 import { LIMIT, type LimitName } from "../limits/registry";
 import { tooLarge } from "../limits/refuse";
 
 export { tooLarge };
 
-/** Route middleware: refuses bodies over the named size (by Content-Length, or while reading a chunked body). */
-export function bodyCap(limit: LimitName): MiddlewareHandler {
+/**
+ * Route middleware: refuses bodies over the named size. A body the JSON guard
+ * read (src/http/jsonGuard.ts) is judged by the bytes it read, without reading
+ * again; any other by Content-Length, or while reading a streamed body.
+ */
+export function bodyCap(limit: LimitName): MiddlewareHandler<AppEnv> {
   const max = LIMIT[limit];
-  return bodyLimit({
+  const unread = bodyLimit({
     maxSize: max,
     onError: () => {
       throw tooLarge(limit, max);
     },
   });
+  return function bodyCap(c, next) {
+    const read = c.get("bodyBytes");
+    if (read === undefined) return unread(c, next);
+    if (read.byteLength > max) throw tooLarge(limit, max);
+    return next();
+  };
 }
 
 /** Reads a body stream whole, or returns null as soon as it exceeds `maxBytes`. */

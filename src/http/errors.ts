@@ -19,17 +19,13 @@ export function errorBody(reason: string, data?: ErrorData): { reason: string; d
   return data === undefined ? { reason } : { reason, data };
 }
 
-/** A JSON answer as Hono's `c.json` makes it (the CORS headers are added by the middleware, or by the hot path). */
+/** A JSON answer as Hono's `c.json` makes it, without the context's prepared headers (the CORS headers are added by the middleware, src/http/cors.ts). */
 export function jsonResponse(body: unknown, status: number, headers?: Record<string, string>): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
 }
 
-/**
- * Every thrown error as the answer it becomes, `{reason, data}`, never a
- * stack trace: Hono's `onError`, and the one formatter of the hot path
- * (src/routes/deviceLive/hotPath.ts), so both answer alike by construction.
- */
-export function errorResponse(err: Error): Response {
+/** Hono `onError`: every thrown error leaves as `{reason, data}`, never a stack trace. */
+export function onError(err: Error, _c: Context): Response {
   if (err instanceof ApiError) {
     // Every limit that can be waited out says how long, in the header clients and proxies know.
     const retryAfter = err.data?.["retryAfter"];
@@ -55,11 +51,6 @@ export function errorResponse(err: Error): Response {
   }
   console.error("unhandled error", err);
   return jsonResponse(errorBody("INTERNAL_ERROR"), 500);
-}
-
-/** Hono `onError`. */
-export function onError(err: Error, _c: Context): Response {
-  return errorResponse(err);
 }
 
 // ---- storage errors ----

@@ -1,18 +1,24 @@
 /**
  * Where JSON bodies enter: one app-wide middleware that reads a JSON body
  * once, refuses it when it is too large or nested deeper than the cap
- * (src/json/depth.ts), and hands the same bytes on, so the route's own body cap
- * and anything that forwards the body read them as sent. It also parses the
- * body, once, keeping the digits of long numbers (src/json/exact.ts), and
- * hands that value to the route's zod validator. It runs before any route
- * middleware or validator, so nothing parses, validates or forwards an
- * over-deep body.
+ * (src/json/depth.ts), and parses it once, keeping the digits of long numbers
+ * (src/json/exact.ts). It runs before any route middleware or validator, so
+ * nothing parses, validates or forwards an over-deep body.
+ *
+ * What it read is handed on without copying the Request (a copy costs a
+ * Request, its headers and a body stream on every JSON call): the parsed value
+ * to the route's zod validator, the bytes to the route's body cap
+ * (src/http/bodyCap.ts) and to whatever forwards the body (`bodyBytes` on the
+ * context; the App Proxy), and to Hono's own readers (`c.req.text()`,
+ * `arrayBuffer()`, …) through its body cache. The Request's own body stream is
+ * consumed: read the body through one of those, never `c.req.raw.body`.
  *
  * Only JSON media types are read (`application/json`, `…+json`, with
  * parameters): form bodies are flat by nature. A route whose body is an opaque
  * file, whatever its content type, says so with the `opaqueBody` marker.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
 import { matchedRoutes } from "hono/route";
 import { asDouble, parseExact } from "../json/exact";
 import { readCapped, tooLarge } from "./bodyCap";
@@ -45,9 +51,9 @@ function isOpaque(c: Context): boolean {
  * A JSON body as the routes take it: numbers keep their digits, except a body
  * that is nothing but one long number, which stays the plain number it was
  * (no route takes a bare number: it is refused as before, not read as an object).
- * Throws on malformed JSON. Shared with the hot path (src/routes/deviceLive/hotPath.ts).
+ * Throws on malformed JSON.
  */
-export const parseJsonBody = (text: string): unknown => asDouble(parseExact(text));
+const parseJsonBody = (text: string): unknown => asDouble(parseExact(text));
 
 /**
  * The validator reads the body through `c.req.json()`, which in Hono parses
@@ -59,7 +65,17 @@ function handParsed(c: Context, value: unknown): void {
   c.req.json = <T>() => Promise.resolve(value as T);
 }
 
-export function jsonBodyGuard(): MiddlewareHandler {
+/**
+ * Hono's body readers (`c.req.text()`, `arrayBuffer()`, `blob()`, `formData()`)
+ * answer from the request's body cache when it holds any entry, which it keeps
+ * as promises (its declared type says values; its own readers store and await
+ * promises). readCapped's array is its own buffer, exactly as long as the body.
+ */
+function keepForHono(c: Context, bytes: Uint8Array): void {
+  (c.req.bodyCache as Record<string, Promise<unknown>>)["arrayBuffer"] = Promise.resolve(bytes.buffer);
+}
+
+export function jsonBodyGuard(): MiddlewareHandler<AppEnv> {
   return async function jsonBodyGuard(c, next) {
     const type = c.req.header("content-type");
     const mediaType = type?.split(";")[0]?.trim() ?? "";
@@ -69,7 +85,8 @@ export function jsonBodyGuard(): MiddlewareHandler {
     const text = new TextDecoder().decode(bytes);
     const field = tooDeepField(text);
     if (field !== null) throw invalidInput({ [field]: TOO_DEEP });
-    c.req.raw = new Request(c.req.raw, { body: bytes });
+    c.set("bodyBytes", bytes);
+    keepForHono(c, bytes);
     // Malformed JSON is left to the validator, which refuses it as it always has.
     let value: unknown;
     try {

@@ -162,6 +162,7 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
 
   return forward({
     request: c.req.raw,
+    body: c.get("bodyBytes"),
     targetUrl,
     secret,
     subject,

@@ -35,7 +35,7 @@ export async function call<T = any>(method: string, path: string, opts: CallOpti
     headers.set("content-type", opts.contentType ?? "application/json");
     body = JSON.stringify(opts.body);
   }
-  // The length an HTTP client sends with every fixed body (the hot path of PUT command/event takes only those).
+  // The length an HTTP client sends with every fixed body.
   if (body !== undefined && !headers.has("content-length")) headers.set("content-length", String(new TextEncoder().encode(body).byteLength));
   const res = await exports.default.fetch(new Request(`http://cloud.test${path}`, { method, headers, body }));
   const text = await res.text();

@@ -1,7 +1,7 @@
 /**
  * Numbers pass through with their digits: command parameters and results,
  * event data and key-values reach the other side as written, whichever way
- * they came in (REST through the hot path or the declared route, the
+ * they came in (REST with a body of known length or a streamed one, the
  * device's sockets, MQTT) and whichever way they go out (sockets, SSE,
  * webhooks, REST).
  *
@@ -45,17 +45,16 @@ interface Sent {
 }
 
 /**
- * Sends `body` as JSON text. `via: "hot"` sends it with its length, as HTTP
- * clients do (what the hot path of PUT command/event takes); `"declared"` as a
- * stream of unknown length, which only the declared routes take.
+ * Sends `body` as JSON text. `via: "sized"` sends it with its length, as HTTP
+ * clients do; `"streamed"` as a stream of unknown length.
  */
-async function send(method: string, path: string, key: string, body?: string, via: "hot" | "declared" = "hot"): Promise<Sent> {
+async function send(method: string, path: string, key: string, body?: string, via: "sized" | "streamed" = "sized"): Promise<Sent> {
   const headers = new Headers({ authorization: `ModeCloud ${key}` });
   let payload: BodyInit | undefined;
   if (body !== undefined) {
     headers.set("content-type", "application/json");
     const bytes = new TextEncoder().encode(body);
-    if (via === "hot") {
+    if (via === "sized") {
       headers.set("content-length", String(bytes.byteLength));
       payload = bytes;
     } else {
@@ -138,10 +137,10 @@ describe("parseExact", () => {
 });
 
 describe("command parameters and results keep their digits", () => {
-  it("reach the command socket and GET /devices/{id}/commands(/{commandId}), through the hot path and the declared route", async () => {
+  it("reach the command socket and GET /devices/{id}/commands(/{commandId}), with a body of known length and a streamed one", async () => {
     const device = await newDevice(project);
     const socket = await rawSocket(`/devices/${device.id}/command`, device.apiKey);
-    for (const via of ["hot", "declared"] as const) {
+    for (const via of ["sized", "streamed"] as const) {
       const sent = await send("PUT", `/devices/${device.id}/command`, project.key, `{"action":"set-${via}","parameters":${NESTED},"ttl":60}`, via);
       expect(sent.status, sent.text).toBe(202);
       const { commandId } = JSON.parse(sent.text);
@@ -182,8 +181,8 @@ describe("command parameters and results keep their digits", () => {
     const [onSocket, withLength, streamed] = ids as [string, string, string];
     socket.send(`{"commandId":"${onSocket}","status":"succeeded","result":${NESTED}}`);
     for (const [id, via] of [
-      [withLength, "hot"],
-      [streamed, "declared"],
+      [withLength, "sized"],
+      [streamed, "streamed"],
     ] as const) {
       const r = await send("POST", `/devices/${device.id}/commands/${id}/result`, device.apiKey, `{"status":"failed","result":${NESTED}}`, via);
       expect(r.status, r.text).toBe(204);
@@ -203,17 +202,17 @@ describe("command parameters and results keep their digits", () => {
 });
 
 describe("event data keeps its digits", () => {
-  it("reaches app sockets and SSE streams, over REST (both paths, first event and later ones) and over MQTT", async () => {
+  it("reaches app sockets and SSE streams, over REST (sized and streamed bodies, first event and later ones) and over MQTT", async () => {
     const device = await inHome();
     const app = await appSocket();
     const stream = await openStream(home.id, owner.token);
     // The device's first event reaches an object that does not know the device yet (the worker reads the row).
     const sends: [string, () => Promise<void>][] = [
       ["first", async () => expect((await send("PUT", `/devices/${device.id}/event`, device.apiKey, `{"eventType":"first","eventData":${NESTED}}`)).status).toBe(204)],
-      ["hot", async () => expect((await send("PUT", `/devices/${device.id}/event`, device.apiKey, `{"eventType":"hot","eventData":${NESTED}}`)).status).toBe(204)],
+      ["sized", async () => expect((await send("PUT", `/devices/${device.id}/event`, device.apiKey, `{"eventType":"sized","eventData":${NESTED}}`)).status).toBe(204)],
       [
-        "declared",
-        async () => expect((await send("PUT", `/devices/${device.id}/event`, device.apiKey, `{"eventType":"declared","eventData":${NESTED}}`, "declared")).status).toBe(204),
+        "streamed",
+        async () => expect((await send("PUT", `/devices/${device.id}/event`, device.apiKey, `{"eventType":"streamed","eventData":${NESTED}}`, "streamed")).status).toBe(204),
       ],
     ];
     for (const [eventType, go] of sends) {
@@ -283,7 +282,7 @@ describe("key-values keep their digits", () => {
       ["bare", BIG],
       ["fraction", FRACTION],
     ] as const) {
-      const r = await send("PUT", `/devices/${device.id}/kv/${key}`, project.key, `{"value":${value}}`, key === "bare" ? "declared" : "hot");
+      const r = await send("PUT", `/devices/${device.id}/kv/${key}`, project.key, `{"value":${value}}`, key === "bare" ? "streamed" : "sized");
       expect(r.status, r.text).toBe(204);
       await expectEverywhere(device, key, value, kv, app);
     }
@@ -349,7 +348,7 @@ describe("what keeping digits leaves as it was", () => {
   it("a body nested too deep is still refused, long numbers or not", async () => {
     const device = await newDevice(project);
     const deep = `${"[".repeat(40)}${BIG}${"]".repeat(40)}`;
-    for (const via of ["hot", "declared"] as const) {
+    for (const via of ["sized", "streamed"] as const) {
       const r = await send("PUT", `/devices/${device.id}/command`, project.key, `{"action":"x","parameters":{"deep":${deep}}}`, via);
       expect(r.status, r.text).toBe(400);
       expect(JSON.parse(r.text)).toMatchObject({ reason: "INVALID_INPUT", data: { errors: { parameters: expect.stringContaining("nested deeper") } } });
@@ -358,7 +357,7 @@ describe("what keeping digits leaves as it was", () => {
 
   it("numeric fields judge a long number by its value: a huge ttl is still 400 INVALID_INPUT, with the same message", async () => {
     const device = await newDevice(project);
-    for (const via of ["hot", "declared"] as const) {
+    for (const via of ["sized", "streamed"] as const) {
       for (const ttl of ["1e20", BIG, "60.0000000000000000001"]) {
         const r = await send("PUT", `/devices/${device.id}/command`, project.key, `{"action":"x","ttl":${ttl}}`, via);
         if (ttl.startsWith("60.")) {
@@ -378,7 +377,7 @@ describe("what keeping digits leaves as it was", () => {
       ["PUT", `/devices/${device.id}/command`, `{"action":"x","parameters":${BIG}}`, "parameters"],
       ["PUT", `/devices/${device.id}/event`, `{"eventType":"x","eventData":${BIG}}`, "eventData"],
     ];
-    for (const via of ["hot", "declared"] as const) {
+    for (const via of ["sized", "streamed"] as const) {
       for (const [method, path, body, field] of cases) {
         const r = await send(method, path, field === "eventData" ? device.apiKey : project.key, body, via);
         expect(r.status, r.text).toBe(400);

@@ -38,7 +38,7 @@ const ttlSchema = z.preprocess(
     .max(LIMIT.commandTtlSeconds, `must be at most ${LIMIT.commandTtlSeconds} (7 days)`),
 );
 
-export const commandBody = z
+const commandBody = z
   .object({
     action: z
       .string({ error: "required, a string" })
@@ -59,7 +59,7 @@ export const commandBody = z
   })
   .openapi("DeviceCommand");
 
-export const commandHeaders = z.object({
+const commandHeaders = z.object({
   "idempotency-key": z
     .string()
     .min(1, "must not be empty")
@@ -131,12 +131,11 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
 }
 
 /**
- * The rest of `PUT /devices/{id}/command` after validation and access, in two
- * steps shared by the declared route and the hot path (./hotPath.ts), so
- * both answer alike by construction. This one refuses (throws) before
- * anything is sent: a deactivated home, a frame over the cap.
+ * The command `PUT /devices/{id}/command` sends, once its input is valid and
+ * the caller may send it; refuses (throws) before anything is sent: a
+ * deactivated home, a frame over the cap.
  */
-export function commandRequest(who: Principal, access: DeviceAccess, body: z.infer<typeof commandBody>, idempotencyKey: string | undefined): CommandRequest {
+function commandRequest(who: Principal, access: DeviceAccess, body: z.infer<typeof commandBody>, idempotencyKey: string | undefined): CommandRequest {
   const { device, homeDeactivated } = access;
   if (homeDeactivated) refuseDeactivated({ id: device.homeId!, deactivated: true });
   const { action, parameters = {}, ttl } = body;
@@ -148,7 +147,7 @@ export function commandRequest(who: Principal, access: DeviceAccess, body: z.inf
 }
 
 /** Hands the command to the device's object; its answer (`204`, `202`, or the refusal thrown as an `ApiError`). */
-export async function deliverCommand(env: Env, device: DeviceRow, request: CommandRequest): Promise<Response> {
+async function deliverCommand(env: Env, device: DeviceRow, request: CommandRequest): Promise<Response> {
   const outcome = await reach<SendOutcome>(() => deviceObject(env, device.id).sendCommand(identityOf(device), request));
   if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
   const headers: Record<string, string> = outcome.replayed ? { "Idempotent-Replayed": "true" } : {};

@@ -23,7 +23,7 @@ import { reach } from "../../http/reach";
 import { upToChars } from "../../limits/fields";
 import { capBody, deviceParams } from "./shared";
 
-export const eventBody = z
+const eventBody = z
   .object({
     eventType: z
       .string({ error: "required, a string" })
@@ -70,10 +70,9 @@ const recordFirmware = createRoute({
 
 /**
  * 204 once published; the device's event rate's refusal as the 429 it is.
- * Shared with the hot path (./hotPath.ts). A raw Response: the app's
- * middleware adds the CORS headers to it as to any other.
+ * A raw Response: the app's middleware adds the CORS headers to it as to any other.
  */
-export function published(outcome: EventOutcome): Response {
+function published(outcome: EventOutcome): Response {
   if (!outcome.ok) throw new ApiError(outcome.status, outcome.reason, outcome.data);
   return new Response(null, { status: 204 });
 }
@@ -83,7 +82,7 @@ export function published(outcome: EventOutcome): Response {
  * over the cap (checked after the schema, on that text's size). Text, because
  * a long number kept as written (src/json/exact.ts) cannot cross RPC as a value.
  */
-export function eventDataText(eventData: Record<string, unknown>): string | null {
+function eventDataText(eventData: Record<string, unknown>): string | null {
   const json = JSON.stringify(eventData);
   return byteLength(json) > LIMIT.eventDataBytes ? null : json;
 }
@@ -99,9 +98,9 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
       throw invalidInput({ eventData: `at most ${LIMIT.eventDataBytes} bytes as JSON` });
     }
     const ip = clientIp(c.req.raw);
-    // Hot path: the device's own key already proved who is calling, and the
-    // device's object keeps its home and class (kept current by the registry
-    // hooks), so the device row need not be read again.
+    // The device's own key already proved who is calling, and the device's
+    // object keeps its home and class (kept current by the registry hooks), so
+    // the device row need not be read: one key lookup (remembered 5 s), one RPC.
     if (isDeviceItself(who, deviceId)) {
       const outcome = await reach<EventOutcome | null>(() => deviceObject(c.env, deviceId).publishOwnEvent(eventType, eventDataJson, ip));
       if (outcome !== null) return published(outcome);

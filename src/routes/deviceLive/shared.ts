@@ -47,4 +47,4 @@ export function forwardUpgrade(c: Context<AppEnv>, device: DeviceRow, kind: Sock
 }
 
 /** Refuses bodies over the live routes' cap before they are parsed. */
-export const capBody: MiddlewareHandler = bodyCap("liveRequestBytes");
+export const capBody: MiddlewareHandler<AppEnv> = bodyCap("liveRequestBytes");
