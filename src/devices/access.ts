@@ -28,8 +28,27 @@ export interface DeviceAccess {
 }
 
 export async function loadDevice(env: Env, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
+  return loadDeviceFrom(db(env), who, deviceId, right);
+}
+
+/**
+ * `loadDevice` for a route that needs only the verdict and the device's
+ * identity, never its fields as an answer (the key-value routes: the values
+ * are the object's): read from a D1 read replica, and a refusal (no such
+ * device, no role in its home) confirmed at the primary, so a device or a
+ * membership just made is always found (src/db/client.ts `replicaDb`).
+ */
+export async function loadDeviceAccess(env: Env, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
+  try {
+    return await loadDeviceFrom(replicaDb(env), who, deviceId, right);
+  } catch {
+    return loadDeviceFrom(db(env), who, deviceId, right);
+  }
+}
+
+async function loadDeviceFrom(d: Db, who: Principal, deviceId: number, right?: DeviceRight): Promise<DeviceAccess> {
   const userId = who.kind === "user" ? who.userId : -1;
-  const [row] = await db(env)
+  const [row] = await d
     .select({ device: devices, homeRole: homeMembers.role })
     .from(devices)
     .leftJoin(homeMembers, and(eq(homeMembers.homeId, devices.homeId), eq(homeMembers.userId, userId)))

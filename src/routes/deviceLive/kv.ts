@@ -14,7 +14,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { principalOf } from "../../auth/principal";
-import { deviceItself, loadDevice } from "../../devices/access";
+import { deviceItself, loadDeviceAccess } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, notFound } from "../../http/errors";
 import { connectionCap, errors, json, jsonBody, security } from "../../http/openapi";
@@ -166,7 +166,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
     // The device's own socket: one D1 query at most (src/devices/access.ts), as for the command socket.
     if (isUpgrade(c.req.raw)) return forwardUpgrade(c, await deviceItself(c, c.req.valid("param").deviceId), "kv");
     const who = await principalOf(c);
-    const { device } = await loadDevice(c.env, who, c.req.valid("param").deviceId, "readKv");
+    const { device } = await loadDeviceAccess(c.env, who, c.req.valid("param").deviceId, "readKv");
     const items = await reach(() => deviceObject(c.env, device.id).kvList(identityOf(device), c.req.valid("query").keyPrefix));
     return jsonText(items);
   });
@@ -174,7 +174,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(getKv, async (c) => {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
-    const { device } = await loadDevice(c.env, who, deviceId, "readKv");
+    const { device } = await loadDeviceAccess(c.env, who, deviceId, "readKv");
     const found = await reach(() => deviceObject(c.env, device.id).kvGet(identityOf(device), validKey(key)));
     if (found === null) throw notFound("KEY_NOT_FOUND");
     // The object's JSON text, already in the declared shape: sent as is (hence the cast).
@@ -184,7 +184,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(putKv, async (c) => {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
-    const { device } = await loadDevice(c.env, who, deviceId, "writeKv");
+    const { device } = await loadDeviceAccess(c.env, who, deviceId, "writeKv");
     validKey(key);
     const body = c.req.valid("json");
     const encoded = encodeValue(body.value);
@@ -197,7 +197,7 @@ export function addKvRoutes(app: OpenAPIHono<AppEnv>) {
   app.openapi(deleteKv, async (c) => {
     const who = await principalOf(c);
     const { deviceId, key } = c.req.valid("param");
-    const { device } = await loadDevice(c.env, who, deviceId, "writeKv");
+    const { device } = await loadDeviceAccess(c.env, who, deviceId, "writeKv");
     validKey(key);
     // A DELETE "only if absent" means nothing; refused rather than ignored, so no caller believes it is protected.
     if (c.req.header("if-none-match") !== undefined) throw invalidInput({ "if-none-match": "not supported on DELETE" });
