@@ -10,7 +10,7 @@
 //
 // Per-platform capacities it compares against are Cloudflare's published
 // figures (CAPACITY below), not measured here.
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { AWS_WORK, cloudflareCost, MONTH_SECONDS, PRICES_CHECKED } from "../bench/lib/prices.mjs";
@@ -197,11 +197,44 @@ export function render(m, data) {
   out.push(`  ${"total".padEnd(34)} ${"".padStart(12)}   ${usd(m.cf).padStart(14)}   ${usd(m.aws).padStart(14)}   (${(m.cf / m.aws).toFixed(2)}×)`);
   out.push("");
   const verdict = [];
-  if (m.d1Busy >= 0.5) verdict.push(`D1 is ${Math.round(m.d1Busy * 100)} % busy: past the first trigger (docs/scale.md, "Past one D1 database")`);
-  for (const h of m.hot) if (h.perObject >= CAPACITY.objectRequestsPerSecond * 0.5) verdict.push(`${h.cls}: ${fmt(h.perObject)} requests/s on one object: past half its soft cap`);
-  if (m.d1Bytes >= CAPACITY.d1DatabaseBytes * 0.5) verdict.push("D1 past half its size cap: shard the registry by project");
+  if (m.d1Busy >= 0.5) verdict.push(`D1's primary is ${Math.round(m.d1Busy * 100)} % busy: per-device writes out of D1, then the registry sharded by project (docs/scale.md, "Past one D1 database", steps 2 and 3)`);
+  for (const h of m.hot) if (h.perObject >= CAPACITY.objectRequestsPerSecond * 0.5) verdict.push(`${h.cls}: ${fmt(h.perObject)} requests/s on one object, past half its soft cap${h.cls === "ProjectOutlets" ? " (docs/scale.md, step 4)" : ""}`);
+  if (m.d1Bytes >= CAPACITY.d1DatabaseBytes * 0.5) verdict.push("D1 past half its size cap: the registry sharded by project (docs/scale.md, step 3)");
   out.push(verdict.length ? `Triggers reached:\n  - ${verdict.join("\n  - ")}` : "No trigger reached: one D1 database and the objects as they are carry this workload.");
   return out.join("\n");
+}
+
+const defaults = () => Object.fromEntries(Object.entries(WORKLOAD).map(([k, [d]]) => [k, d]));
+
+/** The model at 100,000 and at a million devices, as docs/scale.md shows it (between its markers). */
+function writeDoc(check) {
+  const file = path.join(ROOT, "docs", "scale.md");
+  const data = loadUnits();
+  const at = (devices) => render(model(data, { ...defaults(), devices }), data);
+  const block = [
+    "<!-- model:start -->",
+    `At 100,000 devices (\`npm run scale:model -- --devices 100000\`, units measured on ${data.code}):`,
+    "",
+    "```text",
+    at(100_000),
+    "```",
+    "",
+    "At a million (`--devices 1000000`):",
+    "",
+    "```text",
+    at(1_000_000),
+    "```",
+    "<!-- model:end -->",
+  ].join("\n");
+  const text = readFileSync(file, "utf8");
+  const next = text.replace(/<!-- model:start -->[\s\S]*?<!-- model:end -->/, block);
+  if (check) {
+    if (next !== text) throw new Error("docs/scale.md does not show what bench/cost-units.json gives: run `npm run scale:model -- --doc`");
+    console.log("docs/scale.md agrees with bench/cost-units.json");
+    return;
+  }
+  writeFileSync(file, next);
+  console.log("wrote docs/scale.md");
 }
 
 function main() {
@@ -209,13 +242,16 @@ function main() {
   options.help = { type: "boolean" };
   options.units = { type: "string" };
   options.json = { type: "boolean" };
+  options.doc = { type: "boolean" };
+  options.check = { type: "boolean" };
   const { values } = parseArgs({ options, strict: true });
   if (values.help) {
     console.log("npm run scale:model -- [--flag value …]\n");
     for (const [k, [d, what]] of Object.entries(WORKLOAD)) console.log(`  --${k.padEnd(28)} ${what} (default ${d})`);
-    console.log(`  --${"units FILE".padEnd(28)} measured units (default bench/cost-units.json)\n  --json                         the model as JSON`);
+    console.log(`  --${"units FILE".padEnd(28)} measured units (default bench/cost-units.json)\n  --json                         the model as JSON\n  --doc [--check]                write (or check) the model's output in docs/scale.md`);
     return;
   }
+  if (values.doc) return writeDoc(values.check === true);
   const w = {};
   for (const [k, [d]] of Object.entries(WORKLOAD)) {
     const v = values[k] === undefined ? d : Number(values[k]);
