@@ -45,9 +45,11 @@ function operatorTokenDigest(token: string): Promise<string> {
 
 export async function resolveKey(env: Env, key: string): Promise<Principal | null> {
   const keyDigest = await digest(key);
-  if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await operatorTokenDigest(env.OPERATOR_TOKEN))) return { kind: "operator" };
+  // A remembered key is not the operator token: only keys found in D1 (the
+  // cloud's own project, session and device keys) are remembered.
   const known = recall(keyDigest);
   if (known) return known;
+  if (env.OPERATOR_TOKEN && timingSafeEqual(keyDigest, await operatorTokenDigest(env.OPERATOR_TOKEN))) return { kind: "operator" };
   const principal = await lookupKey(env, key, keyDigest);
   if (principal) remember(keyDigest, principal);
   return principal;

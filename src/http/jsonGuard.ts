@@ -69,20 +69,37 @@ function handParsed(c: Context, value: unknown): void {
  * Hono's body readers (`c.req.text()`, `arrayBuffer()`, `blob()`, `formData()`)
  * answer from the request's body cache when it holds any entry, which it keeps
  * as promises (its declared type says values; its own readers store and await
- * promises). readCapped's array is its own buffer, exactly as long as the body.
+ * promises). The bytes read are their own buffer, exactly as long as the body.
  */
 function keepForHono(c: Context, bytes: Uint8Array): void {
   (c.req.bodyCache as Record<string, Promise<unknown>>)["arrayBuffer"] = Promise.resolve(bytes.buffer);
 }
 
+/**
+ * The body's bytes, null when they are over `max`, undefined when there is no
+ * body. A body of a declared length within `max` is read whole by the runtime,
+ * in one step (the length frames it: the body cannot run past it); a streamed
+ * one chunk by chunk, given up as soon as it passes `max`.
+ */
+async function readBody(req: Request, max: number): Promise<Uint8Array | null | undefined> {
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (!(declared <= max) || req.headers.has("transfer-encoding")) return req.body ? readCapped(req.body, max) : undefined;
+  const bytes = new Uint8Array(await req.arrayBuffer());
+  return bytes.byteLength > max ? null : bytes;
+}
+
+/** Stateless between calls (no `stream` option): one for every request. */
+const decoder = new TextDecoder();
+
 export function jsonBodyGuard(): MiddlewareHandler<AppEnv> {
   return async function jsonBodyGuard(c, next) {
     const type = c.req.header("content-type");
     const mediaType = type?.split(";")[0]?.trim() ?? "";
-    if (!c.req.raw.body || !JSON_MEDIA_TYPE.test(mediaType) || isOpaque(c)) return next();
-    const bytes = await readCapped(c.req.raw.body, LIMIT.jsonBodyBytes);
+    if (!JSON_MEDIA_TYPE.test(mediaType) || isOpaque(c)) return next();
+    const bytes = await readBody(c.req.raw, LIMIT.jsonBodyBytes);
+    if (bytes === undefined) return next();
     if (bytes === null) throw tooLarge("jsonBodyBytes", LIMIT.jsonBodyBytes);
-    const text = new TextDecoder().decode(bytes);
+    const text = decoder.decode(bytes);
     const field = tooDeepField(text);
     if (field !== null) throw invalidInput({ [field]: TOO_DEEP });
     c.set("bodyBytes", bytes);

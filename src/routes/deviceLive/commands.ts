@@ -12,6 +12,7 @@ import type { DeviceRow } from "../../devices/present";
 import { refuseDeactivated } from "../../homes/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, jsonResponse } from "../../http/errors";
+import { openapiRoute } from "../../http/routeInput";
 import { connectionCap, errors, json, jsonBody, noContent, security } from "../../http/openapi";
 import { asDouble } from "../../json/exact";
 import { jsonObjectSchema } from "../../json/schema";
@@ -122,7 +123,8 @@ export function addCommandRoutes(app: OpenAPIHono<AppEnv>) {
     return forwardUpgrade(c, device, "command");
   });
 
-  app.openapi(sendCommand, async (c) => {
+  // The busiest route: its input validated in one step (src/http/routeInput.ts).
+  openapiRoute(app, sendCommand, async (c) => {
     const access = await callerAndDevice(c, c.req.valid("param").deviceId, "sendCommand");
     const request = commandRequest(access.who, access, c.req.valid("json"), c.req.valid("header")["idempotency-key"]);
     // A raw Response: the app's middleware adds the CORS headers to it as to any other.
