@@ -41,13 +41,17 @@ export interface Reached {
 export class EventSinks {
   private readonly webhooks: WebhookFeed;
 
-  /** `holder`: the emitting object as the project's outlets object names it (it tells it when webhooks change). */
+  /**
+   * `holder`: the emitting object as the project's outlets object names it (it
+   * tells it when webhooks change); `sql`: its storage, with `WEBHOOK_ROUTES_SCHEMA` applied.
+   */
   constructor(
     private readonly env: Pick<Env, "USER" | "PROJECT_OUTLETS" | "WEBHOOKS">,
     private readonly waiter: Waiter,
     holder: (event: OutgoingEvent) => Holder,
+    sql: SqlStorage,
   ) {
-    this.webhooks = new WebhookFeed(env, holder);
+    this.webhooks = new WebhookFeed(env, holder, sql);
   }
 
   /**
@@ -67,6 +71,11 @@ export class EventSinks {
     const reached = await deliverToUsers(this.env, event.homeId, json, audience.users);
     await recorded;
     return reached;
+  }
+
+  /** The emitting object's storage was erased (its stored copy of the webhook routes with it). */
+  forgetWebhooks(): void {
+    this.webhooks.forget();
   }
 
   /** The project's outlets object tells a change of its webhooks. False: no copy of them held here. */

@@ -15,15 +15,41 @@
  * few seconds; here an object reads once per wake-up, and the TTL below is
  * only a backstop for a holder the outlets object lost track of.
  *
- * Memory only: an evicted object reads (and registers) again on its next
- * event. Enqueueing never fails the event: the change it reports is already
- * stored.
+ * The copy is also kept in the object's own SQLite (`WEBHOOK_ROUTES_SCHEMA`),
+ * so an object woken after eviction neither reads nor registers again: the
+ * registration lasts the TTL, the outlets object keeps telling it (a tell
+ * wakes it, and it updates the stored copy), and a sensor that wakes every
+ * few minutes registers once a day instead of on every wake (a registration
+ * is a call and five rows written in the one outlets object every emitter of
+ * the project shares; docs/scale.md). The stored copy costs a row read per
+ * wake and a row written per read or told change.
+ *
+ * Enqueueing never fails the event: the change it reports is already stored.
  */
 import { enqueue } from "./enqueue";
 import type { OutgoingEvent } from "./shape";
 import { projectOutlets } from "../stubs";
 import { type Holder, ROUTES_TTL_MS, type VersionedRoutes, type WebhookRoute } from "../outlets/webhooks/types";
 
+
+/**
+ * The emitting object's stored copy (one row): a schema step of the device's
+ * object and the home's hub. Never edit it: it is applied; append a new step.
+ */
+export const WEBHOOK_ROUTES_SCHEMA = `CREATE TABLE webhook_routes (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  project_id INTEGER NOT NULL,
+  version INTEGER NOT NULL,
+  routes TEXT NOT NULL,
+  until INTEGER NOT NULL
+)`;
+
+type CopyRow = {
+  project_id: number;
+  version: number;
+  routes: string;
+  until: number;
+};
 
 interface Copy extends VersionedRoutes {
   projectId: number;
@@ -39,6 +65,8 @@ interface Reading {
 
 export class WebhookFeed {
   private copy: Copy | null = null;
+  /** Whether the stored copy has been read into `copy` (once per instance). */
+  private loaded = false;
   /** One read at a time: concurrent events share it. */
   private reading: Reading | null = null;
 
@@ -49,6 +77,7 @@ export class WebhookFeed {
   constructor(
     private readonly env: Pick<Env, "PROJECT_OUTLETS" | "WEBHOOKS">,
     private readonly holder: (event: OutgoingEvent) => Holder,
+    private readonly sql: SqlStorage,
   ) {}
 
   /** Enqueues the event for each of the project's webhooks that wants it. Never rejects. */
@@ -71,15 +100,21 @@ export class WebhookFeed {
       if (reading.told === null || version > reading.told.version) reading.told = { version, routes };
       return true;
     }
-    const copy = this.copy;
-    if (copy === null || copy.projectId !== projectId || copy.until <= Date.now()) return false;
-    if (version > copy.version) this.copy = { ...copy, version, routes };
+    const copy = this.held(projectId);
+    if (copy === null) return false;
+    if (version > copy.version) this.keep({ ...copy, version, routes });
     return true;
   }
 
+  /** The object's storage was erased: no copy is held any more. */
+  forget(): void {
+    this.copy = null;
+    this.loaded = true;
+  }
+
   private routes(projectId: number, holder: Holder): WebhookRoute[] | Promise<WebhookRoute[]> {
-    const copy = this.copy;
-    if (copy !== null && copy.projectId === projectId && copy.until > Date.now()) return copy.routes;
+    const copy = this.held(projectId);
+    if (copy !== null) return copy.routes;
     if (this.reading?.projectId === projectId) return this.reading.answer;
     // In place before the read starts, so the read's own cleanup always finds it.
     const reading: Reading = { projectId, answer: Promise.resolve([]), told: null };
@@ -92,10 +127,35 @@ export class WebhookFeed {
     try {
       const read = await projectOutlets(this.env, reading.projectId).subscribe(holder);
       const newest = reading.told !== null && reading.told.version > read.version ? reading.told : read;
-      this.copy = { projectId: reading.projectId, version: newest.version, routes: newest.routes, until: Date.now() + ROUTES_TTL_MS };
+      this.keep({ projectId: reading.projectId, version: newest.version, routes: newest.routes, until: Date.now() + ROUTES_TTL_MS });
       return newest.routes;
     } finally {
       if (this.reading === reading) this.reading = null;
     }
+  }
+
+  /** The copy of this project's routes while it is valid, from memory or (first, after a wake) from storage. */
+  private held(projectId: number): Copy | null {
+    if (!this.loaded) {
+      this.loaded = true;
+      const row = this.sql.exec<CopyRow>("SELECT project_id, version, routes, until FROM webhook_routes").toArray()[0];
+      if (row) this.copy = { projectId: row.project_id, version: row.version, routes: JSON.parse(row.routes) as WebhookRoute[], until: row.until };
+    }
+    const copy = this.copy;
+    return copy !== null && copy.projectId === projectId && copy.until > Date.now() ? copy : null;
+  }
+
+  /** Holds `copy`, in memory and in storage (one row written). */
+  private keep(copy: Copy): void {
+    this.copy = copy;
+    this.loaded = true;
+    this.sql.exec(
+      `INSERT INTO webhook_routes (singleton, project_id, version, routes, until) VALUES (1, ?, ?, ?, ?)
+       ON CONFLICT (singleton) DO UPDATE SET project_id = excluded.project_id, version = excluded.version, routes = excluded.routes, until = excluded.until`,
+      copy.projectId,
+      copy.version,
+      JSON.stringify(copy.routes),
+      copy.until,
+    );
   }
 }

@@ -137,7 +137,7 @@ export class DeviceObject extends DurableObject<Env> {
     this.heldAtWake = ctx.getWebSockets().length;
     this.log = new DeviceLogStore(sql);
     this.rates = new DeviceRates(env);
-    this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "device", id: event.originDeviceId }));
+    this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "device", id: event.originDeviceId }), sql);
     this.commandKeys = new CommandKeys(sql);
     this.presence = new Presence(ctx, env, this.state, (at) => this.armAlarm(at), () => this.mqtt.count());
     this.listeners = new HomeListeners(env, ctx);
@@ -530,6 +530,7 @@ export class DeviceObject extends DurableObject<Env> {
     migrate(this.ctx.storage.sql, DEVICE_SCHEMA, DEVICE_SCHEMA_CURRENT);
     this.state.reload();
     this.kv.reset();
+    this.sinks.forgetWebhooks();
     // Last: the close events may reset the object (ServerCloses), which must find it erased.
     for (const ws of this.ctx.getWebSockets()) closeQuietly(ws, 4004, "device deleted");
   }

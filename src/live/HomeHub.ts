@@ -42,6 +42,7 @@ import { faultPoint } from "../faults";
 import { SlidingWindow } from "../limits/slidingWindow";
 import { RATE_WINDOW_SECONDS, limitOf } from "../limits/table";
 import { EventSinks, type Listeners } from "../events/sinks";
+import { WEBHOOK_ROUTES_SCHEMA } from "../events/webhooks";
 import type { WebhookRoute } from "../outlets/webhooks/types";
 import { type AppEvent, HOME_EVENTS, homeEvent, outgoing } from "../events/shape";
 
@@ -55,6 +56,8 @@ const SCHEMA = [
   `CREATE TABLE listener_version (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), version INTEGER NOT NULL)`,
   `INSERT INTO listener_version (singleton, version) VALUES (1, 0)`,
   `CREATE TABLE owed (device_id INTEGER PRIMARY KEY, attempts INTEGER NOT NULL DEFAULT 0)`,
+  // Its copy of the project's webhook routes, kept across evictions (src/events/webhooks.ts).
+  WEBHOOK_ROUTES_SCHEMA,
 ] as const;
 
 /** Retries of owed tells: after 0.5 s, doubling, at most a minute apart. */
@@ -96,7 +99,7 @@ export class HomeHub extends DurableObject<Env> {
     this.kv = new HomeKv(ctx.storage.sql);
     this.kvWrites = new SlidingWindow("homeKvWrites", limitOf(env, "homeKvWrites"), RATE_WINDOW_SECONDS * 1000);
     this.streams = new HomeStreams(ctx, { perHome: limitOf(env, "streamsPerHome"), perOwner: limitOf(env, "streamsPerUserPerHome") });
-    this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "home", id: event.homeId }));
+    this.sinks = new EventSinks(env, ctx, (event) => ({ kind: "home", id: event.homeId }), ctx.storage.sql);
     for (const row of ctx.storage.sql.exec<{ user_id: number; seq: number }>("SELECT user_id, seq FROM subscribers")) {
       this.subscribers.set(row.user_id, row.seq);
       this.seq = Math.max(this.seq, row.seq);

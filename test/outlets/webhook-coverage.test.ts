@@ -48,14 +48,16 @@ interface HolderState {
   version: number;
   told: number | null;
   nextTry: number | null;
+  /** The registration: a new one (a new read of the routes) has a new number. */
+  reg: number | null;
 }
 /** The project's routes version, and what its outlets object knows of the device as a holder (null: not a holder). */
 const holderState = (p: Project, d: NewDevice): Promise<HolderState> =>
   runInDurableObject(outlets(p), (_o: ProjectOutlets, state) => {
     const sql = state.storage.sql;
     const { version } = sql.exec<{ version: number }>("SELECT version FROM outlets").one();
-    const row = sql.exec<{ told: number; next_try: number }>("SELECT told, next_try FROM holders WHERE kind = 'device' AND id = ?", d.id).toArray()[0];
-    return { version, told: row?.told ?? null, nextTry: row?.next_try ?? null };
+    const row = sql.exec<{ told: number; next_try: number; reg: number }>("SELECT told, next_try, reg FROM holders WHERE kind = 'device' AND id = ?", d.id).toArray()[0];
+    return { version, told: row?.told ?? null, nextTry: row?.next_try ?? null, reg: row?.reg ?? null };
   });
 
 /** Waits until the device's object holds a copy of the project's routes (it read them for an event). */
@@ -241,16 +243,38 @@ describe("a webhook created, changed or deleted takes effect for active devices 
     await purgeArmed();
   });
 
-  it("a device object evicted since it read answers that it holds no copy, is no longer told, and reads the current webhooks on its next event", async () => {
+  it("a device object evicted since it read keeps its copy in its storage: it is told the change, and its next event goes by it without reading or registering again", async () => {
     const { project, device } = await setting();
     await sendEvent(device, "warm-up");
-    await holdsCopy(project, device);
+    const registered = await holdsCopy(project, device);
     await evictDurableObject(env.DEVICE.getByName(String(device.id)));
     const { tag, url } = hookUrl();
     await createHook(project, { url });
-    expect((await holderState(project, device)).told).toBeNull();
+    // The tell woke the object, which answered that it holds a copy, now of the new version.
+    const told = await holdsCopy(project, device);
+    expect(told.version).toBeGreaterThan(registered.version);
+    expect(told.reg).toBe(registered.reg);
+    await evictDurableObject(env.DEVICE.getByName(String(device.id)));
     await sendEvent(device, "after-eviction");
     await receivedAtLeast(tag, 1);
-    await holdsCopy(project, device);
+    expect((await bodies(tag)).map((b) => b.eventType)).toEqual(["after-eviction"]);
+    expect((await holderState(project, device)).reg).toBe(registered.reg);
+  });
+
+  it("a stored copy past its time is read again (a new registration)", async () => {
+    const { project, device } = await setting();
+    const { tag, url } = hookUrl();
+    await createHook(project, { url });
+    await sendEvent(device, "first");
+    const registered = await holdsCopy(project, device);
+    const stub = env.DEVICE.getByName(String(device.id));
+    await runInDurableObject(stub, (_o, state) => {
+      state.storage.sql.exec("UPDATE webhook_routes SET until = ?", Date.now() - 1);
+    });
+    await evictDurableObject(stub);
+    await sendEvent(device, "second");
+    await receivedAtLeast(tag, 2);
+    const again = await holdsCopy(project, device);
+    expect(again.reg).toBeGreaterThan(registered.reg!);
   });
 });

@@ -1,3 +1,5 @@
+import { WEBHOOK_ROUTES_SCHEMA } from "../../events/webhooks";
+
 /** The device object's SQLite tables. Append steps; never edit an applied one. */
 export const DEVICE_SCHEMA = [
   // One row: who the device is (as last told by the worker), its presence as
@@ -176,6 +178,8 @@ export const DEVICE_SCHEMA = [
   "CREATE UNIQUE INDEX commands_by_command_id ON commands (command_id)",
   "CREATE INDEX commands_open ON commands (expiration_time) WHERE status IN ('queued', 'delivered') AND expiration_time IS NOT NULL",
   "CREATE INDEX commands_settled ON commands (settled_time) WHERE settled_time IS NOT NULL",
+  // The device's copy of its project's webhook routes, kept across evictions (src/events/webhooks.ts).
+  WEBHOOK_ROUTES_SCHEMA,
 ] as const;
 
 /**
@@ -261,4 +265,6 @@ export const DEVICE_SCHEMA_CURRENT = `
      duration_ms INTEGER NOT NULL,
      client_ip TEXT,
      user_agent TEXT
-   )`;
+   );
+  ${WEBHOOK_ROUTES_SCHEMA};
+`;

@@ -9,7 +9,7 @@
  * older than 7 days (whichever drops first); the age limit is the alarm's.
  *
  * The objects that emit events keep a copy of the routes (which webhooks want
- * which events; src/outlets/webhooks/feed.ts). This object remembers them
+ * which events; src/events/webhooks.ts). This object remembers them
  * ("holders", registered by the read that made the copy) and keeps their
  * copies current by versioned invalidation: every change that alters the
  * routes bumps their version, in the same write as the change (no await
@@ -193,7 +193,7 @@ export class ProjectOutlets extends DurableObject<Env> {
   }
 
   /**
-   * The routes for an object that keeps a copy (src/outlets/webhooks/feed.ts),
+   * The routes for an object that keeps a copy (src/events/webhooks.ts),
    * which is told every change from now on. A new registration replaces the
    * holder's previous one.
    */

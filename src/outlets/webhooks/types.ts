@@ -23,7 +23,7 @@ export interface VersionedRoutes {
 }
 
 /**
- * An object that keeps a copy of the routes (src/outlets/webhooks/feed.ts)
+ * An object that keeps a copy of the routes (src/events/webhooks.ts)
  * and is told when they change: a device's object, or a home's hub (for the
  * home's own key-value events), by the decimal id it is named by.
  */
@@ -72,5 +72,12 @@ export interface AttemptRecord extends Attempt {
   webhookId: number;
 }
 
-/** Backstop: a copy is read again after this even if no change was told. */
-export const ROUTES_TTL_MS = 10 * 60_000;
+/**
+ * How long a registration lasts: a holder's copy is read again (and it
+ * registers again) after this even if no change was told; the outlets object
+ * drops holders older than this. Tells are retried until answered, so this is
+ * a backstop, not what keeps copies current. A day: an emitter that wakes
+ * every few minutes registers once a day, and the holders a project keeps are
+ * its emitters active within a day (a row each).
+ */
+export const ROUTES_TTL_MS = 24 * 60 * 60_000;
