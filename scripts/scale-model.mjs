@@ -39,6 +39,7 @@ export const WORKLOAD = {
   "commands-per-device-day": [20, "commands sent to each device per day"],
   "events-per-device-hour": [12, "events each device sends per hour (each to the home's app listeners)"],
   "webhook-share": [0.1, "share of events that also go to a webhook"],
+  "webhook-batch": [10, "deliveries per queue consumer batch (max_batch_size in wrangler.toml; reached under sustained load): each batch reads the targets and writes the attempts in one request each to the project's outlets, which the bench measures with batches of one"],
   "kv-writes-per-device-day": [48, "key-value writes each device makes per day"],
   "reconnects-per-device-day": [2, "times each device drops and reconnects per day (flapping presence)"],
   "signins-per-day": [100_000, "user sign-ins per day"],
@@ -116,7 +117,11 @@ export function model(data, w) {
   const shared = {};
   for (const [op, rate] of Object.entries(rates)) {
     if (!r[op]) continue;
-    for (const [cls, perOp] of Object.entries(perClass(r[op], "do.requests"))) shared[cls] = (shared[cls] ?? 0) + perOp * rate;
+    for (const [cls, perOp] of Object.entries(perClass(r[op], "do.requests"))) {
+      // A delivery's requests to the outlets are the consumer's, per batch (see the knob).
+      const perBatch = op === "eventToWebhook" && cls === "ProjectOutlets" ? w["webhook-batch"] || 1 : 1;
+      shared[cls] = (shared[cls] ?? 0) + (perOp / perBatch) * rate;
+    }
   }
   const spread = { HomeHub: homes, UserHub: homes, ProjectOutlets: projects, DeviceObject: devices, MqttConnection: connected * w["mqtt-share"] };
   const hot = Object.entries(shared)

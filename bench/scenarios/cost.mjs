@@ -9,7 +9,7 @@
 //
 // Worker CPU is the workerd process's CPU (it also runs the objects and the
 // local D1): an upper bound of what Cloudflare bills as Worker CPU.
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
 import { closeAll, openSocket, request } from "../lib/http.mjs";
@@ -335,7 +335,48 @@ export async function cost(ctx) {
 
   const out = { measuredAt: new Date().toISOString(), code: gitHead().split(" ")[0], prices: PRICES_CHECKED, quick: ctx.quick, operations: n, results };
   writeFileSync(path.join(ROOT, "bench", "results", "cost-units.json"), `${JSON.stringify(out, null, 2)}\n`);
-  if (!ctx.quick) writeFileSync(path.join(ROOT, "bench", "cost-units.json"), `${JSON.stringify(out, null, 2)}\n`);
+  if (!ctx.quick) {
+    writeFileSync(path.join(ROOT, "bench", "cost-units.json"), `${JSON.stringify(out, null, 2)}\n`);
+    writeReadmeTable(out.code, lines, summary);
+  }
+}
+
+/**
+ * The README shows the latest full run's cost table (one table, no history),
+ * between `<!-- cost:start -->` and `<!-- cost:end -->`: written here, as
+ * bench/cost-units.json is, so the two always come from the same run.
+ */
+const SHORT = {
+  command: "a command",
+  commandMqtt: "a command to MQTT",
+  eventToListener: "an event to a listener",
+  eventToWebhook: "an event to a webhook",
+  kvWrite: "a key-value write",
+  claim: "a claim",
+  connectDisconnect: "a connect and disconnect",
+  deviceMonthJson: "a connected device's month (JSON)",
+  deviceMonthMqtt: "a connected device's month (MQTT)",
+};
+
+function writeReadmeTable(code, lines, summary) {
+  const file = path.join(ROOT, "README.md");
+  const readme = readFileSync(file, "utf8");
+  const start = readme.indexOf("<!-- cost:start -->");
+  const end = readme.indexOf("<!-- cost:end -->");
+  if (start < 0 || end < start) return;
+  const met = summary.filter((s) => s.met).map((s) => SHORT[s.key]);
+  const notMet = summary.filter((s) => !s.met).map((s) => `${SHORT[s.key]} (${s.ratio.toFixed(2)}×)`);
+  const table = lines.filter((l) => !l.startsWith("### ")).join("\n").trim();
+  const block = [
+    "<!-- cost:start -->",
+    `Measured on ${code} by \`npm run bench -- C\` (a full run writes this table).`,
+    "",
+    table,
+    "",
+    `Meeting 0.5× AWS IoT Core's price: ${met.join("; ") || "none"}. Not yet: ${notMet.join("; ")}.`,
+    "",
+  ].join("\n");
+  writeFileSync(file, readme.slice(0, start) + block + readme.slice(end));
 }
 
 /**
