@@ -6,6 +6,7 @@
 //
 //   npx node bench/profile.mjs command [--rate 100] [--count 1500] [--devices 1] [--repeat 3]
 //   npx node bench/profile.mjs event [--listeners 10]
+//   npx node bench/profile.mjs connect [--count 500]   first connects of new devices, 50 upgrades in flight (B4's)
 //
 // --variants "base x y,z": runs A/B/A/B in the same process, each run with
 //   the request header `x-exp: <variant>` ("base": none). The service ignores
@@ -33,7 +34,7 @@ import { agent, openSocket, request } from "./lib/http.mjs";
 import { openLoop, waitUntil } from "./lib/load.mjs";
 import { applyMigrations, cpuMeter, workerdProcesses, freePort, machine, pinPlan, pinSelf, ROOT, startWranglerDev, stopAll, userWorkerPort } from "./lib/proc.mjs";
 import { seed } from "./lib/seed.mjs";
-import { median, sleep } from "./lib/util.mjs";
+import { median, pool, sleep } from "./lib/util.mjs";
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -52,7 +53,7 @@ const { values: opt, positionals } = parseArgs({
   },
 });
 const mode = positionals[0] ?? "command";
-if (mode !== "command" && mode !== "event") throw new Error(`mode: command | event, not ${mode}`);
+if (!["command", "event", "connect"].includes(mode)) throw new Error(`mode: command | event | connect, not ${mode}`);
 const rate = Number(opt.rate);
 const count = Number(opt.count);
 const log = (m) => process.stderr.write(`[profile ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
@@ -89,7 +90,10 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   const wp = await userWorkerPort(h, "/openapi.json", (res, text) => res.status === 200 && text.includes('"openapi"'));
   const wsBase = wp ? `ws://127.0.0.1:${wp}` : `ws://127.0.0.1:${port}`;
-  const world = await seed(base, operatorToken, { devices: 128, claimed: 128, members: 9, log });
+  // connect: every run (warm-up and each variant's repeats) opens `count` sockets to devices never connected before.
+  const connectRuns = 1 + Number(opt.repeat) * Math.max(1, opt.variants.split(" ").filter(Boolean).length) + (opt.perf ? 1 : 0) + (opt.profile ? 1 : 0);
+  const nDevices = mode === "connect" ? 128 + count * connectRuns : 128;
+  const world = await seed(base, operatorToken, { devices: nDevices, claimed: 128, members: 9, log });
   const meter = cpuMeter(h);
   const ag = agent(64);
   const m = machine();
@@ -103,6 +107,16 @@ async function main() {
     for (const d of devs) sockets.push((await openSocket(`${wsBase}/devices/${d.id}/command`, { key: d.apiKey, onMessage: () => received++ })).ws);
     const body = JSON.stringify({ action: "bench", parameters: { run: 1, seq: 1 } });
     send = (i, headers) => request(base, "PUT", `/devices/${devs[i % devs.length].id}/command`, { key: world.owner.token, body, agent: ag, headers });
+  } else if (mode === "connect") {
+    // Unclaimed devices (no home: no events to fan out), as B4 connects them.
+    let nextDevice = 128;
+    send = async (_i, headers) => {
+      const d = world.devices[nextDevice++];
+      const { ws } = await openSocket(`${wsBase}/devices/${d.id}/command`, { key: d.apiKey, headers });
+      sockets.push(ws);
+      received++;
+      return { status: 200 };
+    };
   } else {
     const tokens = [world.owner.token, ...world.members.map((u) => u.token)];
     const n = Number(opt.listeners);
@@ -116,6 +130,10 @@ async function main() {
   const runOnce = async (n, variant = "") => {
     received = 0;
     const headers = variant ? { "x-exp": variant } : {};
+    if (mode === "connect") {
+      const opened = await pool(n, 50, (i) => send(i, headers).then(() => 1, () => 0));
+      return opened.reduce((a, b) => a + b, 0);
+    }
     const res = await openLoop({ rate, durationMs: (n / rate) * 1000, maxCount: n, send: (i) => send(i, headers) });
     const ok = res.results.filter((r) => r.status >= 200 && r.status < 300).length;
     await waitUntil(() => received >= ok * perOp, 3000);

@@ -66,11 +66,11 @@ export function client(base) {
  * Opens a WebSocket. Resolves {ws, ms} when open; rejects with an error
  * carrying `.status` (the HTTP status of a refused upgrade) otherwise.
  */
-export function openSocket(url, { key, timeoutMs = 15_000, onMessage } = {}) {
+export function openSocket(url, { key, timeoutMs = 15_000, onMessage, headers = {} } = {}) {
   return new Promise((resolve, reject) => {
     const t0 = now();
     const ws = new WebSocket(url, {
-      headers: key ? { authorization: `ModeCloud ${key}` } : {},
+      headers: key ? { ...headers, authorization: `ModeCloud ${key}` } : headers,
       perMessageDeflate: false,
       handshakeTimeout: timeoutMs,
     });
