@@ -10,6 +10,7 @@ import { UserHub as UserHubClass } from "./live/UserHub";
 import { ProjectOutlets as ProjectOutletsClass } from "./outlets/webhooks/ProjectOutlets";
 import { MqttConnection as MqttConnectionClass } from "./live/mqtt/MqttConnection";
 import { Supervisor as SupervisorClass } from "./supervisor/Supervisor";
+import { RolloutObject as RolloutObjectClass } from "./rollouts/RolloutObject";
 import { metered } from "./meter/objects";
 import { meterQueueBatch, meterRequest } from "./meter/worker";
 
@@ -27,6 +28,8 @@ export const MqttConnection = metered(MqttConnectionClass, "MqttConnection");
 export type MqttConnection = MqttConnectionClass;
 export const Supervisor = metered(SupervisorClass, "Supervisor");
 export type Supervisor = SupervisorClass;
+export const RolloutObject = metered(RolloutObjectClass, "RolloutObject");
+export type RolloutObject = RolloutObjectClass;
 
 const app = createApp();
 

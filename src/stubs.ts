@@ -6,7 +6,7 @@
  * request, with its failures as 503: src/http/reach.ts.)
  */
 
-type Stubs = Pick<Env, "DEVICE" | "HOME" | "USER" | "PROJECT_OUTLETS" | "SUPERVISOR">;
+type Stubs = Pick<Env, "DEVICE" | "HOME" | "USER" | "PROJECT_OUTLETS" | "SUPERVISOR" | "ROLLOUT">;
 
 /** The device's live object: sockets, commands, key-values, presence (src/live/DeviceObject.ts). */
 export const deviceObject = (env: Pick<Stubs, "DEVICE">, deviceId: number) => env.DEVICE.getByName(String(deviceId));
@@ -23,3 +23,6 @@ export const projectOutlets = (env: Pick<Stubs, "PROJECT_OUTLETS">, projectId: n
 
 /** The deployment's one supervisor (src/supervisor/Supervisor.ts). */
 export const supervisor = (env: Pick<Stubs, "SUPERVISOR">) => env.SUPERVISOR.getByName("supervisor");
+
+/** The object of one firmware rollout (src/rollouts/RolloutObject.ts), named by the rollout's decimal id. */
+export const rolloutObject = (env: Pick<Stubs, "ROLLOUT">, rolloutId: number) => env.ROLLOUT.getByName(String(rolloutId));

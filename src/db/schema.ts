@@ -266,6 +266,10 @@ export const firmwareBundles = sqliteTable(
       .references(() => projects.id, { onDelete: "cascade" }),
     bundleId: text("bundle_id").notNull(),
     creationTime: text("creation_time").notNull(),
+    // The bundle's image in R2 (FIRMWARE, key src/firmware/artifacts.ts), once uploaded: its size and SHA-256 (hex).
+    artifactSize: integer("artifact_size"),
+    artifactSha256: text("artifact_sha256"),
+    artifactTime: text("artifact_time"),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.bundleId] }), index("firmware_bundles_list").on(t.projectId, t.creationTime)],
 );
@@ -291,6 +295,50 @@ export const firmwareBundleComponents = sqliteTable(
     }),
     index("firmware_bundle_components_version").on(t.projectId, t.componentName, t.componentVersionName),
   ],
+);
+
+// ---- Firmware rollouts (src/rollouts) ----
+
+/**
+ * One staged rollout of a bundle. Its progress (which devices, in which
+ * state) lives in its own Durable Object (src/rollouts/RolloutObject.ts);
+ * this row is what lists need: what it is and where it stands.
+ */
+export const firmwareRollouts = sqliteTable(
+  "firmware_rollouts",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    projectId: integer("project_id")
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    name: text("name").notNull(),
+    bundleId: text("bundle_id").notNull(),
+    status: text("status", { enum: ["running", "paused", "completed", "aborted", "cancelled"] }).notNull(),
+    stage: integer("stage").notNull(),
+    creationTime: text("creation_time").notNull(),
+    updateTime: text("update_time").notNull(),
+  },
+  (t) => [index("firmware_rollouts_project").on(t.projectId, t.id)],
+);
+
+/**
+ * A device a rollout has started: it may download the rollout's bundle
+ * (`GET /devices/{id}/firmware/{bundleId}`), and its report of that bundle
+ * (`PUT …/firmwareInfo`) is the rollout's success. Written by the rollout's
+ * object before it starts the device.
+ */
+export const firmwareRolloutTargets = sqliteTable(
+  "firmware_rollout_targets",
+  {
+    rolloutId: integer("rollout_id")
+      .notNull()
+      .references(() => firmwareRollouts.id, { onDelete: "cascade" }),
+    deviceId: integer("device_id")
+      .notNull()
+      .references(() => devices.id, { onDelete: "cascade" }),
+    bundleId: text("bundle_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rolloutId, t.deviceId] }), index("firmware_rollout_targets_device").on(t.deviceId, t.bundleId)],
 );
 
 // ---- App Proxy ----
