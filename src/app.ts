@@ -22,6 +22,7 @@ import { deviceProvisioningRoutes } from "./routes/deviceProvisioning";
 import { deviceRegistrationRoutes } from "./routes/deviceRegistration";
 import { devicesRoutes } from "./routes/devices";
 import { firmwareRoutes } from "./routes/firmware";
+import { rolloutRoutes } from "./routes/rollouts";
 import { homeKvRoutes } from "./routes/homeKv";
 import { homeEventsRoutes } from "./routes/homeEvents";
 import { homesRoutes } from "./routes/homes";
@@ -67,6 +68,7 @@ export function createApp() {
   app.route("/", deviceLiveRoutes());
   app.route("/", appSocketRoutes());
   app.route("/", firmwareRoutes());
+  app.route("/", rolloutRoutes());
   app.route("/", appProxyRoutes());
   app.route("/", deviceLogRoutes());
   app.route("/", logRequestRoutes());

@@ -59,8 +59,9 @@ export class EventSinks {
    * and to its audience and its home's streams. `audience` may be a lookup:
    * when it fails the call rejects, the webhooks already have the event.
    */
-  async publish(projectId: number, event: OutgoingEvent, audience: Audience | (() => Audience | Promise<Audience>)): Promise<Reached> {
-    this.waiter.waitUntil(this.webhooks.toWebhooks(projectId, event));
+  async publish(projectId: number, event: OutgoingEvent, audience: Audience | (() => Audience | Promise<Audience>), webhooks = true): Promise<Reached> {
+    // `webhooks` false: an event the emitter sends to the project's webhooks once itself (a rollout's, told to many homes).
+    if (webhooks) this.waiter.waitUntil(this.webhooks.toWebhooks(projectId, event));
     if (typeof audience === "function") {
       const found = audience();
       // Usually known already (a copy in memory): no await then.

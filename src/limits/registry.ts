@@ -65,6 +65,7 @@ export const REGISTRY = {
   apiKeysPerProject: { kind: "cap", value: 50, unit: "keys", what: "API keys of one project.", where: "D1, on create", var: "MAX_API_KEYS_PER_PROJECT", off: true },
   deviceClassesPerProject: { kind: "cap", value: 100, unit: "classes", what: "Device classes of one project.", where: "D1, on create", var: "MAX_DEVICE_CLASSES_PER_PROJECT", off: true },
   firmwareVersionsPerProject: { kind: "cap", value: 1000, unit: "component versions", what: "Firmware component versions registered in one project.", where: "D1, on create", var: "MAX_FIRMWARE_VERSIONS_PER_PROJECT", off: true },
+  rolloutDevices: { kind: "cap", value: 100_000, unit: "devices", what: "Devices one firmware rollout chooses (its selector's matches, within the last stage's percent).", where: "the rollout's object, on create", var: "MAX_ROLLOUT_DEVICES", off: true },
   firmwareBundlesPerProject: { kind: "cap", value: 1000, unit: "bundles", what: "Firmware bundles registered in one project.", where: "D1, on create", var: "MAX_FIRMWARE_BUNDLES_PER_PROJECT", off: true },
   homesPerProject: { kind: "cap", value: 100_000, unit: "homes", what: "Homes of one project.", where: "D1, on create", var: "MAX_HOMES_PER_PROJECT", off: true },
   homesPerUser: { kind: "cap", value: 100, unit: "homes", what: "Homes a user belongs to of their own doing (made, or added themselves to); homes others added them to do not count.", where: "D1, when the user makes one or adds themselves", var: "MAX_HOMES_PER_USER", off: true },

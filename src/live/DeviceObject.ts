@@ -10,6 +10,8 @@
  * get/set and RPC to the home's hub (fan-out), after the object's own state
  * has been written.
  */
+import { FIRMWARE_UPDATE_ACTION } from "../rollouts/definition";
+import { rolloutCommandSettled } from "../rollouts/deviceReports";
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
 import { appEvent, deviceEvent, type OutgoingEvent, outgoing, SYSTEM_EVENTS } from "../events/shape";
@@ -47,6 +49,9 @@ import { limitData } from "../limits/refuse";
 import type { WebhookRoute } from "../outlets/webhooks/types";
 
 /** Header on a forwarded upgrade naming the socket kind. */
+
+/** A command's final statuses: a rollout's command in one is its device's outcome. */
+const SETTLED: ReadonlySet<string> = new Set(["succeeded", "failed", "expired", "cancelled"]);
 export const SOCKET_KIND_HEADER = "x-live-socket";
 /** Header on a forwarded upgrade: when the worker got the request (epoch ms), for its access-log entry. */
 export const REQUEST_START_HEADER = "x-live-request-start";
@@ -657,6 +662,7 @@ export class DeviceObject extends DurableObject<Env> {
    */
   private commandsChanged(changes: CommandChange[], ip: string): void {
     for (const c of changes) if (c.status === "expired") this.note("info", `command ${JSON.stringify(c.action)} expired (commandId ${c.commandId})`);
+    for (const c of changes) if (c.action === FIRMWARE_UPDATE_ACTION && SETTLED.has(c.status)) this.tellRollout(c);
     if (changes.length === 0 || this.state.identity?.homeId == null) return;
     const run = this.commandEvents.then(async () => {
       for (const c of changes) await this.emit(SYSTEM_EVENTS.commandUpdated, { commandId: c.commandId, action: c.action, status: c.status }, ip);
@@ -665,6 +671,15 @@ export class DeviceObject extends DurableObject<Env> {
     this.ctx.waitUntil(run);
   }
 
+
+  /** A firmware rollout's command is final: the rollout hears of it (src/rollouts/deviceReports.ts), off this call's path. */
+  private tellRollout(c: CommandChange): void {
+    const id = this.state.identity?.id;
+    const view = this.commands.get(c.commandId);
+    if (id === undefined || !view) return;
+    const result = view.result === undefined ? null : JSON.stringify(view.result);
+    this.ctx.waitUntil(rolloutCommandSettled(this.env, id, JSON.stringify(view.parameters), c.commandId, c.status, result));
+  }
 
   /** A new key-value socket's first frames: the changes after `sinceRev` when the journal still has them all, else `reload`. */
   private sendKvStart(ws: FrameSink, sinceRev: number | null): void {

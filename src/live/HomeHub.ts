@@ -238,13 +238,22 @@ export class HomeHub extends DurableObject<Env> {
    * (src/live/device/listeners.ts). A listener whose hub had no socket is
    * dropped unless it subscribed again meanwhile.
    */
-  private async publish(projectId: number, event: AppEvent): Promise<number> {
+  private async publish(projectId: number, event: AppEvent, webhooks = true): Promise<number> {
     const audience = { users: this.listenerSet(false).users, record: (eventJson: string) => this.record(eventJson) };
-    const { sockets, stale } = await this.sinks.publish(projectId, outgoing(event), audience);
+    const { sockets, stale } = await this.sinks.publish(projectId, outgoing(event), audience, webhooks);
     let dropped = false;
     for (const { userId, seq } of stale) if (this.subscribers.get(userId) === seq) dropped = this.drop(userId) || dropped;
     if (dropped) await this.tellWatchers(this.changed());
     return sockets;
+  }
+
+  /**
+   * An event about the home from elsewhere (a firmware rollout's progress,
+   * src/rollouts): to its listeners and streams. Not to webhooks: the emitter
+   * tells many homes, and the project's webhooks once. Returns the sockets reached.
+   */
+  announce(homeId: number, projectId: number, eventType: string, eventData: Record<string, unknown>): Promise<number> {
+    return this.publish(projectId, homeEvent(homeId, eventType, eventData), false);
   }
 
   // ---- the home's key-values (the worker has checked the caller, the key and the value) ----

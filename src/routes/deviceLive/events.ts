@@ -1,4 +1,5 @@
 /** `PUT /devices/{id}/event` and `PUT /devices/{id}/firmwareInfo`: what a device reports about itself. */
+import { rolloutsReported } from "../../rollouts/deviceReports";
 import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
@@ -117,6 +118,8 @@ export function addEventRoutes(app: OpenAPIHono<AppEnv>) {
     const { bundleId } = c.req.valid("json");
     await db(c.env).update(devices).set({ bundleInstalled: bundleId, bundleInstallTime: now() }).where(eq(devices.id, device.id));
     await noteForCallingDevice(c, "info", `firmware bundle ${JSON.stringify(bundleId)} installed`);
+    // A rollout that started this device with this bundle counts it as succeeded (its timeout check looks again if this is lost).
+    await rolloutsReported(c.env, device.id, bundleId);
     return c.body(null, 204);
   });
 }
