@@ -6,7 +6,7 @@
 //   - opens its command socket (GET /devices/{id}/command, header auth) and
 //     prints each command; a frame that carries a `commandId` is answered on
 //     the socket with {"commandId","status":"succeeded","result":{…}} (services
-//     that do not track commands ignore the answer);
+//     that do not track commands ignore the answer), and it prints that report;
 //   - opens its key-value socket (GET /devices/{id}/kv) and prints the reload
 //     and every set/delete;
 //   - sends {"eventType":"heartbeat","eventData":{"uptime":N}} with
@@ -25,7 +25,11 @@ const { values: args } = parseArgs({
     help: { type: "boolean", short: "h" },
   },
 });
-const usage = "usage: npm run device -- --url http://127.0.0.1:8787 --id <device id> --key <device key mcd_…> [--every <seconds>, 0 = no heartbeat]";
+const usage = `usage: npm run device -- --url http://127.0.0.1:8787 --id <device id> --key <device key mcd_…> [options]
+  --url <base URL>            the service (default http://127.0.0.1:8787)
+  --id <device id>            the device's id
+  --key <mcd_…>               the device's key
+  --every <seconds>           heartbeat event interval (default 10; 0 = no heartbeat)`;
 if (args.help) {
   console.log(usage);
   process.exit(0);
@@ -46,7 +50,7 @@ let stopping = false;
 const log = (...parts) => console.log(new Date().toISOString().slice(11, 19), ...parts);
 
 /** Keeps one socket open: reconnects with backoff, pings to find a dead connection. */
-function keepOpen(name, path, onMessage) {
+function keepOpen(name, path, onMessage, { onOpen = () => {}, onClose = () => {} } = {}) {
   let backoff = 1;
   const connect = () => {
     if (stopping) return;
@@ -57,6 +61,7 @@ function keepOpen(name, path, onMessage) {
     ws.on("open", () => {
       backoff = 1;
       log(`${name} socket connected`);
+      onOpen(ws);
       pinger = setInterval(() => {
         if (!alive) return ws.terminate(); // no pong since the last ping
         alive = false;
@@ -88,6 +93,7 @@ function keepOpen(name, path, onMessage) {
     ws.on("close", () => {
       clearInterval(pinger);
       sockets.delete(ws);
+      onClose(ws);
       if (stopping) return;
       log(`${name} socket closed; reconnecting in ${backoff} s`);
       setTimeout(connect, backoff * 1000);
@@ -97,12 +103,42 @@ function keepOpen(name, path, onMessage) {
   connect();
 }
 
-keepOpen("command", `/devices/${id}/command`, (ws, frame) => {
-  log(`command ${frame.action} ${JSON.stringify(frame.parameters ?? {})}${frame.commandId ? ` (commandId ${frame.commandId})` : ""}`);
-  if (frame.commandId) {
-    ws.send(JSON.stringify({ commandId: frame.commandId, status: "succeeded", result: { simulated: true, action: frame.action } }));
+/** The open command socket, and the reports made while none was (sent when one opens). */
+let commandSocket = null;
+const unsent = [];
+
+/** Reports a command's result on the command socket: {"commandId","status","result"} (docs/live.md, "The command queue"). */
+function report(commandId, status, result) {
+  const frame = JSON.stringify({ commandId, status, result });
+  const what = `command ${commandId} ${status}${status === "failed" && result?.reason ? `: ${result.reason}` : ""}`;
+  if (commandSocket?.readyState !== WebSocket.OPEN) {
+    unsent.push({ frame, what });
+    return log(`${what}; to be reported when the command socket is back`);
   }
-});
+  commandSocket.send(frame);
+  log(`reported ${what}`);
+}
+
+keepOpen(
+  "command",
+  `/devices/${id}/command`,
+  (_ws, frame) => {
+    log(`command ${frame.action} ${JSON.stringify(frame.parameters ?? {})}${frame.commandId ? ` (commandId ${frame.commandId})` : ""}`);
+    if (frame.commandId) report(frame.commandId, "succeeded", { simulated: true, action: frame.action });
+  },
+  {
+    onOpen(ws) {
+      commandSocket = ws;
+      for (const { frame, what } of unsent.splice(0)) {
+        ws.send(frame);
+        log(`reported ${what}`);
+      }
+    },
+    onClose(ws) {
+      if (commandSocket === ws) commandSocket = null;
+    },
+  },
+);
 
 const store = new Map();
 keepOpen("kv", `/devices/${id}/kv`, (_ws, frame) => {
