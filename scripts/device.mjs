@@ -1,12 +1,15 @@
 // A simulated device, for trying the service without hardware:
 //
-//   npm run device -- --url http://127.0.0.1:8787 --id 1 --key mcd_…  [--every 10]
+//   npm run device -- --url http://127.0.0.1:8787 --id 1 --key mcd_…  [--every 10] [--firmware ok|fail]
 //
 // It does what a MODE device library does, and prints every step:
 //   - opens its command socket (GET /devices/{id}/command, header auth) and
 //     prints each command; a frame that carries a `commandId` is answered on
 //     the socket with {"commandId","status":"succeeded","result":{…}} (services
-//     that do not track commands ignore the answer);
+//     that do not track commands ignore the answer), and it prints that report;
+//   - runs a `_firmwareUpdate_` command (a firmware rollout's): downloads the
+//     image, checks its size and SHA-256, reports firmwareInfo, then the
+//     command (scripts/device/firmware.mjs); --firmware fail fails each one;
 //   - opens its key-value socket (GET /devices/{id}/kv) and prints the reload
 //     and every set/delete;
 //   - sends {"eventType":"heartbeat","eventData":{"uptime":N}} with
@@ -15,6 +18,7 @@
 //     when one drops; Ctrl-C stops it.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
+import { FIRMWARE_ACTION, firmwareUpdater } from "./device/firmware.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -22,17 +26,27 @@ const { values: args } = parseArgs({
     id: { type: "string" },
     key: { type: "string" },
     every: { type: "string", default: "10" },
+    firmware: { type: "string", default: "ok" },
+    "firmware-delay": { type: "string", default: "1" },
     help: { type: "boolean", short: "h" },
   },
 });
-const usage = "usage: npm run device -- --url http://127.0.0.1:8787 --id <device id> --key <device key mcd_…> [--every <seconds>, 0 = no heartbeat]";
+const usage = `usage: npm run device -- --url http://127.0.0.1:8787 --id <device id> --key <device key mcd_…> [options]
+  --url <base URL>            the service (default http://127.0.0.1:8787)
+  --id <device id>            the device's id
+  --key <mcd_…>               the device's key
+  --every <seconds>           heartbeat event interval (default 10; 0 = no heartbeat)
+  --firmware ok|fail          ok (default): install firmware updates (_firmwareUpdate_ commands);
+                              fail: report every one failed ("simulated failure"), to see a rollout abort
+  --firmware-delay <seconds>  simulated install time after the download (default 1)`;
 if (args.help) {
   console.log(usage);
   process.exit(0);
 }
 const id = Number(args.id);
 const every = Number(args.every);
-if (!Number.isInteger(id) || id < 1 || !args.key || !Number.isFinite(every) || every < 0) {
+const firmwareDelay = Number(args["firmware-delay"]);
+if (!Number.isInteger(id) || id < 1 || !args.key || !Number.isFinite(every) || every < 0 || !["ok", "fail"].includes(args.firmware) || !Number.isFinite(firmwareDelay) || firmwareDelay < 0) {
   console.error(usage);
   process.exit(2);
 }
@@ -46,7 +60,7 @@ let stopping = false;
 const log = (...parts) => console.log(new Date().toISOString().slice(11, 19), ...parts);
 
 /** Keeps one socket open: reconnects with backoff, pings to find a dead connection. */
-function keepOpen(name, path, onMessage) {
+function keepOpen(name, path, onMessage, { onOpen = () => {}, onClose = () => {} } = {}) {
   let backoff = 1;
   const connect = () => {
     if (stopping) return;
@@ -57,6 +71,7 @@ function keepOpen(name, path, onMessage) {
     ws.on("open", () => {
       backoff = 1;
       log(`${name} socket connected`);
+      onOpen(ws);
       pinger = setInterval(() => {
         if (!alive) return ws.terminate(); // no pong since the last ping
         alive = false;
@@ -88,6 +103,7 @@ function keepOpen(name, path, onMessage) {
     ws.on("close", () => {
       clearInterval(pinger);
       sockets.delete(ws);
+      onClose(ws);
       if (stopping) return;
       log(`${name} socket closed; reconnecting in ${backoff} s`);
       setTimeout(connect, backoff * 1000);
@@ -97,12 +113,45 @@ function keepOpen(name, path, onMessage) {
   connect();
 }
 
-keepOpen("command", `/devices/${id}/command`, (ws, frame) => {
-  log(`command ${frame.action} ${JSON.stringify(frame.parameters ?? {})}${frame.commandId ? ` (commandId ${frame.commandId})` : ""}`);
-  if (frame.commandId) {
-    ws.send(JSON.stringify({ commandId: frame.commandId, status: "succeeded", result: { simulated: true, action: frame.action } }));
+/** The open command socket, and the reports made while none was (sent when one opens). */
+let commandSocket = null;
+const unsent = [];
+
+/** Reports a command's result on the command socket: {"commandId","status","result"} (docs/live.md, "The command queue"). */
+function report(commandId, status, result) {
+  const frame = JSON.stringify({ commandId, status, result });
+  const what = `command ${commandId} ${status}${status === "failed" && result?.reason ? `: ${result.reason}` : ""}`;
+  if (commandSocket?.readyState !== WebSocket.OPEN) {
+    unsent.push({ frame, what });
+    return log(`${what}; to be reported when the command socket is back`);
   }
-});
+  commandSocket.send(frame);
+  log(`reported ${what}`);
+}
+
+const firmwareUpdate = firmwareUpdater({ base, id, key: args.key, mode: args.firmware, delaySeconds: firmwareDelay, log, report });
+
+keepOpen(
+  "command",
+  `/devices/${id}/command`,
+  (_ws, frame) => {
+    log(`command ${frame.action} ${JSON.stringify(frame.parameters ?? {})}${frame.commandId ? ` (commandId ${frame.commandId})` : ""}`);
+    if (frame.action === FIRMWARE_ACTION) firmwareUpdate(frame);
+    else if (frame.commandId) report(frame.commandId, "succeeded", { simulated: true, action: frame.action });
+  },
+  {
+    onOpen(ws) {
+      commandSocket = ws;
+      for (const { frame, what } of unsent.splice(0)) {
+        ws.send(frame);
+        log(`reported ${what}`);
+      }
+    },
+    onClose(ws) {
+      if (commandSocket === ws) commandSocket = null;
+    },
+  },
+);
 
 const store = new Map();
 keepOpen("kv", `/devices/${id}/kv`, (_ws, frame) => {
@@ -149,4 +198,4 @@ function stop(code = 0) {
 }
 process.on("SIGINT", () => stop(0));
 process.on("SIGTERM", () => stop(0));
-log(`device ${id} -> ${base}${every > 0 ? `, heartbeat every ${every} s` : ""} (Ctrl-C to stop)`);
+log(`device ${id} -> ${base}${every > 0 ? `, heartbeat every ${every} s` : ""}${args.firmware === "fail" ? ", failing firmware updates" : ""} (Ctrl-C to stop)`);
