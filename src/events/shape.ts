@@ -19,6 +19,9 @@ export const SYSTEM_EVENTS = {
 /** The home's own key-value changes (src/live/home/kv.ts). */
 export const HOME_EVENTS = { kvSaved: "_homeKVSaved_", kvDeleted: "_homeKVDeleted_" } as const;
 
+/** A firmware rollout's status or stage changed (src/rollouts): to the homes it reaches, and once to webhooks. */
+export const FIRMWARE_EVENTS = { rolloutUpdated: "_firmwareRolloutUpdated_" } as const;
+
 /** A user's mailed token, for a backend that sends its own mail (src/users/mail.ts); to webhooks only. */
 export const USER_EVENTS = { emailVerification: "_userEmailVerification_", passwordReset: "_userPasswordReset_" } as const;
 

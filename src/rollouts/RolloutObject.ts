@@ -419,14 +419,18 @@ export class RolloutObject extends DurableObject<Env> {
     // A full wave within the budget: more may be due now.
     const more = fresh.length === room && room === WAVE;
     try {
-      // Only devices still in the registry (one erased since the rollout chose it is not started).
+      // Only devices still in the registry (one erased since the rollout chose
+      // it is not started), and not already running the bundle (those have succeeded).
       const ids = wave.map((d) => d.device_id);
-      const { results } = await this.env.DB.prepare(`SELECT id FROM devices WHERE id IN (${ids.map(() => "?").join(", ")}) AND project_id = ?`)
+      const { results } = await this.env.DB.prepare(`SELECT id, bundle_installed FROM devices WHERE id IN (${ids.map(() => "?").join(", ")}) AND project_id = ?`)
         .bind(...ids, r.project_id)
-        .all<{ id: number }>();
-      const present = new Set(results.map((x) => x.id));
-      for (const d of wave) if (!present.has(d.device_id)) this.finish(d.device_id, "cancelled", "the device was deleted", t);
-      wave = wave.filter((d) => present.has(d.device_id));
+        .all<{ id: number; bundle_installed: string | null }>();
+      const present = new Map(results.map((x) => [x.id, x.bundle_installed]));
+      for (const d of wave) {
+        if (!present.has(d.device_id)) this.finish(d.device_id, "cancelled", "the device was deleted", t);
+        else if (present.get(d.device_id) === def.bundleId) this.finish(d.device_id, "succeeded", "already running the bundle", t);
+      }
+      wave = wave.filter((d) => present.has(d.device_id) && present.get(d.device_id) !== def.bundleId);
       if (wave.length === 0) return more;
       await this.env.DB.batch(wave.map((d) => this.env.DB.prepare("INSERT OR IGNORE INTO firmware_rollout_targets (rollout_id, device_id, bundle_id) VALUES (?, ?, ?)").bind(r.id, d.device_id, def.bundleId)));
     } catch (err) {

@@ -4,6 +4,7 @@
  * the parsed definition as it was given.
  */
 import { z } from "@hono/zod-openapi";
+import { FIRMWARE_EVENTS } from "../events/shape";
 import { deviceClassIdSchema } from "../devices/fields";
 import { bundleIdSchema } from "../firmware/store";
 import { LIMIT } from "../limits/registry";
@@ -118,4 +119,4 @@ export type RolloutDevice = z.infer<typeof rolloutDeviceSchema>;
 /** The command a device gets in `command` delivery. */
 export const FIRMWARE_UPDATE_ACTION = "_firmwareUpdate_";
 /** The event listeners, streams and webhooks get on each status or stage change. */
-export const ROLLOUT_EVENT = "_firmwareRolloutUpdated_";
+export const ROLLOUT_EVENT = FIRMWARE_EVENTS.rolloutUpdated;

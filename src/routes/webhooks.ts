@@ -17,7 +17,7 @@ import { errors, json, jsonBody, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { now } from "../http/time";
 import { defaultHook, idSchema, timeSchema } from "../http/validation";
-import { EVENT_TYPE_PATTERN, HOME_EVENTS, SYSTEM_EVENTS, USER_EVENTS } from "../events/shape";
+import { EVENT_TYPE_PATTERN, FIRMWARE_EVENTS, HOME_EVENTS, SYSTEM_EVENTS, USER_EVENTS } from "../events/shape";
 import { reach } from "../http/reach";
 import { targetRefusal } from "../outbound/targets";
 import { outboundUrlSchema } from "../outbound/url";
@@ -32,7 +32,7 @@ import { loadProject } from "../projects/access";
 
 const tags = ["Webhooks"];
 /** The system's own event types, all of which reach webhooks: the devices', the homes' and the user accounts'. */
-const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS), ...Object.values(USER_EVENTS)]);
+const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS), ...Object.values(USER_EVENTS), ...Object.values(FIRMWARE_EVENTS)]);
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
 const webhookParams = params.extend({ webhookId: idSchema.openapi({ param: { name: "webhookId", in: "path" }, type: "integer" }) });

@@ -13,6 +13,7 @@ import { call, get, post, put } from "../helpers/api";
 import { newDevice, newHome, newProject, newUser, claimInto, type NewDevice, type Project } from "../helpers/fixtures";
 import { connect, eventually, type TestSocket } from "../live/sockets";
 import { rankOf, stageOf } from "../../src/rollouts/selection";
+import { bodies, hookUrl, receivedAtLeast } from "../outlets/hookTarget";
 
 vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
@@ -292,6 +293,18 @@ describe("a rollout by command", () => {
   });
 });
 
+describe("devices already running the bundle", () => {
+  it("succeed when their turn comes, without a command", async () => {
+    const { project, devices } = await fleet(2);
+    expect((await reportFirmware(devices[0]!)).status).toBe(204);
+    const r = await startRollout(project);
+    await until(project, r.id, (x) => expect(x.counts).toMatchObject({ succeeded: 1, inProgress: 1 }));
+    expect(await updatesOf(devices[0]!, project)).toBe(0);
+    expect(await updatesOf(devices[1]!, project)).toBe(1);
+    expect((await rolloutDevices(project, r.id, "succeeded"))[0]).toMatchObject({ deviceId: devices[0]!.id, reason: "already running the bundle" });
+  });
+});
+
 describe("a rollout by channel", () => {
   it("moves the chosen devices to the channel; a device reporting the bundle succeeds", async () => {
     const { project, devices } = await fleet(2);
@@ -324,5 +337,27 @@ describe("_firmwareRolloutUpdated_", () => {
     const completed = await seen("completed");
     expect(completed.eventData.counts).toMatchObject({ succeeded: 1 });
     app.close();
+  });
+
+  it("reaches the project's webhooks once per change, however many homes the rollout reaches", async () => {
+    const project = (await fleet(0)).project;
+    const owner = await newUser(project.id, "owner");
+    const devices: NewDevice[] = [];
+    for (const name of ["one", "two"]) devices.push(await claimInto(await newDevice(project), (await newHome(owner.token, name)).id, owner.token));
+    const { tag, url } = hookUrl();
+    const hook = await post(`/projects/${project.id}/webhooks`, { url, eventTypes: ["_firmwareRolloutUpdated_"] }, project.adminKey);
+    expect(hook.status, JSON.stringify(hook.body)).toBe(201);
+    const r = await startRollout(project, { delivery: "channel", channel: "beta" });
+    await until(project, r.id, (x) => expect(x.counts.inProgress).toBe(2));
+    for (const d of devices) expect((await reportFirmware(d)).status).toBe(204);
+    await until(project, r.id, (x) => expect(x.status).toBe("completed"));
+    await receivedAtLeast(tag, 2);
+    await eventually(async () => {
+      const got = (await bodies(tag)).map((b) => b.eventData.status);
+      expect(got.filter((st) => st === "completed")).toEqual(["completed"]);
+      expect(got.filter((st) => st === "running")).toEqual(["running"]);
+    }, 10_000);
+    const body = (await bodies(tag)).find((b) => b.eventData.status === "completed");
+    expect(body).toMatchObject({ eventType: "_firmwareRolloutUpdated_", projectId: project.id, homeId: 0, eventData: { rolloutId: r.id, counts: { succeeded: 2 } } });
   });
 });
