@@ -14,18 +14,28 @@ import { devices } from "../db/schema";
 import type { DeviceIdentity } from "../live/identity";
 import type { NewRollout } from "./definition";
 
-/** FNV-1a, 32 bits: fast, synchronous, and well spread over short keys. */
-function fnv1a(text: string): number {
+/**
+ * FNV-1a over the text, then MurmurHash3's finaliser: FNV alone barely moves
+ * the high bits for a change in the last characters, so consecutive device
+ * ids would get nearly the same rank (and a 10 % stage none of them); the
+ * finaliser spreads every input bit over the whole word. Fast and synchronous.
+ */
+function hash32(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
   return h >>> 0;
 }
 
 /** The device's rank in the rollout, in [0, 1). */
-export const rankOf = (rolloutId: number, deviceId: number): number => fnv1a(`${rolloutId}:${deviceId}`) / 2 ** 32;
+export const rankOf = (rolloutId: number, deviceId: number): number => hash32(`${rolloutId}:${deviceId}`) / 2 ** 32;
 
 /** The first stage whose percent covers `rank`; null when none does (the device is not chosen). */
 export function stageOf(rank: number, stages: readonly { percent: number }[]): number | null {

@@ -145,6 +145,23 @@ describe("creating a rollout", () => {
     expect((await rollout(project, r.id)).counts.pending).toBe(16 - started.length);
   });
 
+  it("ranks spread consecutive device ids evenly, differently in each rollout: a stage of p % gets about p % of a fleet", () => {
+    for (const rolloutId of [1, 2, 3, 77]) {
+      const ranks = Array.from({ length: 2000 }, (_, i) => rankOf(rolloutId, 1000 + i));
+      for (const p of [0.1, 0.5, 0.9]) {
+        const share = ranks.filter((r) => r < p).length / ranks.length;
+        expect(Math.abs(share - p), `rollout ${rolloutId}, ${p * 100} %`).toBeLessThan(0.04);
+      }
+      // Among 20 consecutive ids, some fall in the first 30 % and some after it.
+      const first = ranks.slice(0, 20).filter((r) => r < 0.3).length;
+      expect(first).toBeGreaterThan(0);
+      expect(first).toBeLessThan(20);
+    }
+    // Another rollout orders the same devices differently.
+    const order = (rolloutId: number) => Array.from({ length: 50 }, (_, i) => i + 1).sort((a, b) => rankOf(rolloutId, a) - rankOf(rolloutId, b));
+    expect(order(1)).not.toEqual(order(2));
+  });
+
   it("lists the project's rollouts newest first, for any key of the project; another project sees 404", async () => {
     const { project } = await fleet(2);
     const a = await startRollout(project, { name: "first" });
