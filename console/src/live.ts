@@ -110,13 +110,13 @@ export function useLiveStatus(): LiveStatus {
   return status;
 }
 
-/** Runs `fn` every POLL_MS while `enabled` (a project key's substitute for the socket). */
-export function usePoll(fn: () => void, enabled: boolean): void {
+/** Runs `fn` every `ms` (POLL_MS unless given) while `enabled` (a project key's substitute for the socket). */
+export function usePoll(fn: () => void, enabled: boolean, ms: number = POLL_MS): void {
   const ref = useRef(fn);
   ref.current = fn;
   useEffect(() => {
     if (!enabled) return;
-    const t = window.setInterval(() => ref.current(), POLL_MS);
+    const t = window.setInterval(() => ref.current(), ms);
     return () => window.clearInterval(t);
-  }, [enabled]);
+  }, [enabled, ms]);
 }

@@ -9,7 +9,9 @@ import { Layout } from "./components/Layout";
 import { Device } from "./pages/Device";
 import { Devices } from "./pages/Devices";
 import { HomeDetail, Homes } from "./pages/Homes";
+import { NewRollout } from "./pages/NewRollout";
 import { Project } from "./pages/Project";
+import { RolloutDetail, Rollouts } from "./pages/Rollouts";
 import { SignIn } from "./pages/SignIn";
 import { startLive, stopLive } from "./live";
 import { useRoute } from "./router";
@@ -47,6 +49,9 @@ function App() {
   else if (page === "homes" && id) content = <HomeDetail key={id} session={session} id={Number(id)} />;
   else if (page === "homes") content = <Homes session={session} />;
   else if (page === "project" && session.isAdmin) content = <Project session={session} />;
+  else if (page === "rollouts" && session.isAdmin && id === "new") content = <NewRollout session={session} />;
+  else if (page === "rollouts" && session.isAdmin && id) content = <RolloutDetail key={id} session={session} id={Number(id)} route={route} />;
+  else if (page === "rollouts" && session.isAdmin) content = <Rollouts session={session} route={route} />;
   else content = <Devices session={session} route={route} />;
 
   return (

@@ -96,3 +96,87 @@ export interface AppEvent {
   originDeviceClass: string;
   originDeviceIp: string;
 }
+
+/** A registered firmware bundle (`GET /projects/{id}/firmware/bundles`). */
+export interface Bundle {
+  bundleId: string;
+  componentVersions: { componentName: string; componentVersionName: string }[];
+  creationTime: string;
+}
+
+export type RolloutStatus = "running" | "paused" | "completed" | "aborted" | "cancelled";
+export type RolloutDeviceStatus = "pending" | "inProgress" | "succeeded" | "failed" | "timedOut" | "cancelled";
+
+export interface RolloutStage {
+  percent: number;
+  soakMinutes: number;
+}
+
+export interface RolloutSelector {
+  channel?: string;
+  tags?: string[];
+  homeIds?: number[];
+  fromBundles?: string[];
+}
+
+/** What `POST /projects/{id}/firmwareRollouts` takes. */
+export interface NewRollout {
+  name: string;
+  bundleId: string;
+  deviceClass: string;
+  selector?: RolloutSelector;
+  stages: RolloutStage[];
+  maxPerMinute?: number;
+  abort: { failurePercent: number; minDevices: number };
+  deviceTimeoutMinutes: number;
+  delivery?: "command" | "channel";
+  channel?: string;
+}
+
+/** How many of a rollout's chosen devices are in each state. */
+export interface RolloutCounts {
+  selected: number;
+  pending: number;
+  inProgress: number;
+  succeeded: number;
+  failed: number;
+  timedOut: number;
+  cancelled: number;
+}
+
+/** A firmware rollout (`GET /projects/{id}/firmwareRollouts[/{rolloutId}]`). */
+export interface Rollout {
+  id: number;
+  projectId: number;
+  name: string;
+  bundleId: string;
+  deviceClass: string;
+  selector: RolloutSelector;
+  stages: RolloutStage[];
+  maxPerMinute: number | null;
+  abort: { failurePercent: number; minDevices: number };
+  deviceTimeoutMinutes: number;
+  delivery: "command" | "channel";
+  channel: string | null;
+  status: RolloutStatus;
+  /** The stage in force, from 0. */
+  stage: number;
+  stageStartTime: string | null;
+  counts: RolloutCounts;
+  /** Why it stopped by itself (an abort), else null. */
+  reason: string | null;
+  creationTime: string;
+  updateTime: string;
+}
+
+/** One device of a rollout (`GET …/firmwareRollouts/{id}/devices`). */
+export interface RolloutDevice {
+  deviceId: number;
+  status: RolloutDeviceStatus;
+  /** The first stage that includes it, from 0. */
+  stage: number;
+  startTime: string | null;
+  finishTime: string | null;
+  commandId: string | null;
+  reason: string | null;
+}
