@@ -200,6 +200,7 @@ describe("objects made before the queue", () => {
       sql.exec("DROP TABLE IF EXISTS mqtt_links"); // likewise
       sql.exec("DROP TABLE IF EXISTS log_entries"); // likewise (the device's logs)
       sql.exec("DROP TABLE IF EXISTS http_entries");
+      sql.exec("DROP TABLE IF EXISTS webhook_routes"); // likewise (the stored copy of the project's webhook routes)
       // Later steps too (the object's own home, the log-request flag, the home's version, whether it reports): applied again below.
       sql.exec("ALTER TABLE device DROP COLUMN home_known");
       sql.exec("ALTER TABLE device DROP COLUMN log_requests_maybe");
