@@ -34,6 +34,8 @@ const EXPECTED: Record<string, string[]> = {
   "/devices/{deviceId}/appProxy/{srcPath}": ["delete", "get", "patch", "post", "put"],
   "/projects/{projectId}/firmware/components/{componentName}/versions": ["get", "post"],
   "/projects/{projectId}/firmware/bundles": ["get", "post"],
+  "/projects/{projectId}/firmware/bundles/{bundleId}/artifact": ["put"],
+  "/devices/{deviceId}/firmware/{bundleId}": ["get"],
   "/projects/{projectId}/appProxy/routes": ["get", "put"],
   "/projects/{projectId}/appProxy/secret": ["get", "post"],
 };

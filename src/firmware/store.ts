@@ -11,6 +11,7 @@ import { constraintOf } from "../http/errors";
 import { now } from "../http/time";
 import { upToChars } from "../limits/fields";
 import { refuseFirmwareBundlesOverCap, refuseFirmwareVersionsOverCap } from "../limits/caps";
+import { type Artifact, artifactOf } from "./artifacts";
 import type { DeviceConfigSchema } from "./configSchema";
 
 const NAME = /^[A-Za-z0-9]+([-_.][A-Za-z0-9]+)*$/;
@@ -40,6 +41,8 @@ export interface Bundle {
   bundleId: string;
   componentVersions: ComponentRef[];
   creationTime: string;
+  /** The bundle's image, once uploaded (./artifacts.ts). */
+  artifact: Artifact | null;
 }
 
 const isUniqueViolation = (err: unknown): boolean => constraintOf(err) === "unique";
@@ -130,7 +133,7 @@ export async function insertBundle(env: Env, projectId: number, bundleId: string
     if (isUniqueViolation(err)) return null;
     throw err;
   }
-  return { bundleId, componentVersions: refs, creationTime };
+  return { bundleId, componentVersions: refs, creationTime, artifact: null };
 }
 
 /** A page of the project's bundles (oldest first) with their component versions, in one query. */
@@ -138,7 +141,13 @@ export async function listBundles(env: Env, projectId: number, skip: number, lim
   const d = db(env);
   const byProject = eq(firmwareBundles.projectId, projectId);
   const page = d
-    .select({ bundleId: firmwareBundles.bundleId, creationTime: firmwareBundles.creationTime })
+    .select({
+      bundleId: firmwareBundles.bundleId,
+      creationTime: firmwareBundles.creationTime,
+      artifactSize: firmwareBundles.artifactSize,
+      artifactSha256: firmwareBundles.artifactSha256,
+      artifactTime: firmwareBundles.artifactTime,
+    })
     .from(firmwareBundles)
     .where(byProject)
     .orderBy(asc(firmwareBundles.creationTime), asc(firmwareBundles.bundleId))
@@ -151,6 +160,9 @@ export async function listBundles(env: Env, projectId: number, skip: number, lim
       .select({
         bundleId: page.bundleId,
         creationTime: page.creationTime,
+        artifactSize: page.artifactSize,
+        artifactSha256: page.artifactSha256,
+        artifactTime: page.artifactTime,
         componentName: c.componentName,
         componentVersionName: c.componentVersionName,
       })
@@ -162,7 +174,9 @@ export async function listBundles(env: Env, projectId: number, skip: number, lim
   const items: Bundle[] = [];
   for (const row of rows) {
     let last = items.at(-1);
-    if (last?.bundleId !== row.bundleId) items.push((last = { bundleId: row.bundleId, componentVersions: [], creationTime: row.creationTime }));
+    if (last?.bundleId !== row.bundleId) {
+      items.push((last = { bundleId: row.bundleId, componentVersions: [], creationTime: row.creationTime, artifact: artifactOf(row) }));
+    }
     if (row.componentName !== null && row.componentVersionName !== null) {
       last.componentVersions.push({ componentName: row.componentName, componentVersionName: row.componentVersionName });
     }
@@ -174,7 +188,12 @@ export async function getBundle(env: Env, projectId: number, bundleId: string): 
   const d = db(env);
   const [[bundle], parts] = await d.batch([
     d
-      .select({ creationTime: firmwareBundles.creationTime })
+      .select({
+        creationTime: firmwareBundles.creationTime,
+        artifactSize: firmwareBundles.artifactSize,
+        artifactSha256: firmwareBundles.artifactSha256,
+        artifactTime: firmwareBundles.artifactTime,
+      })
       .from(firmwareBundles)
       .where(and(eq(firmwareBundles.projectId, projectId), eq(firmwareBundles.bundleId, bundleId)))
       .limit(1),
@@ -184,7 +203,7 @@ export async function getBundle(env: Env, projectId: number, bundleId: string): 
       .where(and(eq(firmwareBundleComponents.projectId, projectId), eq(firmwareBundleComponents.bundleId, bundleId)))
       .orderBy(asc(firmwareBundleComponents.position)),
   ]);
-  return bundle ? { bundleId, componentVersions: parts, creationTime: bundle.creationTime } : null;
+  return bundle ? { bundleId, componentVersions: parts, creationTime: bundle.creationTime, artifact: artifactOf(bundle) } : null;
 }
 
 /**

@@ -92,6 +92,7 @@ export const REGISTRY = {
   firmwareVersionBodyBytes: { kind: "size", value: 256 * KIB, unit: "bytes", what: "The body registering a firmware component version (with its config schema).", where: "the worker" },
   firmwareBundleBodyBytes: { kind: "size", value: 64 * KIB, unit: "bytes", what: "The body registering a firmware bundle.", where: "the worker" },
   logFileBytes: { kind: "size", value: 10 * MIB, unit: "bytes", what: "A device's uploaded log file.", where: "the worker, streamed to R2" },
+  firmwareArtifactBytes: { kind: "size", value: 100 * MIB, unit: "bytes", what: "A firmware bundle's image (its artifact), as its `Content-Length` declares it.", where: "the worker, before the image is streamed to R2" },
   appProxyConfigBodyBytes: { kind: "size", value: 256 * KIB, unit: "bytes", what: "The body that sets a project's App Proxy routes.", where: "the worker" },
   appProxyRequestBytes: { kind: "size", value: MIB, unit: "bytes", what: "A request body the App Proxy forwards.", where: "the worker" },
   appProxyResponseBytes: { kind: "size", value: 5 * MIB, unit: "bytes", what: "A response body the App Proxy brings back.", where: "the worker", answer: "502 APP_PROXY_RESPONSE_TOO_LARGE {limit, max}" },

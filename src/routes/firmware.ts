@@ -6,16 +6,22 @@
  *
  * Registration: read by the operator and any key of the project, written by
  * the operator or an admin key; other projects see 404.
+ *
+ * A bundle's image (its artifact, src/firmware/artifacts.ts): uploaded by the
+ * operator or an admin key, downloaded by a device with its own key while a
+ * rollout targets it with that bundle.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { principalOf } from "../auth/principal";
-import { loadDevice } from "../devices/access";
+import { deviceItself, loadDevice } from "../devices/access";
 import type { AppEnv } from "../env";
-import { bodyCap } from "../http/bodyCap";
-import { conflict, invalidInput, notFound } from "../http/errors";
+import { bodyCap, tooLarge } from "../http/bodyCap";
+import { ApiError, conflict, invalidInput, notFound } from "../http/errors";
+import { opaqueBody } from "../http/jsonGuard";
 import { errors, json, jsonBody, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { idSchema, timeSchema } from "../http/validation";
+import { downloadableArtifact, serveArtifact, uploadArtifact } from "../firmware/artifacts";
 import { deviceConfigSchemaSchema } from "../firmware/configSchema";
 import {
   bundleIdSchema,
@@ -30,6 +36,7 @@ import {
   missingVersions,
 } from "../firmware/store";
 import { LIMIT } from "../limits/registry";
+import { declaredLength } from "../logrequests/upload";
 import { loadProject } from "../projects/access";
 
 
@@ -50,9 +57,24 @@ const componentVersionSchema = z
   })
   .openapi("ComponentVersion");
 
+const sha256Schema = z.string().openapi({ description: "SHA-256 of the image, lowercase hex.", example: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" });
+
+const artifactSchema = z
+  .object({ size: z.number().int().openapi({ description: "Bytes." }), sha256: sha256Schema, uploadTime: timeSchema })
+  .openapi("FirmwareArtifact");
+
 const bundleSchema = z
-  .object({ bundleId: z.string(), componentVersions: z.array(componentRefSchema), creationTime: timeSchema })
+  .object({
+    bundleId: z.string(),
+    componentVersions: z.array(componentRefSchema),
+    creationTime: timeSchema,
+    artifact: artifactSchema.nullable().openapi({ description: "The bundle's image; null until one is uploaded." }),
+  })
   .openapi("FirmwareBundle");
+
+const uploadedSchema = z.object({ bundleId: z.string(), size: z.number().int(), sha256: sha256Schema }).openapi("FirmwareArtifactUploaded");
+
+const binary = z.string().openapi({ format: "binary" });
 
 const configSchemaItem = z
   .object({ componentName: z.string(), componentVersionName: z.string(), deviceConfigSchema: deviceConfigSchemaSchema })
@@ -86,6 +108,7 @@ const componentParams = projectParams.extend({ componentName: pathParam(firmware
 const versionParams = componentParams.extend({ componentVersionName: pathParam(firmwareNameSchema, "componentVersionName") });
 const bundleParams = projectParams.extend({ bundleId: pathParam(bundleIdSchema, "bundleId") });
 const deviceParams = z.object({ deviceId: pathParam(idSchema, "deviceId").openapi({ type: "integer" }) });
+const deviceBundleParams = deviceParams.extend({ bundleId: pathParam(bundleIdSchema, "bundleId") });
 
 // ---- routes ----
 
@@ -158,6 +181,51 @@ const getBundleRoute = createRoute({
   responses: { 200: json(bundleSchema, "The bundle."), ...errors(400, 401, 403, 404) },
 });
 
+const uploadArtifactRoute = createRoute({
+  method: "put",
+  path: "/projects/{projectId}/firmware/bundles/{bundleId}/artifact",
+  tags,
+  summary: "Upload a bundle's image (admin key)",
+  description: `The body is the image, any content type, 1 byte up to ${LIMIT.firmwareArtifactBytes} bytes (\`413 REQUEST_TOO_LARGE\`), with its \`Content-Length\` (\`411 LENGTH_REQUIRED\` without one). It is streamed to storage while its SHA-256 is computed. Uploading again replaces the image. A body that ends before its \`Content-Length\` (or runs past it) is \`400 UPLOAD_INCOMPLETE\` and changes nothing; of two uploads that overlap, the one begun last wins (the other: \`409 UPLOAD_SUPERSEDED\`).`,
+  security,
+  // The image is stored as sent: never read as JSON, whatever its content type.
+  middleware: [opaqueBody] as const,
+  request: { params: bundleParams, body: { required: true, content: { "application/octet-stream": { schema: binary } } } },
+  responses: { 200: json(uploadedSchema, "The image stored: its size and SHA-256."), ...errors(400, 401, 403, 404, 409, 411, 413, 503) },
+});
+
+const partHeaders = z.object({
+  "Content-Length": z.string(),
+  ETag: z.string().openapi({ description: "The image's SHA-256, quoted." }),
+  "Accept-Ranges": z.string().openapi({ example: "bytes" }),
+});
+
+const downloadArtifactRoute = createRoute({
+  method: "get",
+  path: "/devices/{deviceId}/firmware/{bundleId}",
+  tags,
+  summary: "Download a bundle's image (the device itself)",
+  description:
+    "The device's own key only. `404 FIRMWARE_NOT_FOUND` unless a rollout targets the device with this bundle and the bundle has an image. One range (`Range: bytes=a-b`, `bytes=a-`, `bytes=-n`) is answered `206` with `Content-Range`; a range past the end `416` with `Content-Range: bytes */size`; several ranges, or a malformed `Range`, the whole image. With `If-Range`, the range applies only if it is the current `ETag`.",
+  security,
+  request: {
+    params: deviceBundleParams,
+    headers: z.object({
+      range: z.string().optional().openapi({ example: "bytes=1048576-" }),
+      "if-range": z.string().optional().openapi({ description: "An `ETag` from an earlier answer: resume only if the image is still that one." }),
+    }),
+  },
+  responses: {
+    200: { description: "The whole image.", headers: partHeaders, content: { "application/octet-stream": { schema: binary } } },
+    206: {
+      description: "One range of the image.",
+      headers: partHeaders.extend({ "Content-Range": z.string().openapi({ example: "bytes 1048576-2097151/4194304" }) }),
+      content: { "application/octet-stream": { schema: binary } },
+    },
+    ...errors(400, 401, 403, 404, 416),
+  },
+});
+
 const getConfigSchemas = createRoute({
   method: "get",
   path: "/devices/{deviceId}/configSchemas",
@@ -226,6 +294,44 @@ export function firmwareRoutes() {
     const bundle = await getBundle(c.env, projectId, bundleId);
     if (!bundle) throw notFound("BUNDLE_NOT_FOUND");
     return c.json(bundle, 200);
+  });
+
+  app.openapi(uploadArtifactRoute, async (c) => {
+    const { projectId, bundleId } = c.req.valid("param");
+    await loadProject(c.env, await principalOf(c), projectId, "administer");
+    if (!(await getBundle(c.env, projectId, bundleId))) throw notFound("BUNDLE_NOT_FOUND");
+    const length = declaredLength(c.req.raw);
+    if (length === "invalid") throw invalidInput({ "content-length": "must be a whole number of bytes" });
+    if (length === null) throw new ApiError(411, "LENGTH_REQUIRED", { message: "send the image with its Content-Length" });
+    if (length > LIMIT.firmwareArtifactBytes) throw tooLarge("firmwareArtifactBytes", LIMIT.firmwareArtifactBytes);
+    const body = c.req.raw.body;
+    if (length === 0 || !body) throw invalidInput({ body: "the image is empty" });
+    const outcome = await uploadArtifact(c.env, projectId, bundleId, body, length);
+    if (outcome.ok) return c.json({ bundleId, size: outcome.artifact.size, sha256: outcome.artifact.sha256 }, 200);
+    switch (outcome.problem) {
+      case "incomplete":
+        throw new ApiError(400, "UPLOAD_INCOMPLETE", { message: "the body did not match its Content-Length; upload again" });
+      case "storage":
+        throw new ApiError(503, "SERVICE_UNAVAILABLE");
+      case "bundleGone":
+        throw notFound("BUNDLE_NOT_FOUND");
+      case "superseded":
+        throw conflict("UPLOAD_SUPERSEDED", { message: "an upload begun later replaced this image" });
+    }
+  });
+
+  app.openapi(downloadArtifactRoute, async (c) => {
+    const { deviceId, bundleId } = c.req.valid("param");
+    const device = await deviceItself(c, deviceId);
+    const { range, "if-range": ifRange } = c.req.valid("header");
+    // A replica may still name an image just replaced (and deleted): the primary is asked once more.
+    for (const fresh of [false, true]) {
+      const artifact = await downloadableArtifact(c.env, device, bundleId, fresh);
+      if (!artifact) break;
+      const answer = await serveArtifact(c.env, device.projectId, bundleId, artifact, { range, ifRange });
+      if (answer) return answer;
+    }
+    throw notFound("FIRMWARE_NOT_FOUND");
   });
 
   app.openapi(getConfigSchemas, async (c) => {
