@@ -21,6 +21,7 @@ import { b3 } from "./scenarios/b3.mjs";
 import { b4 } from "./scenarios/b4.mjs";
 import { b5 } from "./scenarios/b5.mjs";
 import { b6 } from "./scenarios/b6.mjs";
+import { b7 } from "./scenarios/b7.mjs";
 import { cost } from "./scenarios/cost.mjs";
 
 const BENCH = path.join(ROOT, "bench");
@@ -45,6 +46,8 @@ const cfg = {
   b5IdleMs: num("BENCH_B5_IDLE_MS", 12_000),
   // C (cost): operations of each kind, one after another; the idle window measured first,
   // as long as the supervisor's longest periodic look (60 s) so its D1 queries are in the baseline.
+  // B7: devices a firmware rollout reaches.
+  b7Devices: num("BENCH_B7_DEVICES", quick ? 200 : 1000),
   costOps: num("BENCH_COST_OPS", quick ? 20 : 100),
   costIdleMs: num("BENCH_COST_IDLE_MS", quick ? 16_000 : 61_000),
   devices: num("BENCH_DEVICES", quick ? 1000 : 10_000),
@@ -53,7 +56,7 @@ const cfg = {
   claimed: 228,
 };
 
-const ALL = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, C: cost };
+const ALL = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, B7: b7, C: cost };
 const asked = process.argv.slice(2).map((a) => a.toUpperCase());
 for (const a of asked) {
   if (!ALL[a]) {
@@ -66,7 +69,7 @@ const selected = asked.length ? Object.keys(ALL).filter((k) => asked.includes(k)
 // minutes later, and those alarms firing together would land in whatever
 // scenario runs then.
 // C starts a service of its own (the cost meter on) after the others are measured.
-const runOrder = ["B1", "B2", "B3", "B5", "B6", "B4", "C"].filter((k) => selected.includes(k));
+const runOrder = ["B1", "B2", "B3", "B5", "B6", "B4", "B7", "C"].filter((k) => selected.includes(k));
 
 const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
@@ -256,7 +259,7 @@ async function main() {
       userPid = pidNow;
     }
   }
-  if (!selected.includes("B6")) notes.push("B6 (offline drain) is not measured: commands are not queued offline yet.");
+  if (!selected.includes("B6")) notes.push("B6 (offline drain) was not selected in this run.");
   if (/Reloading local server|Local server updated/.test(svcHandle.output().slice(svcHandle.readyOutputLength ?? 0))) notes.push("WARNING: the service's wrangler dev reloaded during the bench (its files changed): figures around the reload are disturbed.");
   const errs = errorsSinceReady(svcHandle);
   if (errs.length) notes.push(`the service's wrangler dev printed errors during the bench (see bench/results/service.log): ${errs.join(" / ").slice(0, 600)}`);

@@ -23,6 +23,7 @@ const OBJECT_BINDINGS = {
   PROJECT_OUTLETS: "ProjectOutlets",
   MQTT: "MqttConnection",
   SUPERVISOR: "Supervisor",
+  ROLLOUT: "RolloutObject",
 } as const;
 
 const wrapped = new WeakSet<object>();
@@ -38,6 +39,7 @@ export function meterBindings(env: Env): void {
   if (env.DB) meterD1(env.DB);
   if (env.WEBHOOKS) meterQueue(env.WEBHOOKS);
   if (env.LOGS) meterR2(env.LOGS);
+  if (env.FIRMWARE) meterR2(env.FIRMWARE);
 }
 
 function meterNamespace(ns: DurableObjectNamespace, kind: string): void {

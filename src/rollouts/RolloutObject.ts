@@ -62,6 +62,8 @@ export const TICK_MS = 1000;
  * more due runs the next at once rather than a tick later.
  */
 const WAVE = 100;
+/** Ids per D1 query (D1 binds at most 100 parameters). */
+const ID_CHUNK = 50;
 /** Homes told the rollout's event per tick. */
 const ANNOUNCE_WAVE = 100;
 
@@ -371,7 +373,10 @@ export class RolloutObject extends DurableObject<Env> {
       .exec<DeviceRow>("SELECT * FROM devices WHERE status IN ('starting', 'inProgress') AND started <= ? ORDER BY started LIMIT ?", t - def.deviceTimeoutMinutes * 60_000, WAVE)
       .toArray();
     if (due.length === 0) return;
-    const reported = await this.bundlesReported(due.map((d) => d.device_id));
+    const reported = await this.registryBundles(
+      due.map((d) => d.device_id),
+      this.row()!.project_id,
+    );
     await Promise.all(
       due.map(async (d) => {
         if (reported.get(d.device_id) === def.bundleId) return this.finish(d.device_id, "succeeded", null, t);
@@ -382,12 +387,19 @@ export class RolloutObject extends DurableObject<Env> {
     );
   }
 
-  private async bundlesReported(ids: number[]): Promise<Map<number, string | null>> {
-    const placeholders = ids.map(() => "?").join(", ");
-    const { results } = await this.env.DB.prepare(`SELECT id, bundle_installed FROM devices WHERE id IN (${placeholders})`)
-      .bind(...ids)
-      .all<{ id: number; bundle_installed: string | null }>();
-    return new Map(results.map((x) => [x.id, x.bundle_installed]));
+  /**
+   * The devices among `ids` still in the project's registry, each with the
+   * bundle it last reported. D1 binds at most 100 parameters a query: read in
+   * chunks, in one batch.
+   */
+  private async registryBundles(ids: number[], projectId: number): Promise<Map<number, string | null>> {
+    const chunks: number[][] = [];
+    for (let i = 0; i < ids.length; i += ID_CHUNK) chunks.push(ids.slice(i, i + ID_CHUNK));
+    const statements = chunks.map((c) => this.env.DB.prepare(`SELECT id, bundle_installed FROM devices WHERE project_id = ? AND id IN (${c.map(() => "?").join(", ")})`).bind(projectId, ...c));
+    const out = new Map<number, string | null>();
+    if (statements.length === 0) return out;
+    for (const { results } of await this.env.DB.batch<{ id: number; bundle_installed: string | null }>(statements)) for (const x of results) out.set(x.id, x.bundle_installed);
+    return out;
   }
 
   private async commandAt(d: DeviceRow, commandId: string): Promise<{ status: string; result?: unknown } | null> {
@@ -411,21 +423,22 @@ export class RolloutObject extends DurableObject<Env> {
       room = Math.min(room, def.maxPerMinute - recent);
     }
     const resumed = this.sql.exec<DeviceRow>("SELECT * FROM devices WHERE status = 'starting' ORDER BY rank LIMIT ?", WAVE).toArray();
+    // One wave in all: the calls of one invocation stay bounded.
+    room = Math.min(room, WAVE - resumed.length);
     const fresh = room > 0 ? this.sql.exec<DeviceRow>("SELECT * FROM devices WHERE status = 'pending' AND stage <= ? ORDER BY rank LIMIT ?", r.stage, room).toArray() : [];
     // Marked (stored) before anything leaves this object.
     for (const d of fresh) this.sql.exec("UPDATE devices SET status = 'starting', started = ? WHERE device_id = ?", t, d.device_id);
     let wave = [...resumed, ...fresh];
     if (wave.length === 0) return false;
-    // A full wave within the budget: more may be due now.
-    const more = fresh.length === room && room === WAVE;
+    // A full wave: more may be due now.
+    const more = wave.length === WAVE;
     try {
       // Only devices still in the registry (one erased since the rollout chose
       // it is not started), and not already running the bundle (those have succeeded).
-      const ids = wave.map((d) => d.device_id);
-      const { results } = await this.env.DB.prepare(`SELECT id, bundle_installed FROM devices WHERE id IN (${ids.map(() => "?").join(", ")}) AND project_id = ?`)
-        .bind(...ids, r.project_id)
-        .all<{ id: number; bundle_installed: string | null }>();
-      const present = new Map(results.map((x) => [x.id, x.bundle_installed]));
+      const present = await this.registryBundles(
+        wave.map((d) => d.device_id),
+        r.project_id,
+      );
       for (const d of wave) {
         if (!present.has(d.device_id)) this.finish(d.device_id, "cancelled", "the device was deleted", t);
         else if (present.get(d.device_id) === def.bundleId) this.finish(d.device_id, "succeeded", "already running the bundle", t);

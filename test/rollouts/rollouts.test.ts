@@ -310,6 +310,17 @@ describe("a rollout by command", () => {
   });
 });
 
+describe("a fleet larger than one wave of starts", () => {
+  it("starts every device (waves of 100, the registry read in chunks D1 accepts)", async () => {
+    const { project, devices } = await fleet(130);
+    const r = await startRollout(project);
+    await until(project, r.id, (x) => expect(x.counts).toMatchObject({ inProgress: 130, pending: 0 }), 30_000);
+    const started = await rolloutDevices(project, r.id, "inProgress");
+    expect(started.every((d) => d.commandId !== null)).toBe(true);
+    expect(await updatesOf(devices[129]!, project)).toBe(1);
+  });
+});
+
 describe("devices already running the bundle", () => {
   it("succeed when their turn comes, without a command", async () => {
     const { project, devices } = await fleet(2);
