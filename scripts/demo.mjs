@@ -77,7 +77,10 @@ async function call(what, method, path, key, body) {
   if (res.ok) return parsed;
   // The first call is the operator's: a 401 there means the token, not the demo.
   if (res.status === 401 && key === op) {
-    fail(`the operator token (${opSource}) was refused (401): it does not match the running service's; e.g. .dev.vars changed since \`npm start\` started it (restart it), or set OPERATOR_TOKEN to the token it printed.`);
+    const hint = op === process.env.OPERATOR_TOKEN
+      ? "wrangler dev takes the token from .dev.vars when there is one, not from the environment; set OPERATOR_TOKEN to the token `npm start` printed, or unset it"
+      : ".dev.vars changed since `npm start` started the service? Restart it, or set OPERATOR_TOKEN to the token it printed";
+    fail(`the operator token (${opSource}) was refused (401): it does not match the running service's (${hint}).`);
   }
   const reason = parsed?.reason ?? (text.slice(0, 120).replace(/\s+/g, " ") || "no body");
   const data = parsed?.data ? ` ${JSON.stringify(parsed.data)}` : "";
