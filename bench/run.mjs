@@ -13,6 +13,7 @@ import path from "node:path";
 import { agent, request } from "./lib/http.mjs";
 import { applyMigrations, busyNeighbours, cpuMeter, freePort, gitHead, machine, OBSERVABILITY, pinPlan, pinSelf, errorsSinceReady, userWorkerPort, workerdProcesses, fdLimit, ROOT, startChild, startWranglerDev, stopAll } from "./lib/proc.mjs";
 import { table } from "./lib/report.mjs";
+import { baselineSummary } from "./lib/baseline.mjs";
 import { seed } from "./lib/seed.mjs";
 import { now } from "./lib/util.mjs";
 import { b1 } from "./scenarios/b1.mjs";
@@ -54,6 +55,9 @@ const cfg = {
   members: 9,
   // B2 commands 100 devices on JSON sockets and 100 others over MQTT, all in the home (the owner's token sends).
   claimed: 228,
+  // BENCH_BASELINE: pairs (HEAD run, baseline run) per B2/B3 figure; B3's pairs last at least this long (many events per run, so the 10 ms tick of /proc's CPU times is small beside a run's CPU).
+  baselineRuns: Math.max(1, num("BENCH_BASELINE_RUNS", quick ? 2 : 5)),
+  b3BaselineMs: quick ? 1000 : 5000,
 };
 
 const ALL = { B1: b1, B2: b2, B3: b3, B4: b4, B5: b5, B6: b6, B7: b7, C: cost };
@@ -88,21 +92,22 @@ const APP_FILES = ["src", "migrations", "wrangler.toml", "package.json", "tsconf
 /**
  * A copy of the files `wrangler dev` reads, with node_modules linked, so that
  * other people editing the shared working tree do not make wrangler reload
- * in the middle of a measurement.
+ * in the middle of a measurement. `ref`: extracted from that commit (git
+ * archive), else copied from the working tree.
  */
-function snapshotApp(runDir) {
-  const app = path.join(runDir, "app");
+function snapshotApp(runDir, ref = snapshot === "head" ? "HEAD" : null, dir = "app") {
+  const app = path.join(runDir, dir);
   mkdirSync(app, { recursive: true });
-  if (snapshot === "head") {
+  if (ref) {
     const present = APP_FILES.filter((f) => {
       try {
-        execFileSync("git", ["cat-file", "-e", `HEAD:${f}`], { cwd: ROOT, stdio: "ignore" });
+        execFileSync("git", ["cat-file", "-e", `${ref}:${f}`], { cwd: ROOT, stdio: "ignore" });
         return true;
       } catch {
         return false;
       }
     });
-    const tar = execFileSync("git", ["archive", "--format=tar", "HEAD", ...present], { cwd: ROOT, maxBuffer: 1 << 30 });
+    const tar = execFileSync("git", ["archive", "--format=tar", ref, ...present], { cwd: ROOT, maxBuffer: 1 << 30 });
     execFileSync("tar", ["-x", "-C", app], { input: tar });
   } else {
     for (const f of APP_FILES) {
@@ -115,11 +120,28 @@ function snapshotApp(runDir) {
   return app;
 }
 
+// BENCH_BASELINE=<ref>: a second service built from <ref>, for B2's and B3's
+// CPU per operation beside HEAD's in the same run (bench/lib/baseline.mjs).
+const baselineRef = process.env.BENCH_BASELINE ? resolveRef(process.env.BENCH_BASELINE) : null;
+
+/** `<ref>` → {sha, short, subject}; exits on a ref git does not know (before anything is started). */
+function resolveRef(ref) {
+  try {
+    const git = (...a) => execFileSync("git", a, { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const sha = git("rev-parse", "--verify", `${ref}^{commit}`);
+    return { given: ref, sha, short: git("rev-parse", "--short", sha), subject: git("log", "-1", "--format=%s", sha) };
+  } catch {
+    console.error(`BENCH_BASELINE=${ref}: not a commit git knows here`);
+    process.exit(2);
+  }
+}
+
 const rows = [];
 const notes = [];
 let costTable = null;
 const header = [];
 let finished = false;
+let baselineForReport = null;
 
 async function main() {
   const started = now();
@@ -171,6 +193,10 @@ async function main() {
   await applyMigrations({ config: svcConfig, persistTo: svcPersist, cwd: app });
   log("service: starting wrangler dev");
   const svcPort = await freePort();
+  // The per-device rates (100 in 10 s) would refuse the load the bench measures, and B3 holds up to
+  // 100 app sockets per user session (1,000 listeners over 10 users) where 20 may be open: both off here.
+  // B3's webhook target listens on 127.0.0.1, which only ALLOW_PRIVATE_TARGETS lets a webhook point at.
+  const svcVars = { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0", MAX_APP_SOCKETS_PER_USER: "0", ALLOW_PRIVATE_TARGETS: "true" };
   const svcHandle = await startWranglerDev({
     name: "service",
     config: svcConfig,
@@ -178,10 +204,7 @@ async function main() {
     port: svcPort,
     inspectorPort: await freePort(),
     persistTo: svcPersist,
-    // The per-device rates (100 in 10 s) would refuse the load the bench measures, and B3 holds up to
-    // 100 app sockets per user session (1,000 listeners over 10 users) where 20 may be open: both off here.
-    // B3's webhook target listens on 127.0.0.1, which only ALLOW_PRIVATE_TARGETS lets a webhook point at.
-    vars: { OPERATOR_TOKEN: operatorToken, KEY_ENCRYPTION_KEY: keyEncryptionKey, RATE_DEVICE_COMMANDS: "0", RATE_DEVICE_EVENTS: "0", RATE_DEVICE_KV_WRITES: "0", MAX_APP_SOCKETS_PER_USER: "0", ALLOW_PRIVATE_TARGETS: "true" },
+    vars: svcVars,
     logFile: path.join(resultsDir, "service.log"),
     pin,
   });
@@ -198,10 +221,19 @@ async function main() {
   // Seed through the public API.
   const nDevices = selected.includes("B1") ? cfg.devices : selected.includes("B4") ? Math.max(...cfg.b4Counts, cfg.claimed) : Math.max(cfg.claimed, cfg.b5Devices);
   log(`seeding: project, admin key, owner, home, ${nDevices} devices, ${cfg.claimed} claimed, ${cfg.members} members`);
-  const world = await seed(svc.base, operatorToken, { devices: nDevices, claimed: Math.min(cfg.claimed, nDevices), members: selected.includes("B3") ? cfg.members : 0, log });
+  const seedOpts = { devices: nDevices, claimed: Math.min(cfg.claimed, nDevices), members: selected.includes("B3") ? cfg.members : 0, log };
+  const world = await seed(svc.base, operatorToken, seedOpts);
   const td = world.timings.devices;
   if (td) header.push(`- seed: ${td.count.toLocaleString("en")} devices through \`POST /devices\` (admin project key, ${td.concurrency} in parallel) in ${(td.ms / 1000).toFixed(1)} s (${(td.count / (td.ms / 1000)).toFixed(0)}/s)${world.timings.claim ? `; ${world.timings.claim.count} claimed into a home (POST /deviceRegistration + POST /devices {homeId, claimCode})` : ""}; ${world.members.length} home members`);
   for (const [what, why] of Object.entries(world.missing)) notes.push(`seed step \`${what}\` not available: ${why}`);
+
+  // The baseline: built, started and seeded as the service above, from its own commit and state directory.
+  let baseline = null;
+  if (baselineRef && (selected.includes("B2") || selected.includes("B3"))) {
+    baseline = baselineForReport = await startBaseline({ ref: baselineRef, runDir, resultsDir, pin, vars: svcVars, operatorToken, seedOpts });
+    header.push(`- baseline (BENCH_BASELINE=${baselineRef.given}): ${baselineRef.short} "${baselineRef.subject.slice(0, 120)}${baselineRef.subject.length > 120 ? "…" : ""}", extracted with git archive and served by a second wrangler dev beside HEAD's (same vars, own state, same seed: ${baseline.world.devices.length} devices), pinned as the service; B2 (JSON socket) and B3 (REST event → app sockets) measure CPU per operation on HEAD and on it in ${cfg.baselineRuns} interleaved pairs per figure (HEAD, baseline, HEAD, baseline …): the rows "· HEAD vs baseline" and the summary below the table`);
+    for (const [what, why] of Object.entries(baseline.world.missing)) notes.push(`baseline ${baselineRef.short}: seed step \`${what}\` not available: ${why}`);
+  } else if (baselineRef) notes.push(`BENCH_BASELINE=${baselineRef.given} ignored: only B2 and B3 compare with a baseline.`);
 
   /** Another service from the same code, with its own state and extra vars (C: the cost meter on). */
   const startService = async (name, extraVars) => {
@@ -224,6 +256,7 @@ async function main() {
     floor,
     echo,
     world,
+    baseline,
     floorDeviceRows: 10_000,
     agent: agent(16),
     svcCpu: cpuMeter(svcHandle),
@@ -237,6 +270,7 @@ async function main() {
   };
 
   let userPid = workerdProcesses(svcHandle).user;
+  let basePid = baseline && workerdProcesses(baseline.handle).user;
   for (const id of runOrder) {
     const t0 = now();
     log(`=== ${id}`);
@@ -258,14 +292,45 @@ async function main() {
       notes.push(`WARNING: the service's workerd process was restarted during ${id} (pid ${userPid} → ${pidNow}): figures of ${id} after that point, and sockets open then, are disturbed (see bench/results/service.log).`);
       userPid = pidNow;
     }
+    if (baseline) {
+      await quiesce(baseline.svc, baseline.world);
+      const bp = workerdProcesses(baseline.handle).user;
+      if (bp !== basePid) notes.push(`WARNING: the baseline's workerd process was restarted during ${id} (pid ${basePid} → ${bp}): its figures after that point are disturbed (see bench/results/baseline.log).`);
+      basePid = bp;
+    }
   }
   if (!selected.includes("B6")) notes.push("B6 (offline drain) was not selected in this run.");
   if (/Reloading local server|Local server updated/.test(svcHandle.output().slice(svcHandle.readyOutputLength ?? 0))) notes.push("WARNING: the service's wrangler dev reloaded during the bench (its files changed): figures around the reload are disturbed.");
   const errs = errorsSinceReady(svcHandle);
   if (errs.length) notes.push(`the service's wrangler dev printed errors during the bench (see bench/results/service.log): ${errs.join(" / ").slice(0, 600)}`);
+  const baseErrs = baseline ? errorsSinceReady(baseline.handle) : [];
+  if (baseErrs.length) notes.push(`the baseline's wrangler dev printed errors during the bench (see bench/results/baseline.log): ${baseErrs.join(" / ").slice(0, 600)}`);
   const busyEnd = pin.enabled ? await busyNeighbours(serverCoreList(pin.serverCores)) : [];
   header.push(`- duration: ${((now() - started) / 1000).toFixed(0)} s; load average at end ${machine().load}; other busy processes on the server core(s) at end: ${busyEnd.length ? busyEnd.map((b) => `${b.name.slice(0, 40)} ${b.pct} %`).join(", ") : "none over 5 %"}`);
   finished = true;
+}
+
+/**
+ * BENCH_BASELINE: the service as committed at `ref`, set up exactly as HEAD's
+ * (git archive, assets built, migrations on its own persist dir, same vars,
+ * pinned alike), then seeded through its public API with the same counts.
+ * The bench code itself stays HEAD's: only the served tree differs.
+ */
+async function startBaseline({ ref, runDir, resultsDir, pin, vars, operatorToken, seedOpts }) {
+  const app = snapshotApp(runDir, ref.sha, "baseline-app");
+  const config = path.join(app, "wrangler.toml");
+  const persistTo = path.join(runDir, "baseline");
+  log(`baseline ${ref.short}: wrangler d1 migrations apply DB --local`);
+  await applyMigrations({ config, persistTo, cwd: app });
+  log(`baseline ${ref.short}: starting wrangler dev`);
+  const port = await freePort();
+  const handle = await startWranglerDev({ name: "baseline", config, cwd: app, port, inspectorPort: await freePort(), persistTo, vars, logFile: path.join(resultsDir, "baseline.log"), pin });
+  const direct = await userWorkerPort(handle, "/openapi.json", (res, text) => res.status === 200 && text.includes('"openapi"'));
+  if (!direct) notes.push(`could not find the baseline's workerd port: its B2/B3 sockets go through the dev proxy.`);
+  const svc = { handle, base: `http://127.0.0.1:${port}`, directWs: `ws://127.0.0.1:${direct ?? port}` };
+  log(`baseline ${ref.short}: seeding as the service`);
+  const world = await seed(svc.base, operatorToken, seedOpts);
+  return { ref: ref.short, handle, svc, world, cpu: cpuMeter(handle), runs: cfg.baselineRuns, summary: [] };
 }
 
 /** "1" or "1-3" → [1] or [1, 2, 3]. */
@@ -293,9 +358,11 @@ async function quiesce(svc, world) {
 function render() {
   const sorted = rows.map((r, i) => [r, i]).sort((a, b) => a[0].id.localeCompare(b[0].id) || a[1] - b[1]).map(([r]) => r);
   const out = [...header, "", table(sorted), ""];
+  const bs = baselineSummary(baselineForReport);
+  if (bs) out.push(bs, "");
   if (costTable) out.push(costTable, "");
   if (notes.length) out.push("Notes:", ...notes.map((n) => `- ${n}`), "");
-  out.push("Ratios are service ÷ floor, both measured in this run (see bench/README.md for what each row means).", "");
+  out.push(`Ratios are service ÷ floor, both measured in this run${baselineForReport ? `; in the rows "· HEAD vs baseline", HEAD ÷ baseline ${baselineForReport.ref}` : ""} (see bench/README.md for what each row means).`, "");
   return out.join("\n");
 }
 

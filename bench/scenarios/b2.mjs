@@ -10,6 +10,7 @@ import { histogram, merged, record, summary } from "../lib/hist.mjs";
 import { openLoop, waitUntil } from "../lib/load.mjs";
 import { burstMeter, connectMqttDevice, messageStats, MQTT_MAX_MESSAGE_BYTES, SDK_RECEIVE_QUEUE, servicePace } from "../lib/mqtt.mjs";
 import { ROOT } from "../lib/proc.mjs";
+import { vsBaseline } from "../lib/baseline.mjs";
 import { fmtErrors, fmtLat, fmtMs, goalStatus, na } from "../lib/report.mjs";
 import { median, now, pool, tally } from "../lib/util.mjs";
 
@@ -94,7 +95,7 @@ export async function b2(ctx) {
   const floorSockets = await pool(nDev, 20, async (i) => (await openSocket(`${floor.directWs}/ws/b2-${i}`, { onMessage: router.onMessage })).ws);
   const floorTarget = { base: floor.base, path: (d) => `/relay/b2-${d}`, meter: ctx.floorCpu };
   // Commands go with the owner's session token when every device of a kind is in the home, else with the admin key.
-  const commandKey = (devs) => (devs.every((d) => d.homeId) && world.owner ? { key: world.owner.token, label: "home owner's session token" } : { key: world.adminKey, label: "admin project key" });
+  const commandKey = (devs, w = world) => (devs.every((d) => d.homeId) && w.owner ? { key: w.owner.token, label: "home owner's session token" } : { key: w.adminKey, label: "admin project key" });
 
   // The service: device sockets and the key that sends commands.
   let unavailable = null;
@@ -127,6 +128,8 @@ export async function b2(ctx) {
   // MQTT devices: as many other devices, each connected as MODE's Go SDK connects (bench/lib/mqtt.mjs), straight to the workerd.
   const mq = await openMqttDevices(ctx, router, nDev, unavailable);
   const pace = servicePace(ROOT);
+  // BENCH_BASELINE: as many JSON command sockets on the baseline service (bench/lib/baseline.mjs).
+  const base = ctx.baseline && !unavailable ? await openBaseline(ctx, router, nDev, commandKey) : null;
 
   const ag = agent(128);
   for (const c of cases) {
@@ -176,10 +179,32 @@ export async function b2(ctx) {
       if (mqttTarget) mqttRow(ctx, { label, rate: c.rate, devices: Math.min(c.devices, nDev), runs: mr, floor: f, floorCell, json: s, latencyGoal, paced, pace, mq });
     }
     if (unavailable || !mqttTarget) ctx.row({ id: "B2", case: `${label} · MQTT`, result: na(mq.unavailable ?? unavailable), floor: floorCell, ratio: "–", goal, status: "n/a" });
+    // After the case's own runs, so that these stay as they are without a baseline.
+    if (base?.target) {
+      const cmp = (target) => (warm) => run(target, warm ? cfg.warmupMs : cfg.b2DurationMs);
+      ctx.row(await vsBaseline(ctx, { id: "B2", label: `${label} · JSON socket`, unit: "cmd", head: cmp(svcTarget), base: cmp(base.target) }));
+    } else if (base) ctx.row({ id: "B2", case: `${label} · JSON socket · HEAD vs baseline ${ctx.baseline.ref}`, result: na(base.unavailable), floor: "", ratio: "–", goal: "", status: "n/a" });
   }
   ag.destroy();
-  await closeAll([...floorSockets, ...svcSockets]);
+  await closeAll([...floorSockets, ...svcSockets, ...(base?.sockets ?? [])]);
   await Promise.all(mq.handles.map((h) => h.close()));
+}
+
+/** The baseline's first `n` devices on JSON command sockets and the PUT that commands them, as the service's: {sockets, target, unavailable}. */
+async function openBaseline(ctx, router, n, commandKey) {
+  const { svc, world, cpu } = ctx.baseline;
+  const devs = world.devices.slice(0, n);
+  if (devs.length < n) return { sockets: [], unavailable: `${n} devices needed, ${devs.length} seeded` };
+  let sockets = [];
+  try {
+    sockets = await pool(n, 20, async (i) => (await openSocket(`${svc.directWs}/devices/${devs[i].id}/command`, { key: devs[i].apiKey, onMessage: router.onMessage })).ws);
+  } catch (e) {
+    return { sockets: [], unavailable: `GET /devices/{id}/command upgrade → ${e.status || e.message}` };
+  }
+  const target = { base: svc.base, path: (d) => `/devices/${devs[d].id}/command`, key: commandKey(devs, world).key, meter: cpu };
+  const probe = await request(svc.base, "PUT", target.path(0), { key: target.key, body: { action: "probe", parameters: {} } });
+  if (probe.status !== 204) return { sockets, unavailable: `PUT /devices/{id}/command → ${probe.status || probe.error?.message}` };
+  return { sockets, target };
 }
 
 /**

@@ -18,6 +18,7 @@ import { openLoop, waitUntil } from "../lib/load.mjs";
 import { connectMqttDevice } from "../lib/mqtt.mjs";
 import { fmtErrors, fmtLat, goalStatus, na } from "../lib/report.mjs";
 import { now, pool, tally } from "../lib/util.mjs";
+import { vsBaseline } from "../lib/baseline.mjs";
 import { b3Outlets } from "./b3outlets.mjs";
 import { fmtCpu } from "./b2.mjs";
 
@@ -174,6 +175,8 @@ export async function b3(ctx) {
         sr.push(await fanoutRun({ router, n, events, intervalMs, publish, meter: ctx.svcCpu }));
         if (mqttPublish) mr.push(await fanoutRun({ router, n, events, intervalMs, publish: mqttPublish, meter: ctx.svcCpu }));
       }
+      // BENCH_BASELINE: the REST rows' CPU per event beside the baseline's, HEAD's listeners still open; its row goes after the REST row.
+      const baseRow = ctx.baseline ? await baselineFanout(ctx, { router, n, intervalMs, label, publish }) : null;
       await closeAll(listeners);
       const s = aggregate(sr);
       const ratio = s.lat.p99 / f.lat.p99;
@@ -189,6 +192,7 @@ export async function b3(ctx) {
         goal,
         status: goalStatus(met, why),
       });
+      if (baseRow) ctx.row(baseRow);
       if (!mqttPublish) {
         ctx.row({ id: "B3", case: `${label} · MQTT PUBLISH`, result: na(mqttUnavailable), floor: floorCell, ratio: "–", goal, status: "n/a" });
         continue;
@@ -215,6 +219,35 @@ export async function b3(ctx) {
   }
   // The same events to an SSE client and a webhook target, beside an app socket (bench/scenarios/b3outlets.mjs).
   await b3Outlets(ctx);
+}
+
+/**
+ * The same events to as many app sockets on the baseline service (its own
+ * device, home and sessions), in pairs with HEAD's. Each run lasts at least
+ * cfg.b3BaselineMs: at 1 listener an event costs ~3 ms, and 50 of them would
+ * be ~15 ticks of /proc's 10 ms clock.
+ */
+async function baselineFanout(ctx, { router, n, intervalMs, label, publish }) {
+  const { svc, world, cpu, ref } = ctx.baseline;
+  const device = world.devices.find((d) => d.homeId);
+  const tokens = world.owner ? [world.owner.token, ...world.members.map((m) => m.token)] : [];
+  const rowLabel = `${label} · REST \`PUT …/event\``;
+  const na_ = (why) => ({ id: "B3", case: `${rowLabel} · HEAD vs baseline ${ref}`, result: na(why), floor: "", ratio: "–", goal: "", status: "n/a" });
+  if (!device || !tokens.length) return na_(world.missing.claim ?? world.missing.login ?? "no device in a home or no session");
+  let listeners;
+  try {
+    listeners = await pool(n, 50, async (i) => (await openSocket(`${svc.directWs}/userSession/websocket?authToken=${encodeURIComponent(tokens[i % tokens.length])}`, { onMessage: router.onMessage })).ws);
+  } catch (e) {
+    return na_(`opening ${n} app sockets → ${e.status || e.message}`);
+  }
+  const basePublish = (run, seq) => request(svc.base, "PUT", `/devices/${device.id}/event`, { key: device.apiKey, body: { eventType: EVENT_TYPE, eventData: { run, seq } }, agent: ctx.agent });
+  const events = Math.max(ctx.cfg.b3Events, Math.ceil(ctx.cfg.b3BaselineMs / intervalMs));
+  const cmp = (pub, meter) => (warm) => fanoutRun({ router, n, events: warm ? Math.min(5, events) : events, intervalMs, publish: pub, meter: warm ? undefined : meter });
+  try {
+    return await vsBaseline(ctx, { id: "B3", label: `${rowLabel} (${events} events per run)`, unit: "event", head: cmp(publish, ctx.svcCpu), base: cmp(basePublish, cpu) });
+  } finally {
+    await closeAll(listeners);
+  }
 }
 
 function aggregate(runs) {
