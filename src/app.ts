@@ -40,6 +40,9 @@ import { webhookRoutes } from "./routes/webhooks";
 /** Static assets (wrangler.toml `[assets]`), served in front of the worker. */
 const CONSOLE_PATH = "/console/";
 const SCALAR_SCRIPT = "/docs/scalar.js";
+/** The service's mark: a device with its signal, in one colour. */
+const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="7" fill="#1f6feb"/><rect x="9" y="14" width="14" height="10" rx="2" fill="#fff"/><path d="M11 10a7 7 0 0 1 10 0M13.5 12a3.5 3.5 0 0 1 5 0" stroke="#fff" stroke-width="2" fill="none" stroke-linecap="round"/></svg>';
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook });
@@ -82,7 +85,8 @@ export function createApp() {
     type: "apiKey",
     in: "header",
     name: "Authorization",
-    description: "`ModeCloud <key>`: the operator token, a project API key, a user session token or a device key.",
+    description:
+      "Every call but sign-up and sign-in sends `Authorization: ModeCloud <key>` (a WebSocket upgrade may pass the key as `?authToken=` instead). Four kinds of key: the **operator token** (the `OPERATOR_TOKEN` secret: everything, including projects and their keys); a **project API key** (`mcp_…`, from `POST /projects/{id}/apiKeys`: everything in its project, admin-only actions with an admin key); a **user session token** (`mcu_…`, from `POST /auth/user`: what the user's home and project roles allow); a **device key** (`mcd_…`, returned when the device is made: act as that one device). Without a valid key: `401 AUTHORIZATION_REQUIRED` with `WWW-Authenticate: ModeCloud`.",
   });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
@@ -91,6 +95,8 @@ export function createApp() {
       version: "0.1.0",
       description: "The MODE Cloud Devices API, served at the edge. Errors are `{reason, data}`.",
     },
+    // Every operation takes the key, unless it declares otherwise (sign-up, sign-in).
+    security: [{ ModeCloud: [] }],
   });
   // The reference page works offline: Scalar's script is one of our static assets
   // (copied from node_modules by scripts/build-assets.mjs), no web fonts are fetched,
@@ -105,8 +111,12 @@ export function createApp() {
       withDefaultFonts: false,
       agent: { disabled: true },
       showDeveloperTools: "never",
+      // The key field starts with the scheme, so a pasted key makes `Authorization: ModeCloud <key>`.
+      authentication: { preferredSecurityScheme: "ModeCloud", securitySchemes: { ModeCloud: { value: "ModeCloud " } } },
     }),
   );
+  // Browsers ask every origin for /favicon.ico: a small mark (SVG; browsers take it by its type) rather than a 404 in every log.
+  app.get("/favicon.ico", () => new Response(FAVICON_SVG, { headers: { "Content-Type": "image/svg+xml", "Cache-Control": "public, max-age=86400" } }));
   // A newcomer's first page is the console (static assets under /console/). A
   // WebSocket upgrade at `/` is left to whatever socket protocol is mounted here.
   app.get("/", async (c, next) => {

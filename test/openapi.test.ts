@@ -38,6 +38,12 @@ const EXPECTED: Record<string, string[]> = {
   "/devices/{deviceId}/firmware/{bundleId}": ["get"],
   "/projects/{projectId}/appProxy/routes": ["get", "put"],
   "/projects/{projectId}/appProxy/secret": ["get", "post"],
+  "/projects/{projectId}/firmwareRollouts": ["get", "post"],
+  "/projects/{projectId}/firmwareRollouts/{rolloutId}": ["get"],
+  "/projects/{projectId}/firmwareRollouts/{rolloutId}/devices": ["get"],
+  "/projects/{projectId}/firmwareRollouts/{rolloutId}/pause": ["post"],
+  "/projects/{projectId}/firmwareRollouts/{rolloutId}/resume": ["post"],
+  "/projects/{projectId}/firmwareRollouts/{rolloutId}/cancel": ["post"],
 };
 
 describe("OpenAPI document", () => {
@@ -58,6 +64,30 @@ describe("OpenAPI document", () => {
     // The command queue's answers and refusals are declared.
     expect(Object.keys(res.body.paths["/devices/{deviceId}/command"].put.responses)).toEqual(expect.arrayContaining(["202", "204", "409", "429", "503"]));
     expect(Object.keys(res.body.paths["/devices/{deviceId}/commands/{commandId}"].delete.responses)).toEqual(expect.arrayContaining(["204", "404", "409"]));
+  });
+
+  it("declares the ModeCloud key for every operation, and none for signing up and in", async () => {
+    const doc = (await get("/openapi.json")).body;
+    expect(doc.security).toEqual([{ ModeCloud: [] }]);
+    const scheme = doc.components.securitySchemes.ModeCloud;
+    expect(scheme).toMatchObject({ type: "apiKey", in: "header", name: "Authorization" });
+    for (const kind of ["operator token", "project API key", "user session token", "device key"]) expect(scheme.description).toContain(kind);
+    expect(doc.paths["/auth/user"].post.security).toEqual([]);
+    expect(doc.paths["/auth/user/passwordReset/start"].post.security).toEqual([]);
+    // Optional where a key changes the answer but none is needed.
+    expect(doc.paths["/users"].post.security).toContainEqual({});
+  });
+
+  it("a 401 names the scheme it takes; /favicon.ico answers", async () => {
+    for (const key of [undefined, "mcp_not-a-key"]) {
+      const res = await call("GET", "/devices/1", { key });
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ reason: "AUTHORIZATION_REQUIRED" });
+      expect(res.headers.get("www-authenticate")).toMatch(/^ModeCloud realm=/);
+    }
+    const icon = await call("GET", "/favicon.ico");
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get("content-type")).toBe("image/svg+xml");
   });
 
   it("has a human-readable reference page at /docs", async () => {

@@ -25,11 +25,20 @@ export function jsonResponse(body: unknown, status: number, headers?: Record<str
 }
 
 /** Hono `onError`: every thrown error leaves as `{reason, data}`, never a stack trace. */
+/** The challenge of every 401: the scheme the service takes, `Authorization: ModeCloud <key>`. */
+export const AUTH_CHALLENGE = 'ModeCloud realm="edge-device-cloud", charset="UTF-8"';
+
 export function onError(err: Error, _c: Context): Response {
   if (err instanceof ApiError) {
     // Every limit that can be waited out says how long, in the header clients and proxies know.
     const retryAfter = err.data?.["retryAfter"];
-    const headers = typeof retryAfter === "number" ? { "Retry-After": String(retryAfter) } : undefined;
+    const headers: Record<string, string> | undefined =
+      typeof retryAfter === "number"
+        ? { "Retry-After": String(retryAfter) }
+        : // A 401 names the form a key takes (RFC 9110 §11.6.1); the body stays MODE's.
+          err.status === 401
+          ? { "WWW-Authenticate": AUTH_CHALLENGE }
+          : undefined;
     return jsonResponse(errorBody(err.reason, err.data), err.status, headers);
   }
   if (err instanceof HTTPException) {

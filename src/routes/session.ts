@@ -37,6 +37,8 @@ const login = createRoute({
   path: "/auth/user",
   tags: ["Users"],
   summary: "Log a user in (JSON, urlencoded or multipart form body)",
+  // No key: this is how a user gets one.
+  security: [],
   middleware: [formAsJson] as const,
   request: { body: jsonOrFormBody(loginBody) },
   responses: {

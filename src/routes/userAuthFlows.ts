@@ -56,6 +56,8 @@ const startRoute = (purpose: TokenPurpose, what: string) =>
       "Answers `{email}` whether or not the address has an account in the project. The token goes out by mail when the deployment has the `EMAIL` binding, and always as the event `" +
       EVENT[purpose] +
       "` for the project's webhooks.",
+    // No key: the user has none yet.
+    security: [],
     request: { body: jsonBody(startBody) },
     responses: { 200: startAnswer, ...errors(400, 429) },
   });
@@ -67,6 +69,7 @@ const verifyRoute = (path: string) =>
     path,
     tags,
     summary: "Finish email verification: the user's email is verified",
+    security: [],
     request: { body: jsonBody(verifyBody) },
     responses: { 200: finishAnswer, ...errors(400), ...tokenRefused },
   });
@@ -78,6 +81,7 @@ const resetRoute = <B extends z.ZodType>(path: string, body: B, summary: string)
     tags,
     summary,
     description: "Sets the new password, marks the email verified (the mail reached it), and ends every session of the user.",
+    security: [],
     request: { body: jsonBody(body) },
     responses: { 200: finishAnswer, ...errors(400), ...tokenRefused },
   });
