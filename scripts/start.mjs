@@ -51,15 +51,21 @@ const secrets = prepareDevVars();
 // Migrations go to the storage wrangler dev will use. CI=true answers the
 // "about to apply N migrations, continue?" prompt: it is local storage only.
 const persistTo = argValue("--persist-to");
+// wrangler prints its table of migrations several times over (what is
+// pending, each one applied, the result): one line says what happened, and
+// the whole output is shown only when it failed.
 const migrate = spawnSync(process.execPath, [wrangler, "d1", "migrations", "apply", "DB", "--local", ...(persistTo ? ["--persist-to", persistTo] : [])], {
   cwd: root,
-  stdio: "inherit",
+  encoding: "utf8",
   env: { ...process.env, CI: "true" },
 });
 if (migrate.status !== 0) {
+  process.stderr.write(`${migrate.stdout ?? ""}${migrate.stderr ?? ""}`);
   console.error("npm start: applying the D1 migrations to local storage failed (see above); wrangler dev was not started.");
   process.exit(migrate.status ?? 1);
 }
+const appliedNow = new Set([...(migrate.stdout ?? "").matchAll(/(\d{4}_[\w-]+\.sql)[^\n]*✅/g)].map((m) => m[1]));
+console.log(appliedNow.size > 0 ? `npm start: applied ${appliedNow.size} D1 migration(s) to local storage (${[...appliedNow].join(", ")}).` : "npm start: local D1 storage is up to date (no migration to apply).");
 
 const devArgs = argValue("--port") ? args : ["--port", port, ...args];
 const server = spawn(process.execPath, [wrangler, "dev", ...devArgs], { cwd: root, stdio: "inherit" });
