@@ -20,6 +20,8 @@ export interface Session {
   projectRole?: ProjectRole | null;
   /** May list and make API keys and device classes (the operator, admin keys). */
   isAdmin: boolean;
+  /** Signed in with the operator token (project API keys start with `mcp_`). */
+  isOperator?: boolean;
 }
 
 const STORE = "console.session";
@@ -72,7 +74,7 @@ export async function signInKey(projectId: number, key: string): Promise<Session
         throw e;
       },
     );
-    return save({ kind: "key", key, project, isAdmin });
+    return save({ kind: "key", key, project, isAdmin, isOperator: !key.startsWith("mcp_") });
   } catch (e) {
     useKey(null);
     throw e;

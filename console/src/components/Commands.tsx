@@ -64,7 +64,8 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
           <label class="sr-only" for="cmd-ttl">
             Seconds to wait for the device
           </label>
-          <input id="cmd-ttl" type="number" min={1} max={86400} required={queue} disabled={!queue} value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
+          {/* Up to 7 days, as the API allows (commandTtlSeconds). */}
+          <input id="cmd-ttl" type="number" min={1} max={604800} required={queue} disabled={!queue} value={ttl} onInput={(e) => setTtl(e.currentTarget.value)} />
           <span aria-hidden="true">s</span>
         </div>
         <button type="submit" class="primary" disabled={busy}>

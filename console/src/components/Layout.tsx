@@ -14,7 +14,7 @@ const STATUS_TEXT: Record<LiveStatus, string> = {
 export function Layout({ session, page, onSignOut, children }: { session: Session; page: string; onSignOut: () => void; children: ComponentChildren }) {
   const [navOpen, setNavOpen] = useState(false);
   const status = useLiveStatus();
-  const who = session.kind === "user" ? session.userName : session.isAdmin ? "admin key" : "project key";
+  const who = session.kind === "user" ? session.userName : session.isOperator ? "operator" : session.isAdmin ? "admin key" : "project key";
   const links: [string, string][] = [
     ["devices", "Devices"],
     ["homes", "Homes"],
