@@ -136,6 +136,8 @@ function resolveRef(ref) {
   }
 }
 
+/** The commit served (a snapshot of HEAD at start): what the results name, even if HEAD moves during the run. */
+const CODE_AT_START = gitHead();
 const rows = [];
 const notes = [];
 let costTable = null;
@@ -161,7 +163,7 @@ async function main() {
     `- open-files limit per process: ${fdLimit() ?? "?"}`,
     `- wrangler's local observability: ${OBSERVABILITY ? "ON (BENCH_OBSERVABILITY=on: every call and span recorded in a local trace store)" : "off (X_LOCAL_OBSERVABILITY=false: production has no local trace store, and it costs ms of CPU per request; BENCH_OBSERVABILITY=on measures with it)"}; CPU ms per operation is the worker's workerd process's (user + system time from /proc), not the dev proxy's`,
     `- pinning: ${pin.enabled ? `load generator on core ${pin.loadCore}; wrangler/workerd (service and floor worker) and the ws floor server on core ${pin.serverCores} (taskset)` : `none (${pin.reason})`}`,
-    `- code: ${snapshot === "head" ? `${gitHead().split(" ")[0]} (the committed tree at HEAD, extracted with git archive; uncommitted edits are not served)` : snapshot === "worktree" ? `${gitHead()} (a copy of the working tree taken at start)` : `${gitHead()} (the working tree, served in place)`}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
+    `- code: ${snapshot === "head" ? `${CODE_AT_START.split(" ")[0]} (the committed tree at HEAD, extracted with git archive; uncommitted edits are not served)` : snapshot === "worktree" ? `${gitHead()} (a copy of the working tree taken at start)` : `${gitHead()} (the working tree, served in place)`}; mode: ${quick ? "QUICK smoke (1 run, short, fewer devices — not for comparison)" : `full (${cfg.runs} runs per figure after warm-up)`}; scenarios: ${selected.join(" ")} (run order ${runOrder.join(", ")})`,
   );
 
   const busyStart = pin.enabled ? await busyNeighbours(serverCoreList(pin.serverCores)) : [];
@@ -249,6 +251,7 @@ async function main() {
   const ctx = {
     cfg,
     quick,
+    code: CODE_AT_START.split(" ")[0],
     svc,
     startService,
     operatorToken,

@@ -333,7 +333,7 @@ export async function cost(ctx) {
   ctx.setCostTable(lines.join("\n"));
   for (const s of summary) ctx.row({ id: "C", case: `cost: ${rows.find((r) => r[0] === s.key)[1]}`, result: `${s.ratio.toFixed(2)}× AWS IoT Core's price`, floor: "AWS IoT Core (list price)", ratio: `${s.ratio.toFixed(2)}×`, goal: "≤ 0.5×", status: s.met ? "met" : "not met" });
 
-  const out = { measuredAt: new Date().toISOString(), code: gitHead().split(" ")[0], prices: PRICES_CHECKED, quick: ctx.quick, operations: n, results };
+  const out = { measuredAt: new Date().toISOString(), code: ctx.code ?? gitHead().split(" ")[0], prices: PRICES_CHECKED, quick: ctx.quick, operations: n, results };
   writeFileSync(path.join(ROOT, "bench", "results", "cost-units.json"), `${JSON.stringify(out, null, 2)}\n`);
   if (!ctx.quick) {
     writeFileSync(path.join(ROOT, "bench", "cost-units.json"), `${JSON.stringify(out, null, 2)}\n`);
