@@ -10,8 +10,7 @@
  * get/set and RPC to the home's hub (fan-out), after the object's own state
  * has been written.
  */
-import { FIRMWARE_UPDATE_ACTION } from "../rollouts/definition";
-import { rolloutCommandSettled } from "../rollouts/deviceReports";
+import { FIRMWARE_UPDATE_ACTION, rolloutCommandSettled } from "./device/rolloutReports";
 import { DurableObject } from "cloudflare:workers";
 import { answerClose, broadcast, closeQuietly, ServerCloses } from "./broadcast";
 import { appEvent, deviceEvent, type OutgoingEvent, outgoing, SYSTEM_EVENTS } from "../events/shape";
@@ -672,7 +671,7 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
 
-  /** A firmware rollout's command is final: the rollout hears of it (src/rollouts/deviceReports.ts), off this call's path. */
+  /** A firmware rollout's command is final: the rollout hears of it (./device/rolloutReports.ts), off this call's path. */
   private tellRollout(c: CommandChange): void {
     const id = this.state.identity?.id;
     const view = this.commands.get(c.commandId);

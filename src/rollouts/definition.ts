@@ -117,6 +117,6 @@ export const rolloutDeviceSchema = z
 export type RolloutDevice = z.infer<typeof rolloutDeviceSchema>;
 
 /** The command a device gets in `command` delivery. */
-export const FIRMWARE_UPDATE_ACTION = "_firmwareUpdate_";
+export { FIRMWARE_UPDATE_ACTION } from "../live/device/rolloutReports";
 /** The event listeners, streams and webhooks get on each status or stage change. */
 export const ROLLOUT_EVENT = FIRMWARE_EVENTS.rolloutUpdated;
