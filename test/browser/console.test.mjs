@@ -372,6 +372,25 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     const history = await server.api("GET", `/devices/${fixture.deviceId}/commands?limit=1`, fixture.adminKey);
     assert.equal(history.body[0].action, "sprinkler-off");
     assert.equal(history.body[0].status, "cancelled");
+
+    // Without "Queue" the service refuses it (503 DEVICE_OFFLINE): said in words beside the form, and the list says refused, not just expired.
+    await page.click("#cmd-queue");
+    await page.$eval("#cmd-action", (el) => el.select());
+    await page.type("#cmd-action", "sprinkler-test");
+    await page.click("#cmd-action ~ button[type=submit]");
+    await waitText("#cmd-answer", "Not sent: the device is offline");
+    assert.match(await text("#cmd-answer"), /Tick “Queue”/);
+    const refused = await server.api("GET", `/devices/${fixture.deviceId}/commands?limit=1`, fixture.adminKey);
+    assert.equal(refused.body[0].action, "sprinkler-test");
+    assert.equal(refused.body[0].status, "expired");
+    await waitText('table[aria-label="Recent commands"] tr[data-status="expired"]', "refused: device offline");
+    await screenshot("command-refused");
+    await page.setViewport({ width: 375, height: 812 });
+    try {
+      await screenshot("phone-command-refused");
+    } finally {
+      await page.setViewport({ width: 1280, height: 800 });
+    }
   });
 
   test("the operator starts from nothing: a project and its admin key, then a class and a device with the line that runs it", { timeout: 60_000 }, async () => {

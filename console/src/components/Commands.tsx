@@ -14,6 +14,16 @@ import { DataTable } from "./DataTable";
 import { ErrorNote, json, parseJson, Section, time, useData } from "./ui";
 
 const RECENT = 10;
+
+/**
+ * A command's status in words. A command sent without `ttl` to an offline
+ * device is refused (`503 DEVICE_OFFLINE`) yet kept in the history as
+ * `expired`, completed the moment it was made: say it was refused.
+ */
+export function commandStatus(c: Command): string {
+  if (c.status === "expired" && c.completionTime && new Date(c.completionTime).getTime() === new Date(c.creationTime).getTime()) return "refused: device offline";
+  return c.status;
+}
 const OPEN: Command["status"][] = ["queued", "delivered"];
 
 export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: () => void }) {
@@ -43,7 +53,7 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
       setAnswer({ ok: true, text });
       onSent();
     } catch (err) {
-      const text = err instanceof ApiError && err.reason === "DEVICE_OFFLINE" ? "Not sent: the device is offline (503 DEVICE_OFFLINE). Tick “Queue” to let it wait." : String((err as Error).message);
+      const text = err instanceof ApiError && err.reason === "DEVICE_OFFLINE" ? "Not sent: the device is offline (503 DEVICE_OFFLINE). Tick “Queue” to let it wait for the device." : String((err as Error).message);
       setAnswer({ ok: false, text });
     } finally {
       setBusy(false);
@@ -110,7 +120,7 @@ export function RecentCommands({ session, deviceId, version }: { session: Sessio
         columns={[
           { head: "Sent", cell: (c) => time(c.creationTime) },
           { head: "Action", cell: (c) => <code>{c.action}</code> },
-          { head: "Status", cell: (c) => c.status },
+          { head: "Status", cell: (c) => commandStatus(c) },
           { head: "Result", class: "wide-only", cell: (c) => (c.result ? <code>{json(c.result)}</code> : "—") },
           {
             head: "Actions",
