@@ -173,6 +173,16 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await page.waitForSelector("#projectId");
     await page.type("#projectId", String(fixture.projectId));
     await page.type("#email", "ada@example.com");
+    // A wrong password is said in words beside the form, its code in small print after.
+    await page.type("#password", "wrong horse");
+    await page.click("button[type=submit]");
+    await waitText('[role="alert"]', "The email or password is wrong.");
+    assert.equal(await text('[role="alert"] .error-code'), "INCORRECT_PASSWORD (401)");
+    await screenshot("sign-in-wrong-password");
+    await page.setViewport({ width: 375, height: 812 });
+    await screenshot("phone-sign-in-wrong-password");
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.$eval("#password", (el) => el.select());
     await page.type("#password", "correct horse");
     await screenshot("sign-in");
     await page.click("button[type=submit]");
@@ -380,6 +390,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await page.click("#cmd-action ~ button[type=submit]");
     await waitText("#cmd-answer", "Not sent: the device is offline");
     assert.match(await text("#cmd-answer"), /Tick “Queue”/);
+    assert.equal(await text("#cmd-answer .error-code"), "DEVICE_OFFLINE (503)");
     const refused = await server.api("GET", `/devices/${fixture.deviceId}/commands?limit=1`, fixture.adminKey);
     assert.equal(refused.body[0].action, "sprinkler-test");
     assert.equal(refused.body[0].status, "expired");
@@ -428,8 +439,15 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await waitText(".top", "Greenhouse");
     await waitText(".who", "admin key");
     await page.waitForSelector('table[aria-label="Device classes"]');
-    await page.type("#class-id", "valve");
+    // A refused class: the reason in words under the class form, not at the top of the page.
+    await page.type("#class-id", "1valve");
     await page.type("#class-name", "Valve");
+    await page.click(".row-form:has(#class-id) button[type=submit]");
+    await waitText('.card:has(#class-id) [role="alert"]', "Check what you entered: id must start with a letter");
+    assert.equal(await text('.card:has(#class-id) [role="alert"] .error-code'), "INVALID_INPUT (400)");
+    await screenshot("class-refused");
+    await page.$eval("#class-id", (el) => el.select());
+    await page.type("#class-id", "valve");
     await page.click(".row-form:has(#class-id) button[type=submit]");
     await waitText('table[aria-label="Device classes"]', "valve");
     await page.waitForSelector("#device-class");

@@ -7,6 +7,7 @@
  */
 import { useState } from "preact/hooks";
 import { ApiError, get, request } from "../api";
+import { explain } from "../errors";
 import { useLiveEvents, usePoll } from "../live";
 import type { Session } from "../session";
 import type { Command } from "../types";
@@ -31,7 +32,7 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
   const [parameters, setParameters] = useState("{}");
   const [queue, setQueue] = useState(true);
   const [ttl, setTtl] = useState("3600");
-  const [answer, setAnswer] = useState<{ ok: boolean; text: string } | null>(null);
+  const [answer, setAnswer] = useState<{ ok: boolean; text: string; code?: string } | null>(null);
   const [busy, setBusy] = useState(false);
 
   async function send(e: Event) {
@@ -53,8 +54,8 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
       setAnswer({ ok: true, text });
       onSent();
     } catch (err) {
-      const text = err instanceof ApiError && err.reason === "DEVICE_OFFLINE" ? "Not sent: the device is offline (503 DEVICE_OFFLINE). Tick “Queue” to let it wait for the device." : String((err as Error).message);
-      setAnswer({ ok: false, text });
+      const text = err instanceof ApiError && err.reason === "DEVICE_OFFLINE" ? "Not sent: the device is offline. Tick “Queue” to let it wait for the device." : `Not sent. ${explain(err).text}`;
+      setAnswer({ ok: false, text, code: explain(err).code });
     } finally {
       setBusy(false);
     }
@@ -84,6 +85,12 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
       </form>
       <p id="cmd-answer" role="status" class={answer ? (answer.ok ? "ok" : "error") : ""}>
         {answer?.text}
+        {answer?.code && (
+          <>
+            {" "}
+            <small class="error-code">{answer.code}</small>
+          </>
+        )}
       </p>
     </Section>
   );

@@ -1,6 +1,7 @@
 /** Small pieces every page uses: presence, errors, paging, times, loading data. */
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
+import { explain } from "../errors";
 
 /** Presence as a dot and a word: never colour alone. */
 export function Presence({ online }: { online: boolean }) {
@@ -12,11 +13,19 @@ export function Presence({ online }: { online: boolean }) {
   );
 }
 
+/** An error in words (console/src/errors.ts), the service's code in small print after it. */
 export function ErrorNote({ error }: { error: unknown }) {
   if (!error) return null;
+  const { text, code } = explain(error);
   return (
     <p class="error" role="alert">
-      {error instanceof Error ? error.message : String(error)}
+      {text}
+      {code && (
+        <>
+          {" "}
+          <small class="error-code">{code}</small>
+        </>
+      )}
     </p>
   );
 }
