@@ -3,6 +3,7 @@
  * uses, with `Authorization: ModeCloud <key>`. Errors arrive in the contract's
  * `{reason, data}` shape and are thrown as `ApiError` so pages can show them.
  */
+import { sentence } from "./errors";
 
 export class ApiError extends Error {
   constructor(
@@ -14,13 +15,9 @@ export class ApiError extends Error {
   }
 }
 
+/** The sentence for the reason, then the code: `message` reads well wherever a page shows it whole. */
 function describe(status: number, reason: string, data?: Record<string, unknown>): string {
-  const errors = data?.errors;
-  if (errors && typeof errors === "object") {
-    const fields = Object.entries(errors as Record<string, unknown>).map(([field, why]) => `${field}: ${String(why)}`);
-    return `${reason} (${status}): ${fields.join("; ")}`;
-  }
-  return `${reason} (${status})`;
+  return `${sentence(status, reason, data)} (${reason}${status ? `, ${status}` : ""})`;
 }
 
 export interface Answer<T> {

@@ -31,6 +31,14 @@ function App() {
     setSession(null);
   }
 
+  /** Signed in anew from inside the console (e.g. with a project's first key): the live connection follows. */
+  function switchTo(s: Session) {
+    stopLive();
+    startLive(s, () => void end(s));
+    setSession(s);
+    location.hash = "#/project";
+  }
+
   if (!session) {
     return (
       <SignIn
@@ -48,7 +56,7 @@ function App() {
   if (page === "devices" && id) content = <Device key={id} session={session} id={Number(id)} />;
   else if (page === "homes" && id) content = <HomeDetail key={id} session={session} id={Number(id)} />;
   else if (page === "homes") content = <Homes session={session} />;
-  else if (page === "project" && session.isAdmin) content = <Project session={session} />;
+  else if (page === "project" && session.isAdmin) content = <Project key={session.key} session={session} onSignIn={switchTo} />;
   else if (page === "rollouts" && session.isAdmin && id === "new") content = <NewRollout session={session} />;
   else if (page === "rollouts" && session.isAdmin && id) content = <RolloutDetail key={id} session={session} id={Number(id)} route={route} />;
   else if (page === "rollouts" && session.isAdmin) content = <Rollouts session={session} route={route} />;

@@ -173,6 +173,16 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await page.waitForSelector("#projectId");
     await page.type("#projectId", String(fixture.projectId));
     await page.type("#email", "ada@example.com");
+    // A wrong password is said in words beside the form, its code in small print after.
+    await page.type("#password", "wrong horse");
+    await page.click("button[type=submit]");
+    await waitText('[role="alert"]', "The email or password is wrong.");
+    assert.equal(await text('[role="alert"] .error-code'), "INCORRECT_PASSWORD (401)");
+    await screenshot("sign-in-wrong-password");
+    await page.setViewport({ width: 375, height: 812 });
+    await screenshot("phone-sign-in-wrong-password");
+    await page.setViewport({ width: 1280, height: 800 });
+    await page.$eval("#password", (el) => el.select());
     await page.type("#password", "correct horse");
     await screenshot("sign-in");
     await page.click("button[type=submit]");
@@ -372,6 +382,111 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     const history = await server.api("GET", `/devices/${fixture.deviceId}/commands?limit=1`, fixture.adminKey);
     assert.equal(history.body[0].action, "sprinkler-off");
     assert.equal(history.body[0].status, "cancelled");
+
+    // Without "Queue" the service refuses it (503 DEVICE_OFFLINE): said in words beside the form, and the list says refused, not just expired.
+    await page.click("#cmd-queue");
+    await page.$eval("#cmd-action", (el) => el.select());
+    await page.type("#cmd-action", "sprinkler-test");
+    await page.click("#cmd-action ~ button[type=submit]");
+    await waitText("#cmd-answer", "Not sent: the device is offline");
+    assert.match(await text("#cmd-answer"), /Tick “Queue”/);
+    assert.equal(await text("#cmd-answer .error-code"), "DEVICE_OFFLINE (503)");
+    const refused = await server.api("GET", `/devices/${fixture.deviceId}/commands?limit=1`, fixture.adminKey);
+    assert.equal(refused.body[0].action, "sprinkler-test");
+    assert.equal(refused.body[0].status, "expired");
+    await waitText('table[aria-label="Recent commands"] tr[data-status="expired"]', "refused: device offline");
+    await screenshot("command-refused");
+    await page.setViewport({ width: 375, height: 812 });
+    try {
+      await screenshot("phone-command-refused");
+    } finally {
+      await page.setViewport({ width: 1280, height: 800 });
+    }
+  });
+
+  test("the operator starts from nothing: a project and its admin key, then a class and a device with the line that runs it", { timeout: 60_000 }, async () => {
+    await browser.defaultBrowserContext().overridePermissions(server.base, ["clipboard-read", "clipboard-write", "clipboard-sanitized-write"]);
+    await page.click(".who button");
+    await page.waitForSelector("#projectId");
+    await page.click('input[value="key"]');
+    await page.type("#apiKey", server.operator);
+    // No project ID: the operator token starts a new project.
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#project-name");
+    await page.type("#project-name", "Greenhouse");
+    await page.select("#project-provisioning", "onDemand");
+    await screenshot("start-project");
+    await page.click('form[aria-label="New project"] button[type=submit]');
+    await page.waitForSelector("[data-new-project]");
+    assert.equal(await page.evaluate(() => document.activeElement?.hasAttribute("data-new-project")), true, "focus moves to the new key");
+    const projectId = Number(await page.$eval("[data-new-project]", (el) => el.getAttribute("data-new-project")));
+    const adminKey = await text("#new-project-key");
+    assert.match(adminKey, /^mcp_/);
+    const project = await server.api("GET", `/projects/${projectId}`, adminKey);
+    assert.equal(project.body.name, "Greenhouse");
+    assert.equal(project.body.provisioning, "onDemand");
+    assert.equal((await server.api("GET", `/projects/${projectId}/apiKeys`, adminKey)).status, 200, "the key is an admin key");
+    await page.click('button[aria-label="Copy the new admin key"]');
+    await waitText(".copy-said", "Copied");
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), adminKey);
+    await screenshot("start-project-key");
+    await page.setViewport({ width: 375, height: 812 });
+    await screenshot("phone-start-project-key");
+    await page.setViewport({ width: 1280, height: 800 });
+
+    // Signed in with that key: the project page, where a class and a device are made.
+    await page.click("#use-new-key");
+    await waitText(".top", "Greenhouse");
+    await waitText(".who", "admin key");
+    await page.waitForSelector('table[aria-label="Device classes"]');
+    // A refused class: the reason in words under the class form, not at the top of the page.
+    await page.type("#class-id", "1valve");
+    await page.type("#class-name", "Valve");
+    await page.click(".row-form:has(#class-id) button[type=submit]");
+    await waitText('.card:has(#class-id) [role="alert"]', "Check what you entered: id must start with a letter");
+    assert.equal(await text('.card:has(#class-id) [role="alert"] .error-code'), "INVALID_INPUT (400)");
+    await screenshot("class-refused");
+    await page.$eval("#class-id", (el) => el.select());
+    await page.type("#class-id", "valve");
+    await page.click(".row-form:has(#class-id) button[type=submit]");
+    await waitText('table[aria-label="Device classes"]', "valve");
+    await page.waitForSelector("#device-class");
+    await page.type("#device-name", "North bed");
+    await page.type("#device-tag", "SN-0042");
+    await page.click('form[aria-label="New device"] button[type=submit]');
+    await page.waitForSelector("[data-new-device]");
+    assert.equal(await page.evaluate(() => document.activeElement?.hasAttribute("data-new-device")), true, "focus moves to the new device's key");
+    const deviceId = Number(await page.$eval("[data-new-device]", (el) => el.getAttribute("data-new-device")));
+    const deviceKey = await text("#new-device-key");
+    assert.equal(await text("#new-device-run"), `npm run device -- --url ${server.base} --id ${deviceId} --key ${deviceKey}`);
+    const device = await server.api("GET", `/devices/${deviceId}`, adminKey);
+    assert.equal(device.body.deviceClass, "valve");
+    assert.equal(device.body.tag, "SN-0042");
+    await page.click('button[aria-label="Copy the command that runs the simulated device"]');
+    await page.waitForFunction(() => navigator.clipboard.readText().then((t) => t.startsWith("npm run device")));
+    await screenshot("new-device");
+    // The line as shown runs the device: it connects with that key.
+    const run = startSimulator(deviceId, deviceKey, 0);
+    try {
+      await run.waitFor(/command socket connected/, "the command socket");
+    } finally {
+      run.child.kill("SIGINT");
+    }
+
+    // A new API key has its Copy button too.
+    await page.type("#key-name", "ci");
+    await page.click(".row-form:has(#key-name) button[type=submit]");
+    await page.waitForSelector("[data-new-key]");
+    await page.click('button[aria-label="Copy the key ci"]');
+    assert.match(await page.evaluate(() => navigator.clipboard.readText()), /^mcp_/);
+    await page.setViewport({ width: 375, height: 812 });
+    try {
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
+      await screenshot("phone-new-device");
+    } finally {
+      await page.setViewport({ width: 1280, height: 800 });
+    }
   });
 
   test("/docs renders offline: every request stays on this server", async () => {

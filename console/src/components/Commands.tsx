@@ -7,6 +7,7 @@
  */
 import { useState } from "preact/hooks";
 import { ApiError, get, request } from "../api";
+import { explain } from "../errors";
 import { useLiveEvents, usePoll } from "../live";
 import type { Session } from "../session";
 import type { Command } from "../types";
@@ -14,6 +15,16 @@ import { DataTable } from "./DataTable";
 import { ErrorNote, json, parseJson, Section, time, useData } from "./ui";
 
 const RECENT = 10;
+
+/**
+ * A command's status in words. A command sent without `ttl` to an offline
+ * device is refused (`503 DEVICE_OFFLINE`) yet kept in the history as
+ * `expired`, completed the moment it was made: say it was refused.
+ */
+export function commandStatus(c: Command): string {
+  if (c.status === "expired" && c.completionTime && new Date(c.completionTime).getTime() === new Date(c.creationTime).getTime()) return "refused: device offline";
+  return c.status;
+}
 const OPEN: Command["status"][] = ["queued", "delivered"];
 
 export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: () => void }) {
@@ -21,7 +32,7 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
   const [parameters, setParameters] = useState("{}");
   const [queue, setQueue] = useState(true);
   const [ttl, setTtl] = useState("3600");
-  const [answer, setAnswer] = useState<{ ok: boolean; text: string } | null>(null);
+  const [answer, setAnswer] = useState<{ ok: boolean; text: string; code?: string } | null>(null);
   const [busy, setBusy] = useState(false);
 
   async function send(e: Event) {
@@ -43,8 +54,8 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
       setAnswer({ ok: true, text });
       onSent();
     } catch (err) {
-      const text = err instanceof ApiError && err.reason === "DEVICE_OFFLINE" ? "Not sent: the device is offline (503 DEVICE_OFFLINE). Tick “Queue” to let it wait." : String((err as Error).message);
-      setAnswer({ ok: false, text });
+      const text = err instanceof ApiError && err.reason === "DEVICE_OFFLINE" ? "Not sent: the device is offline. Tick “Queue” to let it wait for the device." : `Not sent. ${explain(err).text}`;
+      setAnswer({ ok: false, text, code: explain(err).code });
     } finally {
       setBusy(false);
     }
@@ -74,6 +85,12 @@ export function CommandForm({ deviceId, onSent }: { deviceId: number; onSent: ()
       </form>
       <p id="cmd-answer" role="status" class={answer ? (answer.ok ? "ok" : "error") : ""}>
         {answer?.text}
+        {answer?.code && (
+          <>
+            {" "}
+            <small class="error-code">{answer.code}</small>
+          </>
+        )}
       </p>
     </Section>
   );
@@ -110,7 +127,7 @@ export function RecentCommands({ session, deviceId, version }: { session: Sessio
         columns={[
           { head: "Sent", cell: (c) => time(c.creationTime) },
           { head: "Action", cell: (c) => <code>{c.action}</code> },
-          { head: "Status", cell: (c) => c.status },
+          { head: "Status", cell: (c) => commandStatus(c) },
           { head: "Result", class: "wide-only", cell: (c) => (c.result ? <code>{json(c.result)}</code> : "—") },
           {
             head: "Actions",

@@ -19,7 +19,7 @@ export function Layout({ session, page, onSignOut, children }: { session: Sessio
     ["devices", "Devices"],
     ["homes", "Homes"],
   ];
-  if (session.isAdmin) links.push(["rollouts", "Rollouts"], ["project", "Keys and classes"]);
+  if (session.isAdmin) links.push(["rollouts", "Rollouts"], ["project", "Keys, classes and devices"]);
   return (
     <div class={`shell ${navOpen ? "nav-open" : ""}`}>
       <header class="top">

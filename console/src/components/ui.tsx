@@ -1,6 +1,7 @@
 /** Small pieces every page uses: presence, errors, paging, times, loading data. */
 import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useState } from "preact/hooks";
+import { explain } from "../errors";
 
 /** Presence as a dot and a word: never colour alone. */
 export function Presence({ online }: { online: boolean }) {
@@ -12,11 +13,19 @@ export function Presence({ online }: { online: boolean }) {
   );
 }
 
+/** An error in words (console/src/errors.ts), the service's code in small print after it. */
 export function ErrorNote({ error }: { error: unknown }) {
   if (!error) return null;
+  const { text, code } = explain(error);
   return (
     <p class="error" role="alert">
-      {error instanceof Error ? error.message : String(error)}
+      {text}
+      {code && (
+        <>
+          {" "}
+          <small class="error-code">{code}</small>
+        </>
+      )}
     </p>
   );
 }
@@ -87,4 +96,51 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[]) {
   }, deps);
   useEffect(reload, [reload]);
   return { data, setData, error, reload };
+}
+
+/**
+ * Copies `text` (navigator.clipboard); where the page may not write the
+ * clipboard (no permission, plain http), selects the text of `target` instead
+ * and says so, so Ctrl+C / long-press copies it.
+ */
+export function CopyButton({ text, target, label }: { text: string; target: string; label: string }) {
+  const [said, setSaid] = useState("");
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(text);
+      setSaid("Copied.");
+    } catch {
+      const el = document.getElementById(target);
+      const sel = window.getSelection();
+      if (el && sel) {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        sel.removeAllRanges();
+        sel.addRange(range);
+      }
+      setSaid("Selected: press Ctrl+C (⌘C) to copy.");
+    }
+  }
+  return (
+    <span class="copy">
+      <button type="button" aria-label={label} onClick={() => void copy()}>
+        Copy
+      </button>
+      <span role="status" class="muted copy-said">
+        {said}
+      </span>
+    </span>
+  );
+}
+
+/** A secret or a command line shown once, with its Copy button. */
+export function Copyable({ id, text, label }: { id: string; text: string; label: string }) {
+  return (
+    <div class="copy-row">
+      <code class="secret" id={id}>
+        {text}
+      </code>
+      <CopyButton text={text} target={id} label={label} />
+    </div>
+  );
 }

@@ -1,5 +1,7 @@
 /** Sign in as a user (email and password) or with a pasted project key or operator token. */
 import { useState } from "preact/hooks";
+import { useKey } from "../api";
+import { NewProject } from "../components/NewProject";
 import { ErrorNote } from "../components/ui";
 import { signInKey, signInUser, type Session } from "../session";
 
@@ -11,12 +13,20 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
   const [key, setKey] = useState("");
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
+  /** The operator token with no project yet: the console starts from nothing, with a new project. */
+  const [starting, setStarting] = useState(false);
+  const operatorKey = mode === "key" && key.trim() !== "" && !key.trim().startsWith("mcp_");
 
   async function submit(e: Event) {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
+      if (operatorKey && projectId.trim() === "") {
+        useKey(key.trim());
+        setStarting(true);
+        return;
+      }
       const id = Number(projectId);
       onSignedIn(mode === "user" ? await signInUser(id, email.trim(), password) : await signInKey(id, key.trim()));
     } catch (err) {
@@ -24,6 +34,32 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
     } finally {
       setBusy(false);
     }
+  }
+
+  if (starting) {
+    return (
+      <main class="signin">
+        <div class="start">
+          <h1>Start a project</h1>
+          <p class="muted">Signed in with the operator token. Make a project and its first admin key; then sign in with that key to add device classes and devices.</p>
+          <NewProject
+            onSignIn={(s) => {
+              location.hash = "#/project";
+              onSignedIn(s);
+            }}
+          />
+          <button
+            type="button"
+            onClick={() => {
+              useKey(null);
+              setStarting(false);
+            }}
+          >
+            Back to sign-in
+          </button>
+        </div>
+      </main>
+    );
   }
 
   return (
@@ -41,7 +77,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           </label>
         </fieldset>
         <label for="projectId">Project ID</label>
-        <input id="projectId" name="projectId" type="number" min="1" required value={projectId} onInput={(e) => setProjectId(e.currentTarget.value)} />
+        <input id="projectId" name="projectId" type="number" min="1" required={!operatorKey} aria-describedby={mode === "key" ? "projectId-hint" : undefined} value={projectId} onInput={(e) => setProjectId(e.currentTarget.value)} />
         {mode === "user" ? (
           <>
             <label for="email">Email</label>
@@ -61,6 +97,9 @@ export function SignIn({ onSignedIn }: { onSignedIn: (s: Session) => void }) {
           <>
             <label for="apiKey">Key</label>
             <input id="apiKey" name="apiKey" type="password" autocomplete="off" placeholder="mcp_… or the operator token" required value={key} onInput={(e) => setKey(e.currentTarget.value)} />
+            <p class="hint" id="projectId-hint">
+              With the operator token, leave the project ID empty to start a new project.
+            </p>
             <p class="hint">A project key has no event socket: the console polls presence and key-values every few seconds instead.</p>
           </>
         )}
