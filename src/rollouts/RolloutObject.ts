@@ -321,16 +321,15 @@ export class RolloutObject extends DurableObject<Env> {
     return { rolloutId: r.id, name: def.name, bundleId: def.bundleId, status: r.status, stage: r.stage, counts: this.counts(), reason: r.reason };
   }
 
-  /** A device's final state, once: a device already finished keeps its first outcome. Then the abort rule. */
+  /**
+   * A device's final state, once: a device already finished keeps its first
+   * outcome. The abort and completion rules count every device, so they run
+   * once per alarm run (the callers arm it at once), not once per report.
+   */
   private finish(deviceId: number, status: RolloutDeviceStatus, reason: string | null, t: number): void {
     const d = this.device(deviceId);
     if (!d || FINISHED.includes(d.status as RolloutDeviceStatus)) return;
     this.sql.exec("UPDATE devices SET status = ?, reason = ?, finished = ? WHERE device_id = ?", status, reason, t, deviceId);
-    const r = this.row();
-    if (r && (r.status === "running" || r.status === "paused")) {
-      this.checkAbort(this.definition(r), t);
-      this.checkComplete(this.definition(r), t);
-    }
   }
 
   /** Failures (failed and timed out) at `failurePercent` of the finished devices, once `minDevices` have finished: aborted. */
