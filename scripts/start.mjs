@@ -11,6 +11,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import { prepareDevVars } from "./dev-vars.mjs";
+import { pipeFiltered } from "./wrangler-output.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const wrangler = fileURLToPath(new URL("../node_modules/wrangler/bin/wrangler.js", import.meta.url));
@@ -68,7 +69,16 @@ const appliedNow = new Set([...(migrate.stdout ?? "").matchAll(/(\d{4}_[\w-]+\.s
 console.log(appliedNow.size > 0 ? `npm start: applied ${appliedNow.size} D1 migration(s) to local storage (${[...appliedNow].join(", ")}).` : "npm start: local D1 storage is up to date (no migration to apply).");
 
 const devArgs = argValue("--port") ? args : ["--port", port, ...args];
-const server = spawn(process.execPath, [wrangler, "dev", ...devArgs], { cwd: root, stdio: "inherit" });
+// Its output passes through a filter (scripts/wrangler-output.mjs) that drops
+// the repeats; colours stay when this terminal has them. Piped, wrangler
+// shows no hotkey bar: Ctrl-C stops it as before.
+const server = spawn(process.execPath, [wrangler, "dev", ...devArgs], {
+  cwd: root,
+  stdio: ["inherit", "pipe", "pipe"],
+  env: { ...process.env, ...(process.stdout.isTTY && !process.env.NO_COLOR ? { FORCE_COLOR: "1" } : {}) },
+});
+pipeFiltered(server.stdout, process.stdout);
+pipeFiltered(server.stderr, process.stderr);
 
 // Ctrl-C reaches wrangler directly (same terminal); a SIGTERM to this script
 // is passed on. Either way this script ends when wrangler does, with its code.
