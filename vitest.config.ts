@@ -66,7 +66,7 @@ export default defineConfig(async () => {
       ],
       // The fault tests make calls fail on purpose (src/faults.ts); the code
       // logs each failure as it would a real one, which here is expected.
-      onConsoleLog: (log) => !log.includes("injected fault at "),
+      onConsoleLog: (log: string) => !log.includes("injected fault at "),
       // CI reads the counts from a JSON report beside the usual output.
       reporters: process.env.CI ? ["default", "json"] : ["default"],
       outputFile: { json: ".vitest-results.json" },
