@@ -124,7 +124,7 @@ const result = {
     url: commandUrl,
     body: commandBody,
     // Literal values, so it works also in a shell where the exports were not pasted.
-    curl: `curl -s -i -X PUT ${q(commandUrl)} -H ${q(`Authorization: ModeCloud ${uk}`)} -H 'content-type: application/json' -d ${q(JSON.stringify(commandBody))}`,
+    curl: `curl -isw '\\n' -X PUT ${q(commandUrl)} -H ${q(`Authorization: ModeCloud ${uk}`)} -H 'content-type: application/json' -d ${q(JSON.stringify(commandBody))}`,
   },
   console: { url: `${base}/console/`, projectId: pid, email, password, adminKey: pk },
 };
