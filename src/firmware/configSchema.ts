@@ -26,7 +26,12 @@ const parameterSchema = z
     label: upToChars("nameChars").optional(),
     description: upToChars("configTextChars").optional(),
     // A long number is taken as the double it reads as (src/json/exact.ts), as before.
-    default: z.preprocess(asDouble, z.union([upToChars("configTextChars"), z.number(), z.boolean()])).optional(),
+    // Declared as one schema of three types (`maxLength` binds only a string) rather than an `anyOf`
+    // without `type`, which the /docs reference takes for invalid.
+    default: z
+      .preprocess(asDouble, z.union([upToChars("configTextChars"), z.number(), z.boolean()]))
+      .openapi({ type: ["string", "number", "boolean"], maxLength: LIMIT.configTextChars })
+      .optional(),
   })
   .superRefine((p, ctx) => {
     if (p.default === undefined) return;

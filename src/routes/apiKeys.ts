@@ -19,8 +19,10 @@ const apiKeySchema = z
   .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), admin: z.boolean(), creationTime: timeSchema })
   .openapi("ProjectApiKey");
 
-const newApiKeySchema = apiKeySchema
-  .extend({ key: z.string().openapi({ description: "The key itself. Shown only in this response; store it." }) })
+// Its own object rather than `apiKeySchema.extend`, which the document gives as an
+// `allOf` without `type`: a schema the /docs reference takes for invalid.
+const newApiKeySchema = z
+  .object({ ...apiKeySchema.shape, key: z.string().openapi({ description: "The key itself. Shown only in this response; store it." }) })
   .openapi("NewProjectApiKey");
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });

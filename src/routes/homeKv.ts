@@ -13,6 +13,7 @@ import type { AppEnv } from "../env";
 import { loadHome } from "../homes/access";
 import { invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
+import { anyJsonSchema } from "../json/schema";
 import { encodeValue, etagOf } from "../live/kvRules";
 import { homeHub } from "../stubs";
 import { reach } from "../http/reach";
@@ -64,7 +65,7 @@ const putKv = createRoute({
   request: {
     params: keyParams,
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
-    body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet")),
+    body: jsonBody(z.object({ value: anyJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet")),
   },
   responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(429, 503) },
 });

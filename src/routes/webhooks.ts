@@ -56,8 +56,10 @@ const webhookSchema = z
   })
   .openapi("Webhook");
 
-const newWebhookSchema = webhookSchema
-  .extend({ secret: z.string().openapi({ description: "Signs each delivery (`X-Mode-Signature`). Shown only in this response; store it." }) })
+// Its own object rather than `webhookSchema.extend`, which the document gives as an
+// `allOf` without `type`: a schema the /docs reference takes for invalid.
+const newWebhookSchema = z
+  .object({ ...webhookSchema.shape, secret: z.string().openapi({ description: "Signs each delivery (`X-Mode-Signature`). Shown only in this response; store it." }) })
   .openapi("NewWebhook");
 
 const attemptSchema = z

@@ -16,6 +16,7 @@ import { ApiError, notFound } from "../../http/errors";
 import { errors, json, jsonBody, noContent, rangeHeader, security } from "../../http/openapi";
 import { pageQuery, setRange } from "../../http/range";
 import { timeSchema } from "../../http/validation";
+import { anyJsonSchema } from "../../json/schema";
 import { commandIdSchema, reportBodySchema, resultJsonOf, resultSchema } from "../../live/device/commandReport";
 import { COMMAND_STATUSES, type CommandStatus, type Issuer } from "../../live/device/commands";
 import type { Outcome } from "../../live/device/commands";
@@ -58,7 +59,7 @@ export const commandSchema = z
   .object({
     commandId: z.string(),
     action: z.string().openapi({ example: "sprinkler-on" }),
-    parameters: z.record(z.string(), z.unknown()),
+    parameters: z.record(z.string(), anyJsonSchema),
     status: statusSchema,
     creationTime: timeSchema,
     deliveryTime: timeSchema.optional().openapi({ description: "When it first reached a command socket." }),

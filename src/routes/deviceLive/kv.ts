@@ -19,6 +19,7 @@ import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, notFound } from "../../http/errors";
 import { connectionCap, errors, json, jsonBody, security } from "../../http/openapi";
 import { errorSchema, timeSchema } from "../../http/validation";
+import { anyJsonSchema } from "../../json/schema";
 import type { KvChange, KvPrecondition } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
 import { encodeValue, etagOf, IF_MATCH_TEXT, ifMatchOf, keyProblem, REV_TEXT } from "../../live/kvRules";
@@ -29,13 +30,15 @@ import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 export const kvItemSchema = z
   .object({
     key: z.string(),
-    value: z.unknown().openapi({ description: "Any JSON." }),
+    value: anyJsonSchema.openapi({ description: "Any JSON." }),
     modificationTime: timeSchema,
   })
   .openapi("KeyValue");
 
-export const listedKvItemSchema = kvItemSchema
-  .extend({ rev: z.number().int().openapi({ description: "The store's rev of this key's last change (its ETag without quotes)." }) })
+// Its own object rather than `kvItemSchema.extend`, which the document gives as an
+// `allOf` without `type`: a schema the /docs reference takes for invalid.
+export const listedKvItemSchema = z
+  .object({ ...kvItemSchema.shape, rev: z.number().int().openapi({ description: "The store's rev of this key's last change (its ETag without quotes)." }) })
   .openapi("ListedKeyValue");
 
 export const etagHeader = z.object({
@@ -119,7 +122,7 @@ const putKv = createRoute({
   request: {
     params: keyParams,
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
-    body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet")),
+    body: jsonBody(z.object({ value: anyJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet")),
   },
   responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(429, 503) },
 });
