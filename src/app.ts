@@ -11,6 +11,7 @@ import { corsMiddleware } from "./http/cors";
 import { onError, onNotFound } from "./http/errors";
 import { jsonBodyGuard } from "./http/jsonGuard";
 import { plainUpgrades } from "./http/upgrade";
+import { invalidInputExamples } from "./http/openapi";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
 import { appProxyRoutes } from "./routes/appProxy";
@@ -81,6 +82,7 @@ export function createApp() {
   // Only where the bench turned the cost meter on (src/meter/route.ts).
   app.route("/", meterRoutes());
 
+  invalidInputExamples(app.openAPIRegistry);
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",
     in: "header",

@@ -1,9 +1,13 @@
 /**
- * The OpenAPI document's examples and schemas, walked whole: every example
- * satisfies the schema it illustrates, and every schema is one the /docs
- * reference (Scalar) reads without a warning.
+ * The OpenAPI document's examples and schemas, walked whole: every request
+ * body and every error response has an example, every example satisfies the
+ * schema it illustrates (and a request example passes the route's own
+ * validator), and every schema is one the /docs reference (Scalar) reads
+ * without a warning.
  */
+import { z } from "@hono/zod-openapi";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../src/app";
 import { get } from "./helpers/api";
 import { type Schema, schemaProblems, subschemas, violations } from "./helpers/jsonSchema";
 
@@ -67,6 +71,36 @@ function examplesOf(m: Media | Parameter): [string, unknown][] {
 }
 
 describe("OpenAPI examples", () => {
+  it("every request body has an example for each of its media types", () => {
+    const missing: string[] = [];
+    for (const [name, op] of operations()) {
+      for (const [type, m] of Object.entries(op.requestBody?.content ?? {})) if (examplesOf(m).length === 0) missing.push(`${name} ${type}`);
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("every 4xx and 5xx response has examples in the contract's shape {reason, data?}", () => {
+    const problems: string[] = [];
+    for (const [name, op] of operations()) {
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (!/^[45]/.test(status)) continue;
+        const media = Object.entries(r.content ?? {});
+        if (media.length === 0) problems.push(`${name} ${status}: no content`);
+        for (const [type, m] of media) {
+          const examples = examplesOf(m);
+          if (examples.length === 0) problems.push(`${name} ${status} ${type}: no example`);
+          for (const [which, value] of examples) {
+            const { reason, data, ...rest } = (value ?? {}) as Record<string, unknown>;
+            const shaped =
+              typeof reason === "string" && /^[A-Z][A-Z0-9_]*$/.test(reason) && (data === undefined || (typeof data === "object" && data !== null && !Array.isArray(data))) && Object.keys(rest).length === 0;
+            if (!shaped) problems.push(`${name} ${status} ${which}: ${JSON.stringify(value)} is not {reason, data?}`);
+          }
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it("every example satisfies the schema it illustrates", () => {
     const problems: string[] = [];
     const check = (schema: Schema | undefined, value: unknown, at: string) => {
@@ -87,6 +121,18 @@ describe("OpenAPI examples", () => {
     expect(problems).toEqual([]);
   });
 
+  it("every request example passes the route's own validator", () => {
+    // The JSON Schema cannot say everything zod checks (refinements: a default of the parameter's type, stages that grow, …).
+    const problems: string[] = [];
+    for (const def of createApp().openAPIRegistry.definitions) {
+      if (def.type !== "route") continue;
+      const media = def.route.request?.body?.content?.["application/json"] as { schema?: unknown; example?: unknown } | undefined;
+      if (!(media?.schema instanceof z.ZodType)) continue;
+      const result = media.schema.safeParse(media.example);
+      if (!result.success) problems.push(`${def.route.method.toUpperCase()} ${def.route.path}: ${JSON.stringify(result.error.issues)}`);
+    }
+    expect(problems).toEqual([]);
+  });
 });
 
 describe("OpenAPI schemas", () => {

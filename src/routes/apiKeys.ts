@@ -9,7 +9,7 @@ import { db } from "../db/client";
 import { projectApiKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { capReached, errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { boolSchema, idSchema, nameSchema, timeSchema } from "../http/validation";
 import { refuseApiKeysOverCap } from "../limits/caps";
@@ -34,8 +34,8 @@ const createKey = createRoute({
   tags: ["Projects"],
   summary: "Create a project API key",
   security,
-  request: { params, body: jsonBody(z.strictObject({ name: nameSchema(), admin: boolSchema.default(false) })) },
-  responses: { 201: json(newApiKeySchema, "The key, shown once."), ...errors(400, 401, 403, 404) },
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema(), admin: boolSchema.default(false) }), { name: "Backend", admin: false }) },
+  responses: { 201: json(newApiKeySchema, "The key, shown once."), ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), capReached("apiKeysPerProject")) },
 });
 
 const listKeys = createRoute({
@@ -45,7 +45,7 @@ const listKeys = createRoute({
   summary: "List a project's API keys (never the keys themselves)",
   security,
   request: { params },
-  responses: { 200: json(z.array(apiKeySchema), "The keys' metadata."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(z.array(apiKeySchema), "The keys' metadata."), ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND")) },
 });
 
 const deleteKey = createRoute({
@@ -55,7 +55,7 @@ const deleteKey = createRoute({
   summary: "Revoke a project API key",
   security,
   request: { params: keyParams },
-  responses: { 204: { description: "Revoked." }, ...errors(400, 401, 403, 404) },
+  responses: { 204: { description: "Revoked." }, ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), notFound("API_KEY_NOT_FOUND")) },
 });
 
 const columns = {

@@ -7,12 +7,13 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { requireUser } from "../auth/policy";
 import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
-import { connectionCap, errors, security } from "../http/openapi";
+import { forbidden } from "../http/errors";
+import { connectionCap, errors, refusal, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
 import { SESSION_HEADER, USER_HEADER } from "../live/UserHub";
 import { userHub } from "../stubs";
 import { reach } from "../http/reach";
-import { requireUpgrade } from "./deviceLive/shared";
+import { requireUpgrade, websocketRequired } from "./deviceLive/shared";
 
 const appSocket = createRoute({
   method: "get",
@@ -23,7 +24,12 @@ const appSocket = createRoute({
     "One JSON text frame per event: `{eventType, eventData, timestamp, homeId, originDeviceId, originDeviceClass, originDeviceIp}`, including `_deviceConnected_`, `_deviceDisconnected_`, `_deviceKVSaved_` and `_deviceKVDeleted_`. The socket closes with code 4001 when the session ends.",
   security,
   request: { query: z.object({ authToken: z.string().optional().openapi({ description: "The user key (browsers cannot set headers on a WebSocket)." }) }) },
-  responses: { 101: { description: "Switching to the WebSocket protocol." }, ...errors(401, 403), ...connectionCap("The user already has as many app sockets open as they may", "appSocketsPerUser"), 426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." } },
+  responses: {
+    101: { description: "Switching to the WebSocket protocol." },
+    ...errors(401, forbidden("PERMISSION_DENIED", { right: "userSession" })),
+    ...connectionCap("The user already has as many app sockets open as they may", "appSocketsPerUser"),
+    ...refusal("Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`).", websocketRequired()),
+  },
 });
 
 export function appSocketRoutes() {
