@@ -108,7 +108,7 @@ export function generateClient(doc: OpenApiDocument): string {
     "/** The body of an operation's successful answers (its 2xx statuses). */",
     "export type SuccessBody<P extends Path, M extends Method<P>> = ResponseBody<P, M, 200 | 201 | 202 | 203 | 204 | 206>;",
     "/** The request body an operation takes (`never`: none). */",
-    "export type RequestBody<P extends Path, M extends Method<P>> = OperationOf<P, M> extends { body?: infer B } ? B : never;",
+    'export type RequestBody<P extends Path, M extends Method<P>> = "body" extends keyof OperationOf<P, M> ? OperationOf<P, M>["body" & keyof OperationOf<P, M>] : never;',
     "",
   );
   return out.join("\n");

@@ -3,7 +3,8 @@
  * document the worker serves: regenerate it with `npm run client:generate`
  * (vitest's -u on this file) after changing a route or a schema.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { Device, Error as ErrorBody, RequestBody, ResponseBody, SuccessBody, UpdateDevice } from "../client/api";
 import { generateClient, type OpenApiDocument, typeOf } from "../client/generate";
 import { get } from "./helpers/api";
 
@@ -11,6 +12,14 @@ describe("client/api.ts", () => {
   it("is current with /openapi.json (else: npm run client:generate, and commit client/api.ts)", async () => {
     const doc = (await get("/openapi.json")).body as OpenApiDocument;
     await expect(generateClient(doc), "client/api.ts is stale: run npm run client:generate and commit it").toMatchFileSnapshot("../client/api.ts");
+  });
+
+  it("types each operation's body and answers (checked by tsc)", () => {
+    expectTypeOf<ResponseBody<"/devices/{deviceId}", "get", 200>>().toEqualTypeOf<Device>();
+    expectTypeOf<ResponseBody<"/devices/{deviceId}", "get", 404>>().toEqualTypeOf<ErrorBody>();
+    expectTypeOf<SuccessBody<"/devices/{deviceId}", "patch">>().toEqualTypeOf<undefined>();
+    expectTypeOf<RequestBody<"/devices/{deviceId}", "patch">>().toEqualTypeOf<UpdateDevice>();
+    expectTypeOf<RequestBody<"/devices/{deviceId}", "get">>().toBeNever();
   });
 });
 
