@@ -101,6 +101,14 @@ describe("OpenAPI examples", () => {
     expect(problems).toEqual([]);
   });
 
+  it("a 400's example is what that route's own validators answer, not a stand-in", () => {
+    const projects = doc.paths["/projects"]!["post"]!.responses["400"]!.content!["application/json"]!.examples!["INVALID_INPUT"]!.value as { data: { errors: Record<string, string> } };
+    expect(Object.keys(projects.data.errors)).toContain("name");
+    const stillStandIns = operations().filter(([, op]) => JSON.stringify(op.responses["400"] ?? {}).includes("Malformed JSON in request body"));
+    // Only routes whose validators accept an empty body, path and query keep the general example.
+    expect(stillStandIns.length).toBeLessThan(operations().filter(([, op]) => op.responses["400"]).length / 2);
+  });
+
   it("every example satisfies the schema it illustrates", () => {
     const problems: string[] = [];
     const check = (schema: Schema | undefined, value: unknown, at: string) => {
