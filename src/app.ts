@@ -11,6 +11,7 @@ import { corsMiddleware } from "./http/cors";
 import { onError, onNotFound } from "./http/errors";
 import { jsonBodyGuard } from "./http/jsonGuard";
 import { plainUpgrades } from "./http/upgrade";
+import { invalidInputExamples } from "./http/openapi";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
 import { appProxyRoutes } from "./routes/appProxy";
@@ -81,6 +82,14 @@ export function createApp() {
   // Only where the bench turned the cost meter on (src/meter/route.ts).
   app.route("/", meterRoutes());
 
+  // The 400 examples come from running every route's validators: work for the
+  // first request of the document, not for every isolate's start.
+  let examplesFilled = false;
+  app.use("/openapi.json", async (_c, next) => {
+    if (!examplesFilled) invalidInputExamples(app.openAPIRegistry);
+    examplesFilled = true;
+    await next();
+  });
   app.openAPIRegistry.registerComponent("securitySchemes", "ModeCloud", {
     type: "apiKey",
     in: "header",

@@ -136,6 +136,11 @@ function carriesKey(piece: string, callerKey: string | undefined): boolean {
   return !!callerKey && (piece.includes(callerKey) || name.includes(callerKey) || value.includes(callerKey));
 }
 
+export const timedOut = (timeoutMs: number) => new ApiError(504, "APP_PROXY_TIMEOUT", { timeoutMs });
+export const unreachable = () => new ApiError(502, "APP_PROXY_UNREACHABLE", { message: "the app server could not be reached" });
+export const responseTooLarge = () =>
+  new ApiError(502, "APP_PROXY_RESPONSE_TOO_LARGE", { ...limitData("appProxyResponseBytes", LIMIT.appProxyResponseBytes), maxBytes: LIMIT.appProxyResponseBytes });
+
 export function timeoutOf(env: Env): number {
   const ms = Number(env.APP_PROXY_TIMEOUT_MS as string | undefined);
   return Number.isFinite(ms) && ms >= 100 && ms <= 120_000 ? ms : DEFAULT_TIMEOUT_MS;
@@ -196,11 +201,11 @@ export async function forward(input: ForwardInput): Promise<Response> {
     });
     resBody = await readCapped(res.body, LIMIT.appProxyResponseBytes);
   } catch (err) {
-    if (signal.aborted) throw new ApiError(504, "APP_PROXY_TIMEOUT", { timeoutMs });
+    if (signal.aborted) throw timedOut(timeoutMs);
     console.warn("app proxy target unreachable", targetUrl.origin, err);
-    throw new ApiError(502, "APP_PROXY_UNREACHABLE", { message: "the app server could not be reached" });
+    throw unreachable();
   }
-  if (!resBody) throw new ApiError(502, "APP_PROXY_RESPONSE_TOO_LARGE", { ...limitData("appProxyResponseBytes", LIMIT.appProxyResponseBytes), maxBytes: LIMIT.appProxyResponseBytes });
+  if (!resBody) throw responseTooLarge();
 
   const out = returnedHeaders(res.headers);
   return new Response(NO_BODY_STATUS.has(res.status) ? null : resBody, { status: res.status, headers: out });

@@ -19,6 +19,7 @@ import { and, eq, isNotNull, isNull, lte, or } from "drizzle-orm";
 import { db, replicaDb } from "../db/client";
 import { firmwareBundles, firmwareRollouts, firmwareRolloutTargets } from "../db/schema";
 import { now } from "../http/time";
+import { ApiError } from "../errors";
 
 /** What a bundle shows of its image: `artifact` in the bundle's reads, null until one is uploaded. */
 export interface Artifact {
@@ -210,6 +211,8 @@ export const etagOf = (artifact: Artifact): string => `"${artifact.sha256}"`;
  */
 export const rangeApplies = (ifRange: string | undefined, artifact: Artifact): boolean => ifRange === undefined || ifRange.trim() === etagOf(artifact);
 
+export const rangeNotSatisfiable = (size: number) => new ApiError(416, "RANGE_NOT_SATISFIABLE", { size });
+
 /**
  * The answer to a device's download: the whole image (200), one range of it
  * (206), or 416 when the range is past its end. Null when R2 no longer has
@@ -225,7 +228,8 @@ export async function serveArtifact(
   const asked = rangeApplies(headers.ifRange, artifact) ? rangeOf(headers.range, artifact.size) : ({ kind: "whole" } as const);
   const common = { ETag: etagOf(artifact), "Accept-Ranges": "bytes" };
   if (asked.kind === "unsatisfiable") {
-    return new Response(JSON.stringify({ reason: "RANGE_NOT_SATISFIABLE", data: { size: artifact.size } }), {
+    const { reason, data } = rangeNotSatisfiable(artifact.size);
+    return new Response(JSON.stringify({ reason, data }), {
       status: 416,
       headers: { ...common, "Content-Type": "application/json", "Content-Range": `bytes */${artifact.size}` },
     });

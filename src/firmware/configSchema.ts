@@ -26,7 +26,12 @@ const parameterSchema = z
     label: upToChars("nameChars").optional(),
     description: upToChars("configTextChars").optional(),
     // A long number is taken as the double it reads as (src/json/exact.ts), as before.
-    default: z.preprocess(asDouble, z.union([upToChars("configTextChars"), z.number(), z.boolean()])).optional(),
+    // Declared as one schema of three types (`maxLength` binds only a string) rather than an `anyOf`
+    // without `type`, which the /docs reference takes for invalid.
+    default: z
+      .preprocess(asDouble, z.union([upToChars("configTextChars"), z.number(), z.boolean()]))
+      .openapi({ type: ["string", "number", "boolean"], maxLength: LIMIT.configTextChars })
+      .optional(),
   })
   .superRefine((p, ctx) => {
     if (p.default === undefined) return;
@@ -59,19 +64,7 @@ const entrySchema = z
     const problem = keyNameProblem(entry.keyName, entry.repeatable, byKey);
     if (problem) ctx.addIssue({ code: "custom", path: ["keyName"], message: problem });
   })
-  .openapi("DeviceConfigEntry", {
-    example: {
-      name: "Log retrieval module schema",
-      description: "Configuration schema for log retrieval.",
-      repeatable: false,
-      keyName: "ug::{{peripheralModelId}}:{{peripheralModuleId}}::configurations",
-      parameters: [
-        { key: "peripheralModelId", type: "string", required: true, label: "Model ID" },
-        { key: "peripheralModuleId", type: "string", required: true, label: "Module ID" },
-        { key: "coreDirectory", type: "string", required: true, label: "Core directory", default: "/var/log" },
-      ],
-    },
-  });
+  .openapi("DeviceConfigEntry", { example: configEntryExample() });
 
 /** Why a `keyName` template cannot be used, or null when it can. */
 export function keyNameProblem(keyName: string, repeatable: boolean, parameters: Map<string, { required: boolean }>): string | null {
@@ -104,3 +97,18 @@ export const deviceConfigSchemaSchema = z
   });
 
 export type DeviceConfigSchema = z.infer<typeof deviceConfigSchemaSchema>;
+
+/** An entry as a firmware author writes one (a fresh copy each time: examples end up in documents that may be changed). */
+export function configEntryExample() {
+  return {
+    name: "Log retrieval module schema",
+    description: "Configuration schema for log retrieval.",
+    repeatable: false,
+    keyName: "ug::{{peripheralModelId}}:{{peripheralModuleId}}::configurations",
+    parameters: [
+      { key: "peripheralModelId", type: "string" as const, required: true, label: "Model ID" },
+      { key: "peripheralModuleId", type: "string" as const, required: true, label: "Module ID" },
+      { key: "coreDirectory", type: "string" as const, required: true, label: "Core directory", default: "/var/log" },
+    ],
+  };
+}

@@ -41,7 +41,9 @@ export async function loadHome(env: Env, who: Principal, homeId: number, right?:
   return found;
 }
 
+export const homeDeactivated = (homeId: number) => conflict("HOME_DEACTIVATED", { homeId, message: "the home is deactivated; the project can reactivate it" });
+
 /** A deactivated home keeps its data but takes no new devices or commands: 409 with the reason. */
 export function refuseDeactivated(home: { id: number; deactivated: boolean }): void {
-  if (home.deactivated) throw conflict("HOME_DEACTIVATED", { homeId: home.id, message: "the home is deactivated; the project can reactivate it" });
+  if (home.deactivated) throw homeDeactivated(home.id);
 }

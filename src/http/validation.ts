@@ -7,6 +7,7 @@ import type { Hook } from "@hono/zod-openapi";
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { asDouble } from "../json/exact";
+import { anyJsonSchema } from "../json/schema";
 import { readCapped, tooLarge } from "./bodyCap";
 import { invalidInput } from "./errors";
 import { LIMIT } from "../limits/registry";
@@ -117,5 +118,5 @@ export const nameSchema = (max: number = LIMIT.nameChars) => textSchema(max).ref
 export const timeSchema = z.string().openapi({ format: "date-time", example: "2019-09-18T22:31:20.678Z" });
 
 export const errorSchema = z
-  .object({ reason: z.string().openapi({ example: "INVALID_INPUT" }), data: z.record(z.string(), z.unknown()).optional() })
+  .object({ reason: z.string().openapi({ example: "INVALID_INPUT" }), data: z.record(z.string(), anyJsonSchema).optional() })
   .openapi("Error");

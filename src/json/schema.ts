@@ -6,8 +6,15 @@ import { z } from "@hono/zod-openapi";
 import { asDouble } from "./exact";
 
 /**
+ * Any JSON value. The document lists every JSON type rather than giving `{}`:
+ * the same to JSON Schema, but the /docs reference (Scalar) takes a schema
+ * without `type` for an invalid one (test/openapi-examples.test.ts).
+ */
+export const anyJsonSchema = z.unknown().openapi({ type: ["string", "number", "boolean", "object", "array", "null"] });
+
+/**
  * A JSON object of any content (command parameters, event data, a command's
  * result). A long number in its place is refused as the number it is: to zod
  * a kept number is an object, which a record would otherwise take.
  */
-export const jsonObjectSchema = (error: string) => z.preprocess(asDouble, z.record(z.string(), z.unknown(), { error }));
+export const jsonObjectSchema = (error: string) => z.preprocess(asDouble, z.record(z.string(), anyJsonSchema, { error }));

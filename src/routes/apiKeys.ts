@@ -9,7 +9,7 @@ import { db } from "../db/client";
 import { projectApiKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { capReached, errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { boolSchema, idSchema, nameSchema, timeSchema } from "../http/validation";
 import { refuseApiKeysOverCap } from "../limits/caps";
@@ -19,8 +19,10 @@ const apiKeySchema = z
   .object({ id: z.number().int(), projectId: z.number().int(), name: z.string(), admin: z.boolean(), creationTime: timeSchema })
   .openapi("ProjectApiKey");
 
-const newApiKeySchema = apiKeySchema
-  .extend({ key: z.string().openapi({ description: "The key itself. Shown only in this response; store it." }) })
+// Its own object rather than `apiKeySchema.extend`, which the document gives as an
+// `allOf` without `type`: a schema the /docs reference takes for invalid.
+const newApiKeySchema = z
+  .object({ ...apiKeySchema.shape, key: z.string().openapi({ description: "The key itself. Shown only in this response; store it." }) })
   .openapi("NewProjectApiKey");
 
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
@@ -32,8 +34,8 @@ const createKey = createRoute({
   tags: ["Projects"],
   summary: "Create a project API key",
   security,
-  request: { params, body: jsonBody(z.strictObject({ name: nameSchema(), admin: boolSchema.default(false) })) },
-  responses: { 201: json(newApiKeySchema, "The key, shown once."), ...errors(400, 401, 403, 404) },
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema(), admin: boolSchema.default(false) }), { name: "Backend", admin: false }) },
+  responses: { 201: json(newApiKeySchema, "The key, shown once."), ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), capReached("apiKeysPerProject")) },
 });
 
 const listKeys = createRoute({
@@ -43,7 +45,7 @@ const listKeys = createRoute({
   summary: "List a project's API keys (never the keys themselves)",
   security,
   request: { params },
-  responses: { 200: json(z.array(apiKeySchema), "The keys' metadata."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(z.array(apiKeySchema), "The keys' metadata."), ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND")) },
 });
 
 const deleteKey = createRoute({
@@ -53,7 +55,7 @@ const deleteKey = createRoute({
   summary: "Revoke a project API key",
   security,
   request: { params: keyParams },
-  responses: { 204: { description: "Revoked." }, ...errors(400, 401, 403, 404) },
+  responses: { 204: { description: "Revoked." }, ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), notFound("API_KEY_NOT_FOUND")) },
 });
 
 const columns = {

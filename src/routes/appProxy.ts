@@ -14,22 +14,23 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { presentedKey, principalOf } from "../auth/principal";
 import { listRoutes, proxyConfig, refusedTargets, replaceRoutes, rotateSecret, routeSchema, routesBody, secretInfo } from "../appproxy/config";
-import { forward, forwardedQuery, timeoutOf } from "../appproxy/forward";
+import { DEFAULT_TIMEOUT_MS, forward, forwardedQuery, responseTooLarge, timedOut, timeoutOf, unreachable } from "../appproxy/forward";
 import { matchRoute } from "../appproxy/match";
 import { principalLabel } from "../appproxy/sign";
 import { loadDevice } from "../devices/access";
 import { loadHome } from "../homes/access";
 import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
-import { ApiError, invalidInput, notFound } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
-import { errorSchema, idSchema, timeSchema } from "../http/validation";
+import { ApiError, forbidden, invalidInput, notFound } from "../http/errors";
+import { bodyTooLarge, errors, json, jsonBody, refusal, security } from "../http/openapi";
+import { idSchema, timeSchema } from "../http/validation";
 import { targetRefusal } from "../outbound/targets";
 import { loadProject } from "../projects/access";
 
 const tags = ["App Proxy"];
 const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
 const routesSchema = z.object({ routes: z.array(routeSchema) }).openapi("AppProxyRoutes");
+const PROJECT_NOT_FOUND = notFound("PROJECT_NOT_FOUND");
 
 const getRoutes = createRoute({
   method: "get",
@@ -38,7 +39,7 @@ const getRoutes = createRoute({
   summary: "Get the project's device App Proxy routes",
   security,
   request: { params },
-  responses: { 200: json(routesSchema, "The routes, by srcPath."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(routesSchema, "The routes, by srcPath."), ...errors(400, 401, 403, PROJECT_NOT_FOUND) },
 });
 
 const putRoutes = createRoute({
@@ -50,8 +51,8 @@ const putRoutes = createRoute({
     "`srcPath` is a path prefix matched on whole segments (`api` matches `api` and `api/x`, not `apix`; the longest match wins). `targetUrl` is an http(s) base URL without credentials, query or fragment; the rest of the path is appended to it. It must name a public host: loopback, private, link-local and other non-public addresses and `localhost` names are refused (400) unless the deployment sets `ALLOW_PRIVATE_TARGETS` to `\"true\"`.",
   security,
   middleware: [bodyCap("appProxyConfigBodyBytes")] as const,
-  request: { params, body: jsonBody(routesBody) },
-  responses: { 200: json(routesSchema, "The routes now in force."), ...errors(400, 401, 403, 404, 413) },
+  request: { params, body: jsonBody(routesBody, { routes: [{ srcPath: "api", targetUrl: "https://app.example.com/mode" }] }) },
+  responses: { 200: json(routesSchema, "The routes now in force."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, bodyTooLarge("appProxyConfigBodyBytes")) },
 });
 
 const secretSchema = z
@@ -69,7 +70,7 @@ const rotate = createRoute({
   description: "Returns the new secret once; the previous one stops signing at once. Proxying is refused (503) until a secret exists.",
   security,
   request: { params },
-  responses: { 201: json(secretSchema, "The new secret, shown once."), ...errors(400, 401, 403, 404) },
+  responses: { 201: json(secretSchema, "The new secret, shown once."), ...errors(400, 401, 403, PROJECT_NOT_FOUND) },
 });
 
 const getSecret = createRoute({
@@ -79,10 +80,15 @@ const getSecret = createRoute({
   summary: "When the App Proxy secret was made (never the secret)",
   security,
   request: { params },
-  responses: { 200: json(z.object({ creationTime: timeSchema }), "The secret exists."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(z.object({ creationTime: timeSchema }), "The secret exists."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, notFound("APP_PROXY_SECRET_NOT_SET")) },
 });
 
 const PROXY_METHODS = ["get", "post", "put", "patch", "delete"] as const;
+
+const routeNotFound = (srcPath: string) => new ApiError(404, "APP_PROXY_ROUTE_NOT_FOUND", { srcPath });
+const notConfigured = () => new ApiError(503, "APP_PROXY_NOT_CONFIGURED", { message: "the project has no App Proxy secret yet" });
+const targetNotAllowed = (srcPath: string) =>
+  new ApiError(502, "APP_PROXY_TARGET_NOT_ALLOWED", { srcPath, message: "the route's target is not a public address; the project admin must change it" });
 
 /** Documentation only: the proxy takes any body, so it is served by a plain handler below. */
 function documentProxy(app: OpenAPIHono<AppEnv>, subject: "device" | "home") {
@@ -106,14 +112,22 @@ function documentProxy(app: OpenAPIHono<AppEnv>, subject: "device" | "home") {
       },
       responses: {
         200: { description: "Whatever the app server answered (any status)." },
-        ...errors(400, 401, 403, 404, 413),
-        502: {
-          description:
-            "`APP_PROXY_UNREACHABLE`, `APP_PROXY_RESPONSE_TOO_LARGE`, or `APP_PROXY_TARGET_NOT_ALLOWED` (the route points at a non-public address this deployment does not allow).",
-          content: { "application/json": { schema: errorSchema } },
-        },
-        503: { description: "`APP_PROXY_NOT_CONFIGURED`: the project has no signing secret yet.", content: { "application/json": { schema: errorSchema } } },
-        504: { description: "`APP_PROXY_TIMEOUT`: the app server did not answer in time.", content: { "application/json": { schema: errorSchema } } },
+        ...errors(
+          invalidInput({ [idName]: "must be a positive integer" }),
+          401,
+          forbidden("PERMISSION_DENIED", { right: "useAppProxy" }),
+          notFound(subject === "device" ? "DEVICE_NOT_FOUND" : "HOME_NOT_FOUND"),
+          routeNotFound("api/zones/2"),
+          bodyTooLarge("appProxyRequestBytes"),
+        ),
+        ...refusal(
+          "`APP_PROXY_UNREACHABLE`, `APP_PROXY_RESPONSE_TOO_LARGE`, or `APP_PROXY_TARGET_NOT_ALLOWED` (the route points at a non-public address this deployment does not allow).",
+          unreachable(),
+          responseTooLarge(),
+          targetNotAllowed("api"),
+        ),
+        ...refusal("`APP_PROXY_NOT_CONFIGURED`: the project has no signing secret yet.", notConfigured()),
+        ...refusal("`APP_PROXY_TIMEOUT`: the app server did not answer in time.", timedOut(DEFAULT_TIMEOUT_MS)),
       },
     });
   }
@@ -146,19 +160,14 @@ async function proxy(c: Context<AppEnv>): Promise<Response> {
 
   const { routes, secret } = await proxyConfig(c.env, projectId);
   const match = matchRoute(routes, path);
-  if (!match) throw new ApiError(404, "APP_PROXY_ROUTE_NOT_FOUND", { srcPath: path });
-  if (!secret) throw new ApiError(503, "APP_PROXY_NOT_CONFIGURED", { message: "the project has no App Proxy secret yet" });
+  if (!match) throw routeNotFound(path);
+  if (!secret) throw notConfigured();
 
   // Judged again here, on the URL about to be fetched: a route stored while
   // ALLOW_PRIVATE_TARGETS was on is not followed once it is off. Where it points is not the caller's to see.
   const callerKey = presentedKey(c.req.raw);
   const targetUrl = new URL(match.route.targetUrl + match.rest + forwardedQuery(url.search, callerKey));
-  if (targetRefusal(targetUrl, c.env)) {
-    throw new ApiError(502, "APP_PROXY_TARGET_NOT_ALLOWED", {
-      srcPath: match.route.srcPath,
-      message: "the route's target is not a public address; the project admin must change it",
-    });
-  }
+  if (targetRefusal(targetUrl, c.env)) throw targetNotAllowed(match.route.srcPath);
 
   return forward({
     request: c.req.raw,

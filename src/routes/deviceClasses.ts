@@ -6,8 +6,8 @@ import { db } from "../db/client";
 import { deviceClassIdSchema } from "../devices/fields";
 import { deviceClasses } from "../db/schema";
 import type { AppEnv } from "../env";
-import { conflict } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { conflict, notFound } from "../http/errors";
+import { capReached, errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { refuseDeviceClassesOverCap } from "../limits/caps";
@@ -25,8 +25,11 @@ const createClass = createRoute({
   tags: ["Projects"],
   summary: "Define a device class",
   security,
-  request: { params, body: jsonBody(z.strictObject({ id: deviceClassIdSchema, name: nameSchema() })) },
-  responses: { 201: json(deviceClassSchema, "The new class."), ...errors(400, 401, 403, 404, 409) },
+  request: { params, body: jsonBody(z.strictObject({ id: deviceClassIdSchema, name: nameSchema() }), { id: "sprinkler", name: "Sprinkler controller" }) },
+  responses: {
+    201: json(deviceClassSchema, "The new class."),
+    ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), conflict("DEVICE_CLASS_EXISTS"), capReached("deviceClassesPerProject")),
+  },
 });
 
 const listClasses = createRoute({
@@ -36,7 +39,7 @@ const listClasses = createRoute({
   summary: "List a project's device classes",
   security,
   request: { params },
-  responses: { 200: json(z.array(deviceClassSchema), "The classes."), ...errors(400, 401, 404) },
+  responses: { 200: json(z.array(deviceClassSchema), "The classes."), ...errors(400, 401, notFound("PROJECT_NOT_FOUND")) },
 });
 
 export function deviceClassRoutes() {

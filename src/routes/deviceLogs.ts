@@ -14,7 +14,7 @@ import { principalOf } from "../auth/principal";
 import { loadDevice } from "../devices/access";
 import type { DeviceRow } from "../devices/present";
 import type { AppEnv } from "../env";
-import { invalidInput } from "../http/errors";
+import { invalidInput, notFound } from "../http/errors";
 import { errors, json, security } from "../http/openapi";
 import { rfc3339Millis } from "../http/rfc3339";
 import { defaultHook, idSchema } from "../http/validation";
@@ -50,7 +50,7 @@ const getLogEntries = createRoute({
   description: `The service's debug and error record about the device (connects, commands, rejected frames and events, key-value errors, firmware, log requests), oldest first within the window. ${readers}`,
   security,
   request: { params, query: windowQuery },
-  responses: { 200: json(z.array(logEntrySchema), "Entries in the window, oldest first."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: json(z.array(logEntrySchema), "Entries in the window, oldest first."), ...errors(400, 401, 403, notFound("DEVICE_NOT_FOUND"), 503) },
 });
 
 const getHttpLogEntries = createRoute({
@@ -61,7 +61,7 @@ const getHttpLogEntries = createRoute({
   description: `Every request the device made with its own key (never the key itself), oldest first within the window. ${readers}`,
   security,
   request: { params, query: windowQuery },
-  responses: { 200: json(z.array(httpLogEntrySchema), "Entries in the window, oldest first."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: json(z.array(httpLogEntrySchema), "Entries in the window, oldest first."), ...errors(400, 401, 403, notFound("DEVICE_NOT_FOUND"), 503) },
 });
 
 /** Whether this caller may read the device's logs: anyone who can see it, except device keys. */

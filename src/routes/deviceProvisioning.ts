@@ -12,10 +12,10 @@ import { projects, provisioningTokens } from "../db/schema";
 import { requireDeviceClass } from "../devices/classes";
 import { deviceFields } from "../devices/fields";
 import type { AppEnv } from "../env";
-import { loadHome, refuseDeactivated } from "../homes/access";
+import { homeDeactivated, loadHome, refuseDeactivated } from "../homes/access";
 import { refuseProvisioningTokensOverCap } from "../limits/caps";
 import { forbidden, notFound, onConstraint } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { capReached, errors, json, jsonBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
 import { LIMIT } from "../limits/registry";
 import { idSchema, timeSchema } from "../http/validation";
@@ -31,11 +31,14 @@ const route = createRoute({
   security,
   request: {
     params: z.object({ homeId: idSchema.openapi({ param: { name: "homeId", in: "path" }, type: "integer" }) }),
-    body: jsonBody(z.strictObject({ deviceClass: deviceFields.deviceClass, deviceTag: deviceFields.tag.optional() }).openapi("DeviceProvisioningRequest")),
+    body: jsonBody(z.strictObject({ deviceClass: deviceFields.deviceClass, deviceTag: deviceFields.tag.optional() }).openapi("DeviceProvisioningRequest"), {
+      deviceClass: "sprinkler",
+      deviceTag: "backyard",
+    }),
   },
   responses: {
     201: json(z.object({ token: z.string(), expirationTime: timeSchema }), "The single-use token."),
-    ...errors(400, 401, 403, 404, 409),
+    ...errors(400, 401, 403, forbidden("PROJECT_NOT_ON_DEMAND"), notFound("HOME_NOT_FOUND"), homeDeactivated(12), capReached("provisioningTokensPerHome")),
   },
 });
 

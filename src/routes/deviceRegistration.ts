@@ -9,7 +9,7 @@ import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { devices } from "../db/schema";
 import type { AppEnv } from "../env";
-import { invalidInput } from "../http/errors";
+import { forbidden, invalidInput } from "../http/errors";
 import { errors, json, jsonOrFormBody, security } from "../http/openapi";
 import { inSeconds, now } from "../http/time";
 import { boolSchema, formAsJson, idSchema, timeSchema } from "../http/validation";
@@ -41,11 +41,12 @@ const route = createRoute({
           duration: intSeconds.optional().openapi({ type: "integer", description: `Seconds the device stays claimable (default ${DEFAULT_CLAIM_SECONDS}).` }),
         })
         .openapi("DeviceRegistration"),
+      { deviceId: 34328, claimable: true, duration: 600 },
     ),
   },
   responses: {
     200: json(z.object({ claimExpirationTime: timeSchema }), "When claim mode ends."),
-    ...errors(400, 401, 403),
+    ...errors(400, 401, forbidden("PERMISSION_DENIED", { right: "self" })),
   },
 });
 

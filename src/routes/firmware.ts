@@ -16,13 +16,13 @@ import { principalOf } from "../auth/principal";
 import { deviceItself, loadDevice } from "../devices/access";
 import type { AppEnv } from "../env";
 import { bodyCap, tooLarge } from "../http/bodyCap";
-import { ApiError, conflict, invalidInput, notFound } from "../http/errors";
+import { ApiError, conflict, forbidden, invalidInput, notFound } from "../http/errors";
 import { opaqueBody } from "../http/jsonGuard";
-import { errors, json, jsonBody, rangeHeader, security } from "../http/openapi";
+import { bodyTooLarge, capReached, errors, json, jsonBody, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { idSchema, timeSchema } from "../http/validation";
-import { downloadableArtifact, serveArtifact, uploadArtifact } from "../firmware/artifacts";
-import { deviceConfigSchemaSchema } from "../firmware/configSchema";
+import { downloadableArtifact, rangeNotSatisfiable, serveArtifact, uploadArtifact } from "../firmware/artifacts";
+import { configEntryExample, deviceConfigSchemaSchema } from "../firmware/configSchema";
 import {
   bundleIdSchema,
   configSchemasOf,
@@ -41,6 +41,9 @@ import { loadProject } from "../projects/access";
 
 
 const tags = ["Firmware"];
+
+const PROJECT_NOT_FOUND = notFound("PROJECT_NOT_FOUND");
+const BUNDLE_NOT_FOUND = notFound("BUNDLE_NOT_FOUND");
 
 // ---- wire shapes ----
 
@@ -121,8 +124,19 @@ const registerVersion = createRoute({
     "Validates the schema: parameter types (string, number, integer, boolean), `required` booleans, defaults of the parameter's type, and `keyName` templates whose `{{placeholders}}` name required parameters of the entry. Versions are immutable: registering the same name again is `409 COMPONENT_VERSION_EXISTS`.",
   security,
   middleware: [bodyCap("firmwareVersionBodyBytes")] as const,
-  request: { params: componentParams, body: jsonBody(newVersionBody) },
-  responses: { 201: json(componentVersionSchema, "The registered version."), ...errors(400, 401, 403, 404, 409, 413) },
+  request: { params: componentParams, body: jsonBody(newVersionBody, { componentVersionName: "1.4.2", deviceConfigSchema: [configEntryExample()] }) },
+  responses: {
+    201: json(componentVersionSchema, "The registered version."),
+    ...errors(
+      400,
+      401,
+      403,
+      PROJECT_NOT_FOUND,
+      conflict("COMPONENT_VERSION_EXISTS", { componentName: "logger", componentVersionName: "1.4.2" }),
+      capReached("firmwareVersionsPerProject"),
+      bodyTooLarge("firmwareVersionBodyBytes"),
+    ),
+  },
 });
 
 const listVersions = createRoute({
@@ -134,7 +148,7 @@ const listVersions = createRoute({
   request: { params: componentParams, query: z.object(pageQuery) },
   responses: {
     200: { ...json(z.array(componentVersionSchema), "The versions."), headers: rangeHeader },
-    ...errors(400, 401, 403, 404),
+    ...errors(400, 401, 403, PROJECT_NOT_FOUND),
   },
 });
 
@@ -145,7 +159,7 @@ const getVersion = createRoute({
   summary: "Get a component version",
   security,
   request: { params: versionParams },
-  responses: { 200: json(componentVersionSchema, "The version."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(componentVersionSchema, "The version."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, notFound("COMPONENT_VERSION_NOT_FOUND")) },
 });
 
 const registerBundle = createRoute({
@@ -157,8 +171,28 @@ const registerBundle = createRoute({
     "`bundleId` is what devices report through `PUT /devices/{id}/firmwareInfo`; unique in the project (`409 BUNDLE_EXISTS`). Every component version must already be registered; one version per component.",
   security,
   middleware: [bodyCap("firmwareBundleBodyBytes")] as const,
-  request: { params: projectParams, body: jsonBody(newBundleBody) },
-  responses: { 201: json(bundleSchema, "The registered bundle."), ...errors(400, 401, 403, 404, 409, 413) },
+  request: {
+    params: projectParams,
+    body: jsonBody(newBundleBody, {
+      bundleId: "sprinkler-2.1.0",
+      componentVersions: [
+        { componentName: "logger", componentVersionName: "1.4.2" },
+        { componentName: "valves", componentVersionName: "3.0.1" },
+      ],
+    }),
+  },
+  responses: {
+    201: json(bundleSchema, "The registered bundle."),
+    ...errors(
+      invalidInput({ "componentVersions.1": "no such component version in this project" }),
+      401,
+      403,
+      PROJECT_NOT_FOUND,
+      conflict("BUNDLE_EXISTS", { bundleId: "sprinkler-2.1.0" }),
+      capReached("firmwareBundlesPerProject"),
+      bodyTooLarge("firmwareBundleBodyBytes"),
+    ),
+  },
 });
 
 const listBundlesRoute = createRoute({
@@ -168,7 +202,7 @@ const listBundlesRoute = createRoute({
   summary: "List the project's bundles, oldest first",
   security,
   request: { params: projectParams, query: z.object(pageQuery) },
-  responses: { 200: { ...json(z.array(bundleSchema), "The bundles."), headers: rangeHeader }, ...errors(400, 401, 403, 404) },
+  responses: { 200: { ...json(z.array(bundleSchema), "The bundles."), headers: rangeHeader }, ...errors(400, 401, 403, PROJECT_NOT_FOUND) },
 });
 
 const getBundleRoute = createRoute({
@@ -178,8 +212,12 @@ const getBundleRoute = createRoute({
   summary: "Get a bundle",
   security,
   request: { params: bundleParams },
-  responses: { 200: json(bundleSchema, "The bundle."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(bundleSchema, "The bundle."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, BUNDLE_NOT_FOUND) },
 });
+
+const lengthRequired = () => new ApiError(411, "LENGTH_REQUIRED", { message: "send the image with its Content-Length" });
+const uploadIncomplete = () => new ApiError(400, "UPLOAD_INCOMPLETE", { message: "the body did not match its Content-Length; upload again" });
+const uploadSuperseded = () => conflict("UPLOAD_SUPERSEDED", { message: "an upload begun later replaced this image" });
 
 const uploadArtifactRoute = createRoute({
   method: "put",
@@ -190,8 +228,22 @@ const uploadArtifactRoute = createRoute({
   security,
   // The image is stored as sent: never read as JSON, whatever its content type.
   middleware: [opaqueBody] as const,
-  request: { params: bundleParams, body: { required: true, content: { "application/octet-stream": { schema: binary } } } },
-  responses: { 200: json(uploadedSchema, "The image stored: its size and SHA-256."), ...errors(400, 401, 403, 404, 409, 411, 413, 503) },
+  request: { params: bundleParams, body: { required: true, content: { "application/octet-stream": { schema: binary, example: "(the image's bytes)" } } } },
+  responses: {
+    200: json(uploadedSchema, "The image stored: its size and SHA-256."),
+    ...errors(
+      400,
+      uploadIncomplete(),
+      401,
+      403,
+      PROJECT_NOT_FOUND,
+      BUNDLE_NOT_FOUND,
+      uploadSuperseded(),
+      lengthRequired(),
+      tooLarge("firmwareArtifactBytes", LIMIT.firmwareArtifactBytes),
+      503,
+    ),
+  },
 });
 
 const partHeaders = z.object({
@@ -222,7 +274,14 @@ const downloadArtifactRoute = createRoute({
       headers: partHeaders.extend({ "Content-Range": z.string().openapi({ example: "bytes 1048576-2097151/4194304" }) }),
       content: { "application/octet-stream": { schema: binary } },
     },
-    ...errors(400, 401, 403, 404, 416),
+    ...errors(
+      400,
+      401,
+      forbidden("PERMISSION_DENIED", { right: "self" }),
+      notFound("DEVICE_NOT_FOUND"),
+      notFound("FIRMWARE_NOT_FOUND"),
+      rangeNotSatisfiable(4194304),
+    ),
   },
 });
 
@@ -235,7 +294,7 @@ const getConfigSchemas = createRoute({
     "One item per component version of the bundle the device last reported through `PUT /devices/{id}/firmwareInfo`, in bundle order. A device with no bundle, or with a bundle the project has not registered, has none (`[]`). Allowed for a user key, a project API key or the device's own key.",
   security,
   request: { params: deviceParams },
-  responses: { 200: json(z.array(configSchemaItem), "The device's configuration schemas."), ...errors(400, 401, 404) },
+  responses: { 200: json(z.array(configSchemaItem), "The device's configuration schemas."), ...errors(400, 401, notFound("DEVICE_NOT_FOUND")) },
 });
 
 export function firmwareRoutes() {
@@ -302,7 +361,7 @@ export function firmwareRoutes() {
     if (!(await getBundle(c.env, projectId, bundleId))) throw notFound("BUNDLE_NOT_FOUND");
     const length = declaredLength(c.req.raw);
     if (length === "invalid") throw invalidInput({ "content-length": "must be a whole number of bytes" });
-    if (length === null) throw new ApiError(411, "LENGTH_REQUIRED", { message: "send the image with its Content-Length" });
+    if (length === null) throw lengthRequired();
     if (length > LIMIT.firmwareArtifactBytes) throw tooLarge("firmwareArtifactBytes", LIMIT.firmwareArtifactBytes);
     const body = c.req.raw.body;
     if (length === 0 || !body) throw invalidInput({ body: "the image is empty" });
@@ -310,13 +369,13 @@ export function firmwareRoutes() {
     if (outcome.ok) return c.json({ bundleId, size: outcome.artifact.size, sha256: outcome.artifact.sha256 }, 200);
     switch (outcome.problem) {
       case "incomplete":
-        throw new ApiError(400, "UPLOAD_INCOMPLETE", { message: "the body did not match its Content-Length; upload again" });
+        throw uploadIncomplete();
       case "storage":
         throw new ApiError(503, "SERVICE_UNAVAILABLE");
       case "bundleGone":
         throw notFound("BUNDLE_NOT_FOUND");
       case "superseded":
-        throw conflict("UPLOAD_SUPERSEDED", { message: "an upload begun later replaced this image" });
+        throw uploadSuperseded();
     }
   });
 

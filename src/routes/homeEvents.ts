@@ -9,7 +9,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { presentedKey, principalOf, resolveKeyUncached } from "../auth/principal";
 import { credentialOf, registerChannel } from "../changes/channels";
-import { unauthorized } from "../http/errors";
+import { notFound, unauthorized } from "../http/errors";
 import type { AppEnv } from "../env";
 import { connectionCap, errors, security } from "../http/openapi";
 import { defaultHook } from "../http/validation";
@@ -40,7 +40,7 @@ const homeEvents = createRoute({
   },
   responses: {
     200: { description: "The event stream.", content: { "text/event-stream": { schema: z.string() } } },
-    ...errors(400, 401, 403, 404, 503),
+    ...errors(400, 401, 403, notFound("HOME_NOT_FOUND"), 503),
     ...connectionCap("The home, or the caller in this home, already has as many streams open as it may", "streamsPerHome", "streamsPerUserPerHome"),
   },
 });

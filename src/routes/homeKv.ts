@@ -11,8 +11,9 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
 import { loadHome } from "../homes/access";
-import { invalidInput, notFound } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { ApiError, invalidInput, notFound } from "../http/errors";
+import { errors, json, jsonBody, overRate, security } from "../http/openapi";
+import { anyJsonSchema } from "../json/schema";
 import { encodeValue, etagOf } from "../live/kvRules";
 import { homeHub } from "../stubs";
 import { reach } from "../http/reach";
@@ -24,6 +25,8 @@ import {
   ifNoneMatch,
   jsonText,
   kvItemSchema,
+  kvValueExample,
+  kvWriteRefusals,
   listedKvItemSchema,
   preconditionFailed,
   preconditionOf,
@@ -32,6 +35,7 @@ import {
 import { homeParams } from "./homes";
 
 const tags = ["Homes"];
+const HOME_NOT_FOUND = notFound("HOME_NOT_FOUND");
 const keyParams = homeParams.extend({ key: z.string().openapi({ param: { name: "key", in: "path" }, example: "schedule" }) });
 
 const listKv = createRoute({
@@ -41,7 +45,7 @@ const listKv = createRoute({
   summary: "List the home's key-values",
   security,
   request: { params: homeParams, query: z.object({ keyPrefix: z.string().optional().openapi({ description: "Only keys that start with this." }) }) },
-  responses: { 200: json(z.array(listedKvItemSchema), "The items, by key, each with its `rev`."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: json(z.array(listedKvItemSchema), "The items, by key, each with its `rev`."), ...errors(400, 401, 403, HOME_NOT_FOUND, 503) },
 });
 
 const getKv = createRoute({
@@ -51,7 +55,7 @@ const getKv = createRoute({
   summary: "Look up a key-value of the home",
   security,
   request: { params: keyParams },
-  responses: { 200: { ...json(kvItemSchema, "The item."), headers: etagHeader }, ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: { ...json(kvItemSchema, "The item."), headers: etagHeader }, ...errors(400, 401, 403, HOME_NOT_FOUND, notFound("KEY_NOT_FOUND"), 503) },
 });
 
 const putKv = createRoute({
@@ -64,9 +68,13 @@ const putKv = createRoute({
   request: {
     params: keyParams,
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
-    body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet")),
+    body: jsonBody(z.object({ value: anyJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet"), kvValueExample),
   },
-  responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(429, 503) },
+  responses: {
+    204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader },
+    ...errors(400, 401, 403, HOME_NOT_FOUND, ...kvWriteRefusals, overRate("homeKvWrites"), 503),
+    ...preconditionFailed,
+  },
 });
 
 const deleteKv = createRoute({
@@ -76,7 +84,11 @@ const deleteKv = createRoute({
   summary: "Delete a key-value of the home",
   security,
   request: { params: keyParams, headers: z.object({ "if-match": ifMatch }) },
-  responses: { 204: { description: "Deleted; no body." }, ...errors(400, 401, 403, 404), ...preconditionFailed, ...errors(429, 503) },
+  responses: {
+    204: { description: "Deleted; no body." },
+    ...errors(400, 401, 403, HOME_NOT_FOUND, new ApiError(404, "KEY_NOT_FOUND", { key: "schedule" }), overRate("homeKvWrites"), 503),
+    ...preconditionFailed,
+  },
 });
 
 export function homeKvRoutes() {

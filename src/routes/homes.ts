@@ -13,7 +13,7 @@ import { devices, homeMembers, homes, users } from "../db/schema";
 import { forgetAllDevices } from "../devices/accessCache";
 import type { AppEnv } from "../env";
 import { conflict, forbidden, invalidInput, notFound } from "../http/errors";
-import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
+import { capReached, errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
@@ -49,10 +49,16 @@ const createHome = createRoute({
         name: nameSchema(),
         projectId: idSchema.optional().openapi({ type: "integer", description: "Required for project keys and the operator." }),
       }),
+      { name: "Beach house", projectId: 1 },
     ),
   },
-  responses: { 201: json(homeSchema, "The new home."), ...errors(400, 401, 403, 404, 409) },
+  responses: {
+    201: json(homeSchema, "The new home."),
+    ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), capReached("homesPerUser"), capReached("homesPerProject")),
+  },
 });
+
+const ONE_OF = "give exactly one of userId and projectId";
 
 const listHomes = createRoute({
   method: "get",
@@ -67,7 +73,10 @@ const listHomes = createRoute({
       ...pageQuery,
     }),
   },
-  responses: { 200: { ...json(z.array(homeSchema), "The homes, by id."), headers: rangeHeader }, ...errors(400, 401, 403, 404) },
+  responses: {
+    200: { ...json(z.array(homeSchema), "The homes, by id."), headers: rangeHeader },
+    ...errors(invalidInput({ userId: ONE_OF, projectId: ONE_OF }), 401, 403, notFound("USER_NOT_FOUND"), notFound("PROJECT_NOT_FOUND")),
+  },
 });
 
 const getHome = createRoute({
@@ -77,7 +86,7 @@ const getHome = createRoute({
   summary: "Get a home",
   security,
   request: { params: homeParams },
-  responses: { 200: json(homeSchema, "The home."), ...errors(400, 401, 404) },
+  responses: { 200: json(homeSchema, "The home."), ...errors(400, 401, notFound("HOME_NOT_FOUND")) },
 });
 
 const patchHome = createRoute({
@@ -95,9 +104,10 @@ const patchHome = createRoute({
           description: "true: the home keeps its data but refuses new claims and commands; false: active again.",
         }),
       }),
+      { name: "Beach house (upstairs)" },
     ),
   },
-  responses: { ...noContent, ...errors(400, 401, 403, 404) },
+  responses: { ...noContent, ...errors(400, 401, 403, notFound("HOME_NOT_FOUND")) },
 });
 
 const deleteHome = createRoute({
@@ -107,7 +117,7 @@ const deleteHome = createRoute({
   summary: "Delete a home that holds no devices (owners, project admins, project keys)",
   security,
   request: { params: homeParams },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  responses: { ...noContent, ...errors(400, 401, 403, notFound("HOME_NOT_FOUND"), conflict("HOME_NOT_EMPTY", { devices: 2 })) },
 });
 
 /** The project a new home goes into, and whether the caller may put it there. */
@@ -148,8 +158,7 @@ export function homesRoutes() {
     const who = await principalOf(c);
     const { userId, projectId, skip = 0, limit = DEFAULT_LIMIT } = c.req.valid("query");
     if ((userId === undefined) === (projectId === undefined)) {
-      const message = "give exactly one of userId and projectId";
-      throw invalidInput({ userId: message, projectId: message });
+      throw invalidInput({ userId: ONE_OF, projectId: ONE_OF });
     }
     const d = db(c.env);
     let filter;

@@ -117,6 +117,14 @@ const sortByQuery = z
   });
 
 const tags = ["Device logs"];
+const DEVICE_NOT_FOUND = notFound("DEVICE_NOT_FOUND");
+const LOG_REQUEST_NOT_FOUND = notFound("LOG_REQUEST_NOT_FOUND");
+const uploadInProgress = () => conflict("UPLOAD_IN_PROGRESS", { status: "uploading" });
+const logRequestClosed = (status: LogRequestStatus) => conflict("LOG_REQUEST_CLOSED", { status });
+const notTheDevice = forbidden("PERMISSION_DENIED", { right: "self" });
+const tooLarge = () => tooLargeFor("logFileBytes", LIMIT.logFileBytes, "LOG_FILE_TOO_LARGE");
+const uploadIncomplete = () => new ApiError(400, "UPLOAD_INCOMPLETE", { message: "the body ended before it was complete; upload again" });
+const logFileNotFound = (status: LogRequestStatus) => new ApiError(404, "LOG_FILE_NOT_FOUND", { status });
 const readers = "Callers: users who may see the device, the project's keys, the operator; not device keys.";
 
 const createReq = createRoute({
@@ -126,8 +134,17 @@ const createReq = createRoute({
   summary: "Request device logs",
   description: `Asks the device to upload its logs. A connected device gets \`{"action":"_logRequest_","parameters":{logRequestId,start,end,prefixes}}\` on its command socket at once, otherwise on its next connect. One open request per device: 403 \`BLOCKING_LOG_REQUEST\` while another is pending, delivered or uploading. ${readers}`,
   security,
-  request: { params: deviceParams, body: jsonBody(createBody) },
-  responses: { 201: json(logRequestSchema, "The log request."), ...errors(400, 401, 403, 404) },
+  request: { params: deviceParams, body: jsonBody(createBody, { start: "2019-09-18T00:00:00.000Z", end: "2019-09-19T00:00:00.000Z", prefixes: ["/var/log/app"] }) },
+  responses: {
+    201: json(logRequestSchema, "The log request."),
+    ...errors(
+      400,
+      401,
+      403,
+      forbidden("BLOCKING_LOG_REQUEST", { logRequestId: "0b6f3c1e-6a3e-4bb1-9a51-1f0a8b2f4c7d", status: "delivered" }),
+      DEVICE_NOT_FOUND,
+    ),
+  },
 });
 
 const listReq = createRoute({
@@ -147,7 +164,7 @@ const listReq = createRoute({
   },
   responses: {
     200: { ...json(z.array(logRequestSchema), "The log requests."), headers: z.object({ [RANGE_HEADER]: z.string() }) },
-    ...errors(400, 401, 403, 404),
+    ...errors(400, 401, 403, DEVICE_NOT_FOUND),
   },
 });
 
@@ -159,7 +176,7 @@ const getReq = createRoute({
   description: readers,
   security,
   request: { params: itemParams },
-  responses: { 200: json(logRequestSchema, "The log request."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(logRequestSchema, "The log request."), ...errors(400, 401, 403, DEVICE_NOT_FOUND, LOG_REQUEST_NOT_FOUND) },
 });
 
 const deleteReq = createRoute({
@@ -170,7 +187,7 @@ const deleteReq = createRoute({
   description: `Soft delete: the request is marked \`cancelled\` and kept. 409 \`UPLOAD_IN_PROGRESS\` while the device is uploading, 409 \`LOG_REQUEST_CLOSED\` once completed or failed; cancelling a cancelled request is a no-op (204). ${readers}`,
   security,
   request: { params: itemParams },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  responses: { ...noContent, ...errors(400, 401, 403, DEVICE_NOT_FOUND, LOG_REQUEST_NOT_FOUND, uploadInProgress(), logRequestClosed("completed")) },
 });
 
 const uploadFile = createRoute({
@@ -184,9 +201,23 @@ const uploadFile = createRoute({
   middleware: [opaqueBody] as const,
   request: {
     params: itemParams,
-    body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
+    body: { required: true, content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }), example: "(the log file's bytes)" } } },
   },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409, 413, 503) },
+  responses: {
+    ...noContent,
+    ...errors(
+      400,
+      uploadIncomplete(),
+      401,
+      notTheDevice,
+      DEVICE_NOT_FOUND,
+      LOG_REQUEST_NOT_FOUND,
+      uploadInProgress(),
+      logRequestClosed("completed"),
+      tooLarge(),
+      503,
+    ),
+  },
 });
 
 const reportFailure = createRoute({
@@ -196,8 +227,8 @@ const reportFailure = createRoute({
   summary: "Report that the logs cannot be uploaded (the device itself)",
   description: "The device's own key only. The request becomes `failed` with the reason given; 409 `LOG_REQUEST_CLOSED` once it is completed, failed or cancelled.",
   security,
-  request: { params: itemParams, body: jsonBody(failureBody) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  request: { params: itemParams, body: jsonBody(failureBody, { reason: "log directory not found" }) },
+  responses: { ...noContent, ...errors(400, 401, notTheDevice, DEVICE_NOT_FOUND, LOG_REQUEST_NOT_FOUND, logRequestClosed("cancelled")) },
 });
 
 const downloadFile = createRoute({
@@ -210,7 +241,7 @@ const downloadFile = createRoute({
   request: { params: itemParams },
   responses: {
     200: { description: "The file.", content: { "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) } } },
-    ...errors(400, 401, 403, 404),
+    ...errors(400, 401, 403, DEVICE_NOT_FOUND, LOG_REQUEST_NOT_FOUND, logFileNotFound("delivered")),
   },
 });
 
@@ -244,8 +275,8 @@ const logNotFound = () => notFound("LOG_REQUEST_NOT_FOUND");
 async function refusal(c: Ctx, deviceId: number, id: string): Promise<never> {
   const row = await getLogRequest(c.env, deviceId, id);
   if (!row) throw logNotFound();
-  if (row.status === "uploading") throw conflict("UPLOAD_IN_PROGRESS", { status: row.status });
-  throw conflict("LOG_REQUEST_CLOSED", { status: row.status });
+  if (row.status === "uploading") throw uploadInProgress();
+  throw logRequestClosed(row.status);
 }
 
 async function itemOf(c: Ctx, deviceId: number, id: string): Promise<LogRequestRow> {
@@ -347,7 +378,7 @@ export function logRequestRoutes() {
     if (!stored.ok) {
       const tooBig = stored.problem === "too_large";
       await abandon(c, ref, uploadId, waiter, tooBig ? `the file is over ${LOG_FILE_MAX_BYTES} bytes` : "the upload broke off");
-      throw tooBig ? tooLarge() : new ApiError(400, "UPLOAD_INCOMPLETE", { message: "the body ended before it was complete; upload again" });
+      throw tooBig ? tooLarge() : uploadIncomplete();
     }
 
     const completed = await move(c.env, ref, "complete", {
@@ -368,7 +399,7 @@ export function logRequestRoutes() {
     const { device } = await asReader(c, deviceId);
     const row = await itemOf(c, device.id, logRequestId);
     const object = row.status === "completed" && row.fileKey ? await c.env.LOGS.get(row.fileKey) : null;
-    if (!object) throw new ApiError(404, "LOG_FILE_NOT_FOUND", { status: row.status });
+    if (!object) throw logFileNotFound(row.status);
     return c.body(object.body, 200, {
       "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
       "content-length": String(object.size),
@@ -380,7 +411,7 @@ export function logRequestRoutes() {
   return app;
 }
 
-const tooLarge = () => tooLargeFor("logFileBytes", LIMIT.logFileBytes, "LOG_FILE_TOO_LARGE");
+
 
 /** An upload that did not finish hands the request back to the device (delivered), if it still holds it. */
 async function abandon(c: Ctx, ref: { deviceId: number; id: string }, uploadId: string, waiter: Waiter | null, why: string): Promise<void> {

@@ -15,7 +15,7 @@ import { db } from "../db/client";
 import { homeMembers, homes, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { conflict, constraintOf, notFound } from "../http/errors";
-import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
+import { capReached, errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { now } from "../http/time";
 import { idSchema, timeSchema } from "../http/validation";
@@ -44,6 +44,8 @@ const memberParams = homeParams.extend({ userId: idSchema.openapi({ param: { nam
 
 const DEFAULT_LIMIT = 25;
 
+const HOME_NOT_FOUND = notFound("HOME_NOT_FOUND");
+
 const listMembers = createRoute({
   method: "get",
   path: "/homes/{homeId}/members",
@@ -51,7 +53,7 @@ const listMembers = createRoute({
   summary: "List a home's members",
   security,
   request: { params: homeParams, query: z.object(pageQuery) },
-  responses: { 200: { ...json(z.array(memberSchema), "The members, by user id."), headers: rangeHeader }, ...errors(400, 401, 404) },
+  responses: { 200: { ...json(z.array(memberSchema), "The members, by user id."), headers: rangeHeader }, ...errors(400, 401, HOME_NOT_FOUND) },
 });
 
 const addMember = createRoute({
@@ -60,8 +62,11 @@ const addMember = createRoute({
   tags: ["Homes"],
   summary: "Add a user of the home's project, by email",
   security,
-  request: { params: homeParams, body: jsonBody(z.strictObject({ email: emailSchema, role: roleSchema.default("member") })) },
-  responses: { 201: json(memberSchema, "The new member."), ...errors(400, 401, 403, 404, 409) },
+  request: { params: homeParams, body: jsonBody(z.strictObject({ email: emailSchema, role: roleSchema.default("member") }), { email: "grace@example.com", role: "member" }) },
+  responses: {
+    201: json(memberSchema, "The new member."),
+    ...errors(400, 401, 403, HOME_NOT_FOUND, notFound("UNKNOWN_EMAIL"), conflict("USER_EXISTS"), capReached("membersPerHome"), capReached("homesPerUser")),
+  },
 });
 
 const patchMember = createRoute({
@@ -70,8 +75,8 @@ const patchMember = createRoute({
   tags: ["Homes"],
   summary: "Change a member's role (never demoting the last owner)",
   security,
-  request: { params: memberParams, body: jsonBody(z.strictObject({ role: roleSchema })) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  request: { params: memberParams, body: jsonBody(z.strictObject({ role: roleSchema }), { role: "owner" }) },
+  responses: { ...noContent, ...errors(400, 401, 403, HOME_NOT_FOUND, notFound("MEMBER_NOT_FOUND"), conflict("LAST_OWNER")) },
 });
 
 const removeMember = createRoute({
@@ -81,7 +86,7 @@ const removeMember = createRoute({
   summary: "Remove a member, or leave a home (never the last owner)",
   security,
   request: { params: memberParams },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  responses: { ...noContent, ...errors(400, 401, 403, HOME_NOT_FOUND, notFound("MEMBER_NOT_FOUND"), conflict("LAST_OWNER")) },
 });
 
 const memberColumns = {

@@ -6,6 +6,7 @@ import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { projects } from "../db/schema";
 import type { AppEnv } from "../env";
+import { notFound } from "../http/errors";
 import { errors, json, jsonBody, security } from "../http/openapi";
 import { now } from "../http/time";
 import { loadProject } from "../projects/access";
@@ -29,7 +30,7 @@ const createProject = createRoute({
   summary: "Create a project (operator)",
   security,
   request: {
-    body: jsonBody(z.strictObject({ name: nameSchema(), provisioning: z.enum(["preProvisioned", "onDemand"]) })),
+    body: jsonBody(z.strictObject({ name: nameSchema(), provisioning: z.enum(["preProvisioned", "onDemand"]) }), { name: "Sprinklers", provisioning: "preProvisioned" }),
   },
   responses: { 201: json(projectSchema, "The new project."), ...errors(400, 401, 403) },
 });
@@ -50,7 +51,7 @@ const getProject = createRoute({
   summary: "Get a project",
   security,
   request: { params },
-  responses: { 200: json(projectSchema, "The project."), ...errors(400, 401, 404) },
+  responses: { 200: json(projectSchema, "The project."), ...errors(400, 401, notFound("PROJECT_NOT_FOUND")) },
 });
 
 const patchProject = createRoute({
@@ -59,8 +60,8 @@ const patchProject = createRoute({
   tags: ["Projects"],
   summary: "Rename a project (operator or admin project key)",
   security,
-  request: { params, body: jsonBody(z.strictObject({ name: nameSchema() })) },
-  responses: { 204: { description: "Updated." }, ...errors(400, 401, 403, 404) },
+  request: { params, body: jsonBody(z.strictObject({ name: nameSchema() }), { name: "Sprinklers (EU)" }) },
+  responses: { 204: { description: "Updated." }, ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND")) },
 });
 
 export function projectRoutes() {

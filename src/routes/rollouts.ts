@@ -13,8 +13,8 @@ import { firmwareBundles, firmwareRollouts } from "../db/schema";
 import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
 import { ApiError } from "../errors";
-import { invalidInput, notFound } from "../http/errors";
-import { errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
+import { conflict, invalidInput, notFound } from "../http/errors";
+import { bodyTooLarge, capReached, errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
 import { idSchema } from "../http/validation";
 import { limitReached } from "../limits/refuse";
@@ -29,6 +29,10 @@ const pathParam = <T extends z.ZodType>(schema: T, name: string) => schema.opena
 const projectParams = z.object({ projectId: pathParam(idSchema, "projectId").openapi({ type: "integer" }) });
 const rolloutParams = projectParams.extend({ rolloutId: pathParam(idSchema, "rolloutId").openapi({ type: "integer" }) });
 
+const PROJECT_NOT_FOUND = notFound("PROJECT_NOT_FOUND");
+const ROLLOUT_NOT_FOUND = notFound("ROLLOUT_NOT_FOUND");
+const rolloutUnavailable = () => new ApiError(503, "ROLLOUT_UNAVAILABLE");
+
 const createRollout = createRoute({
   method: "post",
   path: "/projects/{projectId}/firmwareRollouts",
@@ -38,8 +42,28 @@ const createRollout = createRoute({
     "Chooses the project's devices of `deviceClass` that match `selector` (each of its fields narrows the choice: `channel`, a device `tag` among `tags`, a home among `homeIds`, a reported bundle among `fromBundles`), ranked by a hash of the rollout's id and the device's, so each stage (`percent` of them, after the stage before has soaked `soakMinutes`) is a superset of the one before. With `delivery: \"command\"` (default) each device started gets the queued command `_firmwareUpdate_` with `{rolloutId, bundleId, url, size, sha256}` (`ttl` = `deviceTimeoutMinutes`; the bundle needs an uploaded image); with `\"channel\"` its `channel` is set. A device succeeds when it reports the bundle through `PUT /devices/{id}/firmwareInfo`, fails when it reports the command `failed`, times out after `deviceTimeoutMinutes`. The rollout aborts when failures reach `abort.failurePercent` of the finished devices once `abort.minDevices` have finished.",
   security,
   middleware: [bodyCap("jsonBodyBytes")] as const,
-  request: { params: projectParams, body: jsonBody(newRolloutSchema) },
-  responses: { 201: json(rolloutSchema, "The rollout, running."), ...errors(400, 401, 403, 404, 409, 413, 503) },
+  request: {
+    params: projectParams,
+    body: jsonBody(newRolloutSchema, {
+      name: "Spring update",
+      bundleId: "sprinkler-2.1.0",
+      deviceClass: "sprinkler",
+      selector: { channel: "stable", fromBundles: ["sprinkler-2.0.3"] },
+      stages: [
+        { percent: 5, soakMinutes: 60 },
+        { percent: 50, soakMinutes: 240 },
+        { percent: 100, soakMinutes: 0 },
+      ],
+      maxPerMinute: 200,
+      abort: { failurePercent: 10, minDevices: 20 },
+      deviceTimeoutMinutes: 120,
+      delivery: "command",
+    }),
+  },
+  responses: {
+    201: json(rolloutSchema, "The rollout, running."),
+    ...errors(400, 401, 403, PROJECT_NOT_FOUND, capReached("rolloutDevices"), bodyTooLarge("jsonBodyBytes"), rolloutUnavailable()),
+  },
 });
 
 const listRollouts = createRoute({
@@ -49,7 +73,7 @@ const listRollouts = createRoute({
   summary: "List the project's rollouts, newest first",
   security,
   request: { params: projectParams, query: z.object(pageQuery) },
-  responses: { 200: { ...json(z.array(rolloutSchema), "The rollouts."), headers: rangeHeader }, ...errors(400, 401, 403, 404) },
+  responses: { 200: { ...json(z.array(rolloutSchema), "The rollouts."), headers: rangeHeader }, ...errors(400, 401, 403, PROJECT_NOT_FOUND) },
 });
 
 const getRollout = createRoute({
@@ -59,7 +83,7 @@ const getRollout = createRoute({
   summary: "Get a rollout: status, stage and per-status counts",
   security,
   request: { params: rolloutParams },
-  responses: { 200: json(rolloutSchema, "The rollout."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(rolloutSchema, "The rollout."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, ROLLOUT_NOT_FOUND) },
 });
 
 const listDevices = createRoute({
@@ -69,7 +93,7 @@ const listDevices = createRoute({
   summary: "The rollout's devices and their status, in the order they start",
   security,
   request: { params: rolloutParams, query: z.object({ status: z.enum(DEVICE_STATUSES).optional(), ...pageQuery }) },
-  responses: { 200: { ...json(z.array(rolloutDeviceSchema), "The devices."), headers: rangeHeader }, ...errors(400, 401, 403, 404) },
+  responses: { 200: { ...json(z.array(rolloutDeviceSchema), "The devices."), headers: rangeHeader }, ...errors(400, 401, 403, PROJECT_NOT_FOUND, ROLLOUT_NOT_FOUND) },
 });
 
 const control = (action: "pause" | "resume" | "cancel", summary: string, description: string) =>
@@ -81,7 +105,7 @@ const control = (action: "pause" | "resume" | "cancel", summary: string, descrip
     description,
     security,
     request: { params: rolloutParams },
-    responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+    responses: { ...noContent, ...errors(400, 401, 403, PROJECT_NOT_FOUND, ROLLOUT_NOT_FOUND, conflict("ROLLOUT_FINISHED")) },
   });
 
 const pauseRollout = control("pause", "Pause a rollout (admin key)", "No further device is started; devices already updating finish or time out. The stage's soak time stops running. `409 ROLLOUT_FINISHED` once completed, aborted or cancelled.");
@@ -125,7 +149,7 @@ export function rolloutRoutes() {
     } catch (err) {
       await db(c.env).delete(firmwareRollouts).where(eq(firmwareRollouts.id, rolloutId));
       console.error(`rollout ${rolloutId} could not start`, err);
-      throw new ApiError(503, "ROLLOUT_UNAVAILABLE");
+      throw rolloutUnavailable();
     }
     if (!made.ok) {
       await db(c.env).delete(firmwareRollouts).where(eq(firmwareRollouts.id, rolloutId));

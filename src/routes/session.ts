@@ -11,8 +11,8 @@ import { principalOf } from "../auth/principal";
 import { db } from "../db/client";
 import { userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
-import { ApiError, notFound, unauthorized } from "../http/errors";
-import { errors, json, jsonOrFormBody, noContent, security } from "../http/openapi";
+import { ApiError, forbidden, notFound, unauthorized } from "../http/errors";
+import { capReached, errors, json, jsonOrFormBody, noContent, overRate, security } from "../http/openapi";
 import { now } from "../http/time";
 import { formAsJson, idSchema, textSchema, timeSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
@@ -40,13 +40,20 @@ const login = createRoute({
   // No key: this is how a user gets one.
   security: [],
   middleware: [formAsJson] as const,
-  request: { body: jsonOrFormBody(loginBody) },
+  request: { body: jsonOrFormBody(loginBody, { projectId: 1, email: "ada@example.com", password: "correct horse battery", appId: "sprinkler-app" }) },
   responses: {
     200: json(
       z.object({ userId: z.number().int(), token: z.string().openapi({ description: "The user key. Shown only here." }) }).openapi("Login"),
       "A new session.",
     ),
-    ...errors(400, 401, 404, 429),
+    ...errors(
+      400,
+      new ApiError(401, "INCORRECT_PASSWORD"),
+      notFound("UNKNOWN_EMAIL"),
+      capReached("sessionsPerUser"),
+      overRate("loginsPerAddress"),
+      overRate("loginFailuresPerEmail"),
+    ),
   },
 });
 
@@ -59,13 +66,16 @@ const sessionSchema = z
   })
   .openapi("UserSession");
 
+/** What a key other than a user's gets (`requireUser`). */
+const notAUser = forbidden("PERMISSION_DENIED", { right: "userSession" });
+
 const getSession = createRoute({
   method: "get",
   path: "/userSession",
   tags: ["Users"],
   summary: "The session of the calling user key",
   security,
-  responses: { 200: json(sessionSchema, "The session."), ...errors(401, 403) },
+  responses: { 200: json(sessionSchema, "The session."), ...errors(401, notAUser) },
 });
 
 const endSession = createRoute({
@@ -74,7 +84,7 @@ const endSession = createRoute({
   tags: ["Users"],
   summary: "Log out: the calling user key stops working at once",
   security,
-  responses: { ...noContent, ...errors(401, 403) },
+  responses: { ...noContent, ...errors(401, notAUser) },
 });
 
 // Unknown emails are checked against this hash too, so both failures cost one PBKDF2

@@ -20,7 +20,7 @@ import { db } from "../db/client";
 import { users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError } from "../http/errors";
-import { errors, json, jsonBody } from "../http/openapi";
+import { errors, json, jsonBody, overRate, refusal } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
@@ -38,9 +38,12 @@ const startBody = z.strictObject({ projectId: idSchema, email: emailSchema });
 const tokenSchema = upToChars("tokenChars").min(1, "required").openapi({ description: "The token from the mail or the event." });
 const startAnswer = json(z.object({ email: z.string() }).openapi("AuthFlowStarted"), "Accepted. The same answer whether or not the email has an account.");
 const finishAnswer = json(z.object({ projectId: z.number().int(), email: z.string() }).openapi("AuthFlowFinished"), "Done: the account the token was for.");
-const tokenRefused = {
-  403: { description: "`INVALID_TOKEN`: unknown, already used, or expired.", content: errors(403)[403]!.content },
-} as const;
+const tokenRefused = refusal(
+  "`INVALID_TOKEN`: unknown, already used, or expired.",
+  new ApiError(403, "INVALID_TOKEN", { message: "unknown, already used or expired; start again" }),
+);
+/** Tokens as mailed: a prefix naming the purpose, then 32 random bytes. */
+const TOKEN = { emailVerification: "mcv_Vr3Jx8bQeL0sYt2mWq9nHcA7kPz1dF5gU6oXiT4eB0w", passwordReset: "mcr_2hKq8LmN0pRsT5uVwX9yZa1bC3dE4fG6hJ7kM8nP0qS" };
 
 const invalidToken = () => new ApiError(403, "INVALID_TOKEN");
 
@@ -58,8 +61,8 @@ const startRoute = (purpose: TokenPurpose, what: string) =>
       "` for the project's webhooks.",
     // No key: the user has none yet.
     security: [],
-    request: { body: jsonBody(startBody) },
-    responses: { 200: startAnswer, ...errors(400, 429) },
+    request: { body: jsonBody(startBody, { projectId: 1, email: "ada@example.com" }) },
+    responses: { 200: startAnswer, ...errors(400, overRate("loginsPerAddress")) },
   });
 
 const verifyBody = z.strictObject({ token: tokenSchema });
@@ -70,11 +73,11 @@ const verifyRoute = (path: string) =>
     tags,
     summary: "Finish email verification: the user's email is verified",
     security: [],
-    request: { body: jsonBody(verifyBody) },
+    request: { body: jsonBody(verifyBody, { token: TOKEN.emailVerification }) },
     responses: { 200: finishAnswer, ...errors(400), ...tokenRefused },
   });
 
-const resetRoute = <B extends z.ZodType>(path: string, body: B, summary: string) =>
+const resetRoute = <B extends z.ZodType>(path: string, body: B, example: z.input<B>, summary: string) =>
   createRoute({
     method: "post",
     path,
@@ -82,14 +85,20 @@ const resetRoute = <B extends z.ZodType>(path: string, body: B, summary: string)
     summary,
     description: "Sets the new password, marks the email verified (the mail reached it), and ends every session of the user.",
     security: [],
-    request: { body: jsonBody(body) },
+    request: { body: jsonBody(body, example) },
     responses: { 200: finishAnswer, ...errors(400), ...tokenRefused },
   });
 
-const resetFinish = resetRoute("/auth/user/passwordReset/finish", z.strictObject({ token: tokenSchema, password: passwordSchema }), "Finish a password reset");
+const resetFinish = resetRoute(
+  "/auth/user/passwordReset/finish",
+  z.strictObject({ token: tokenSchema, password: passwordSchema }),
+  { token: TOKEN.passwordReset, password: "a new passphrase" },
+  "Finish a password reset",
+);
 const resetLibrary = resetRoute(
   "/auth/user/passwordReset",
   z.strictObject({ token: tokenSchema, newPassword: passwordSchema }),
+  { token: TOKEN.passwordReset, newPassword: "a new passphrase" },
   "Finish a password reset (MODE's app library's form: `newPassword`)",
 );
 

@@ -11,7 +11,7 @@ import { db } from "../db/client";
 import { projects, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { conflict, forbidden, notFound } from "../http/errors";
-import { errors, json, jsonBody, noContent, security } from "../http/openapi";
+import { errors, json, jsonBody, noContent, overRate, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
@@ -20,7 +20,7 @@ import { forget } from "../auth/principalCache";
 import { demand, projectRights, requireUser } from "../auth/policy";
 import { refuseBusyAddress } from "../limits/login";
 import { loadUser, type UserRow } from "../users/access";
-import { removeUser } from "../users/remove";
+import { lastOwner, removeUser } from "../users/remove";
 import { upToChars } from "../limits/fields";
 import { LIMIT } from "../limits/registry";
 import { refuseSignupsOverRate } from "../limits/caps";
@@ -72,9 +72,17 @@ const createUser = createRoute({
   summary: "Sign a user up (no key needed; a project key may call it for its own project)",
   security: [{}, ...security],
   request: {
-    body: jsonBody(z.strictObject({ projectId: idSchema, name: nameSchema(), email: emailSchema, password: passwordSchema })),
+    body: jsonBody(z.strictObject({ projectId: idSchema, name: nameSchema(), email: emailSchema, password: passwordSchema }), {
+      projectId: 1,
+      name: "Ada Lovelace",
+      email: "ada@example.com",
+      password: "correct horse battery",
+    }),
   },
-  responses: { 201: json(userSchema, "The new user, who can log in at once."), ...errors(400, 401, 403, 404, 409, 429) },
+  responses: {
+    201: json(userSchema, "The new user, who can log in at once."),
+    ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), conflict("EMAIL_IN_USE"), overRate("signupsPerAddress"), overRate("signupsPerProject")),
+  },
 });
 
 const getUser = createRoute({
@@ -84,7 +92,7 @@ const getUser = createRoute({
   summary: "Get a user (the user, the operator, the project's keys)",
   security,
   request: { params: idParams },
-  responses: { 200: json(userSchema, "The user."), ...errors(400, 401, 404) },
+  responses: { 200: json(userSchema, "The user."), ...errors(400, 401, notFound("USER_NOT_FOUND")) },
 });
 
 const patchUserBody = z
@@ -114,8 +122,18 @@ const patchUser = createRoute({
   description:
     "`password` needs `currentPassword`, or a session made within the last 10 minutes; otherwise `403 REAUTHENTICATION_REQUIRED` (log in again, then change it). A new password ends the user's other sessions.",
   security,
-  request: { params: idParams, body: jsonBody(patchUserBody) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404) },
+  request: { params: idParams, body: jsonBody(patchUserBody, { password: "a new passphrase", currentPassword: "correct horse battery" }) },
+  responses: {
+    ...noContent,
+    ...errors(
+      400,
+      401,
+      403,
+      forbidden("INCORRECT_PASSWORD"),
+      forbidden("REAUTHENTICATION_REQUIRED", { message: "log in again (or send currentPassword) to change the password", withinSeconds: RECENT_LOGIN_MS / 1000 }),
+      notFound("USER_NOT_FOUND"),
+    ),
+  },
 });
 
 const deleteUser = createRoute({
@@ -127,7 +145,7 @@ const deleteUser = createRoute({
     "Ends every session at once (open event sockets close with 4001) and removes the user from every home. A home the user alone owns is deleted with them when it holds no devices; when it still holds devices the answer is `409 LAST_OWNER` with `data.homeIds` (hand the home over or remove its devices first).",
   security,
   request: { params: idParams },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  responses: { ...noContent, ...errors(400, 401, 403, notFound("USER_NOT_FOUND"), lastOwner([12])) },
 });
 
 const setProjectRole = createRoute({
@@ -136,8 +154,8 @@ const setProjectRole = createRoute({
   tags: ["Users"],
   summary: "Set a user's project role (operator or admin project key)",
   security,
-  request: { params: projectUserParams, body: jsonBody(z.strictObject({ projectRole: projectRoleSchema.nullable() })) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404) },
+  request: { params: projectUserParams, body: jsonBody(z.strictObject({ projectRole: projectRoleSchema.nullable() }), { projectRole: "editor" }) },
+  responses: { ...noContent, ...errors(400, 401, 403, notFound("PROJECT_NOT_FOUND"), notFound("USER_NOT_FOUND")) },
 });
 
 export function usersRoutes() {

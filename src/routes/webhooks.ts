@@ -13,7 +13,7 @@ import { seal } from "../auth/secretbox";
 import { principalOf } from "../auth/principal";
 import type { AppEnv } from "../env";
 import { invalidInput, notFound } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { capReached, errors, json, jsonBody, security } from "../http/openapi";
 import { pageQuery, RANGE_HEADER, setRange } from "../http/range";
 import { now } from "../http/time";
 import { defaultHook, idSchema, timeSchema } from "../http/validation";
@@ -31,6 +31,8 @@ import { loadProject } from "../projects/access";
 
 
 const tags = ["Webhooks"];
+const PROJECT_NOT_FOUND = notFound("PROJECT_NOT_FOUND");
+const WEBHOOK_NOT_FOUND = notFound("WEBHOOK_NOT_FOUND");
 /** The system's own event types, all of which reach webhooks: the devices', the homes' and the user accounts'. */
 const SYSTEM_TYPES = new Set<string>([...Object.values(SYSTEM_EVENTS), ...Object.values(HOME_EVENTS), ...Object.values(USER_EVENTS), ...Object.values(FIRMWARE_EVENTS)]);
 
@@ -56,8 +58,10 @@ const webhookSchema = z
   })
   .openapi("Webhook");
 
-const newWebhookSchema = webhookSchema
-  .extend({ secret: z.string().openapi({ description: "Signs each delivery (`X-Mode-Signature`). Shown only in this response; store it." }) })
+// Its own object rather than `webhookSchema.extend`, which the document gives as an
+// `allOf` without `type`: a schema the /docs reference takes for invalid.
+const newWebhookSchema = z
+  .object({ ...webhookSchema.shape, secret: z.string().openapi({ description: "Signs each delivery (`X-Mode-Signature`). Shown only in this response; store it." }) })
   .openapi("NewWebhook");
 
 const attemptSchema = z
@@ -87,9 +91,10 @@ const createWebhook = createRoute({
         url: urlSchema,
         eventTypes: eventTypesSchema.optional(),
       }),
+      { url: "https://backend.example.com/mode-events", eventTypes: ["sprinkler-status", "_deviceConnected_"] },
     ),
   },
-  responses: { 201: json(newWebhookSchema, "The webhook and its secret, shown once."), ...errors(400, 401, 403, 404, 409, 503) },
+  responses: { 201: json(newWebhookSchema, "The webhook and its secret, shown once."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, capReached("webhooksPerProject"), 503) },
 });
 
 const listWebhooks = createRoute({
@@ -99,7 +104,7 @@ const listWebhooks = createRoute({
   summary: "List the project's webhooks (never their secrets)",
   security,
   request: { params },
-  responses: { 200: json(z.array(webhookSchema), "The webhooks."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: json(z.array(webhookSchema), "The webhooks."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, 503) },
 });
 
 const getWebhook = createRoute({
@@ -109,7 +114,7 @@ const getWebhook = createRoute({
   summary: "Look up a webhook",
   security,
   request: { params: webhookParams },
-  responses: { 200: json(webhookSchema, "The webhook."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: json(webhookSchema, "The webhook."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, WEBHOOK_NOT_FOUND, 503) },
 });
 
 const updateWebhook = createRoute({
@@ -126,9 +131,10 @@ const updateWebhook = createRoute({
         url: urlSchema.optional(),
         eventTypes: eventTypesSchema.nullable().optional(),
       }),
+      { eventTypes: null },
     ),
   },
-  responses: { 200: json(webhookSchema, "The webhook as it is now."), ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: json(webhookSchema, "The webhook as it is now."), ...errors(400, 401, 403, PROJECT_NOT_FOUND, WEBHOOK_NOT_FOUND, 503) },
 });
 
 const deleteWebhook = createRoute({
@@ -138,7 +144,7 @@ const deleteWebhook = createRoute({
   summary: "Delete a webhook (deliveries still queued for it are dropped)",
   security,
   request: { params: webhookParams },
-  responses: { 204: { description: "Deleted." }, ...errors(400, 401, 403, 404, 503) },
+  responses: { 204: { description: "Deleted." }, ...errors(400, 401, 403, PROJECT_NOT_FOUND, WEBHOOK_NOT_FOUND, 503) },
 });
 
 const listDeliveries = createRoute({
@@ -150,7 +156,7 @@ const listDeliveries = createRoute({
   request: { params: webhookParams, query: z.object(pageQuery) },
   responses: {
     200: { ...json(z.array(attemptSchema), "The attempts."), headers: z.object({ [RANGE_HEADER]: z.string() }) },
-    ...errors(400, 401, 403, 404, 503),
+    ...errors(400, 401, 403, PROJECT_NOT_FOUND, WEBHOOK_NOT_FOUND, 503),
   },
 });
 

@@ -60,6 +60,6 @@ export async function removeUser(env: Env, userId: number): Promise<void> {
   }
 }
 
-const lastOwner = (homeIds: number[]) =>
+export const lastOwner = (homeIds: number[]) =>
   conflict("LAST_OWNER", { homeIds, message: "the user alone owns homes that still hold devices: make another member owner, or remove the devices, first" });
 

@@ -12,10 +12,11 @@ import { createRoute, z } from "@hono/zod-openapi";
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal } from "../../auth/principal";
 import type { AppEnv } from "../../env";
-import { ApiError, notFound } from "../../http/errors";
-import { errors, json, jsonBody, noContent, rangeHeader, security } from "../../http/openapi";
+import { ApiError, conflict, forbidden, notFound } from "../../http/errors";
+import { bodyTooLarge, errors, json, jsonBody, noContent, rangeHeader, security } from "../../http/openapi";
 import { pageQuery, setRange } from "../../http/range";
 import { timeSchema } from "../../http/validation";
+import { anyJsonSchema } from "../../json/schema";
 import { commandIdSchema, reportBodySchema, resultJsonOf, resultSchema } from "../../live/device/commandReport";
 import { COMMAND_STATUSES, type CommandStatus, type Issuer } from "../../live/device/commands";
 import type { Outcome } from "../../live/device/commands";
@@ -45,6 +46,10 @@ const commandParams = deviceParams.extend({
 
 const statusSchema = z.enum(COMMAND_STATUSES);
 
+const DEVICE_NOT_FOUND = notFound("DEVICE_NOT_FOUND");
+const COMMAND_NOT_FOUND = notFound("COMMAND_NOT_FOUND");
+const COMMAND_FINISHED = conflict("COMMAND_FINISHED", { status: "succeeded" });
+
 const issuerSchema = z
   .object({
     kind: z.enum(["user", "project", "operator", "cloud", "unknown"]).openapi({
@@ -58,7 +63,7 @@ export const commandSchema = z
   .object({
     commandId: z.string(),
     action: z.string().openapi({ example: "sprinkler-on" }),
-    parameters: z.record(z.string(), z.unknown()),
+    parameters: z.record(z.string(), anyJsonSchema),
     status: statusSchema,
     creationTime: timeSchema,
     deliveryTime: timeSchema.optional().openapi({ description: "When it first reached a command socket." }),
@@ -96,7 +101,7 @@ const listCommands = createRoute({
   request: { params: deviceParams, query: z.object({ statuses: statusesQuery, ...pageQuery }) },
   responses: {
     200: { description: "A page of commands.", headers: rangeHeader, content: { "application/json": { schema: z.array(commandSchema) } } },
-    ...errors(400, 401, 403, 404, 503),
+    ...errors(400, 401, 403, DEVICE_NOT_FOUND, 503),
   },
 });
 
@@ -107,7 +112,7 @@ const getCommand = createRoute({
   summary: "One command and its status",
   security,
   request: { params: commandParams },
-  responses: { 200: json(commandSchema, "The command."), ...errors(401, 403, 404, 503) },
+  responses: { 200: json(commandSchema, "The command."), ...errors(401, 403, DEVICE_NOT_FOUND, COMMAND_NOT_FOUND, 503) },
 });
 
 const cancelCommand = createRoute({
@@ -118,7 +123,7 @@ const cancelCommand = createRoute({
   description: "An open command (queued, or delivered and not reported) is never sent again. `409 COMMAND_FINISHED` (`data.status`) for a final one, or one sent without `ttl`.",
   security,
   request: { params: commandParams },
-  responses: { ...noContent, ...errors(401, 403, 404, 409, 503) },
+  responses: { ...noContent, ...errors(401, 403, DEVICE_NOT_FOUND, COMMAND_NOT_FOUND, COMMAND_FINISHED, 503) },
 });
 
 const reportResult = createRoute({
@@ -130,8 +135,11 @@ const reportResult = createRoute({
     "The same report as `{commandId, status, result?}` on the command socket. `404 COMMAND_NOT_FOUND` for a command this device never got; `409 COMMAND_FINISHED` when it is already final (reported, expired or cancelled).",
   security,
   middleware: [capBody] as const,
-  request: { params: commandParams, body: jsonBody(reportBodySchema) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409, 413, 503) },
+  request: { params: commandParams, body: jsonBody(reportBodySchema, { status: "succeeded", result: { wateredSeconds: 118 } }) },
+  responses: {
+    ...noContent,
+    ...errors(400, 401, forbidden("PERMISSION_DENIED", { right: "self" }), DEVICE_NOT_FOUND, COMMAND_NOT_FOUND, COMMAND_FINISHED, bodyTooLarge("liveRequestBytes"), 503),
+  },
 });
 
 /**

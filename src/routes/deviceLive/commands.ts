@@ -9,22 +9,23 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Principal } from "../../auth/principal";
 import { callerAndDevice, deviceItself, type DeviceAccess } from "../../devices/access";
 import type { DeviceRow } from "../../devices/present";
-import { refuseDeactivated } from "../../homes/access";
+import { homeDeactivated, refuseDeactivated } from "../../homes/access";
 import type { AppEnv } from "../../env";
-import { ApiError, invalidInput, jsonResponse } from "../../http/errors";
+import { ApiError, conflict, forbidden, invalidInput, jsonResponse, notFound } from "../../http/errors";
 import { openapiRoute } from "../../http/routeInput";
-import { connectionCap, errors, json, jsonBody, noContent, security } from "../../http/openapi";
+import { bodyTooLarge, connectionCap, errors, json, jsonBody, noContent, overRate, refusal, security } from "../../http/openapi";
 import { asDouble } from "../../json/exact";
 import { jsonObjectSchema } from "../../json/schema";
 import type { CommandRequest, SendOutcome } from "../../live/DeviceObject";
 import { commandFrame } from "../../live/frames";
 import { identityOf } from "../../live/identity";
+import { limitData } from "../../limits/refuse";
 import { LIMIT } from "../../limits/registry";
 import { byteLength } from "../../json/bytes";
 import { deviceObject } from "../../stubs";
 import { reach } from "../../http/reach";
 import { issuerOf } from "./commandQueue";
-import { capBody, deviceParams, forwardUpgrade, requireUpgrade } from "./shared";
+import { capBody, deviceParams, forwardUpgrade, requireUpgrade, websocketRequired } from "./shared";
 
 /** A stand-in of a commandId's length (a UUID), to size the frame before the object picks the id. */
 const SAMPLE_COMMAND_ID = "00000000-0000-0000-0000-000000000000";
@@ -92,9 +93,9 @@ const listenCommands = createRoute({
   },
   responses: {
     101: { description: "Switching to the WebSocket protocol." },
-    ...errors(401, 403, 404),
+    ...errors(401, forbidden("PERMISSION_DENIED", { right: "self" }), notFound("DEVICE_NOT_FOUND")),
     ...connectionCap("The device already has as many command and key-value sockets open as it may", "socketsPerDevice"),
-    426: { description: "Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`)." },
+    ...refusal("Not a WebSocket upgrade (`WEBSOCKET_REQUIRED`).", websocketRequired()),
   },
 });
 
@@ -107,11 +108,23 @@ const sendCommand = createRoute({
     "Without `ttl`: `204` once sent to the device's open command socket(s), `503 DEVICE_OFFLINE` when none is open. With `ttl`: stored first, then `202` (sent now or queued for the next connect). `409 IDEMPOTENCY_KEY_REUSED`: the `Idempotency-Key` was used for another request; `429 COMMAND_QUEUE_FULL`: 100 commands are open already.",
   security,
   middleware: [capBody] as const,
-  request: { params: deviceParams, headers: commandHeaders, body: jsonBody(commandBody) },
+  request: { params: deviceParams, headers: commandHeaders, body: jsonBody(commandBody, { action: "sprinkler-on", parameters: { zone: 2, duration: 120 }, ttl: 3600 }) },
   responses: {
     ...noContent,
     202: json(acceptedSchema, "Stored; sent now or queued until the device connects. A replay of an `Idempotency-Key` carries `Idempotent-Replayed: true`."),
-    ...errors(400, 401, 403, 404, 409, 413, 429, 503),
+    ...errors(
+      400,
+      401,
+      403,
+      notFound("DEVICE_NOT_FOUND"),
+      homeDeactivated(12),
+      conflict("IDEMPOTENCY_KEY_REUSED"),
+      bodyTooLarge("liveRequestBytes"),
+      new ApiError(429, "COMMAND_QUEUE_FULL", limitData("deviceOpenCommands", LIMIT.deviceOpenCommands)),
+      overRate("deviceCommands"),
+      new ApiError(503, "DEVICE_OFFLINE"),
+      503,
+    ),
   },
 });
 

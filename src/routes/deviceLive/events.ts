@@ -9,9 +9,9 @@ import { db } from "../../db/client";
 import { devices } from "../../db/schema";
 import { loadDevice } from "../../devices/access";
 import type { AppEnv } from "../../env";
-import { ApiError, invalidInput } from "../../http/errors";
+import { ApiError, forbidden, invalidInput, notFound } from "../../http/errors";
 import { openapiRoute } from "../../http/routeInput";
-import { errors, jsonBody, noContent, security } from "../../http/openapi";
+import { bodyTooLarge, errors, jsonBody, noContent, overRate, security } from "../../http/openapi";
 import { jsonObjectSchema } from "../../json/schema";
 import { now } from "../../http/time";
 import type { EventOutcome } from "../../live/DeviceObject";
@@ -47,6 +47,9 @@ const firmwareBody = z
   })
   .openapi("FirmwareInfo");
 
+/** What a device's own reports are refused with: the key of another, a device it cannot see, a body over the live routes' cap. */
+const reportRefusals = [forbidden("PERMISSION_DENIED", { right: "self" }), notFound("DEVICE_NOT_FOUND"), bodyTooLarge("liveRequestBytes")];
+
 const sendEvent = createRoute({
   method: "put",
   path: "/devices/{deviceId}/event",
@@ -55,8 +58,8 @@ const sendEvent = createRoute({
   description: "Relayed to the app listeners of the device's home (`/userSession/websocket`).",
   security,
   middleware: [capBody] as const,
-  request: { params: deviceParams, body: jsonBody(eventBody) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 413, 429, 503) },
+  request: { params: deviceParams, body: jsonBody(eventBody, { eventType: "sprinkler-status", eventData: { zone: 2, watering: true } }) },
+  responses: { ...noContent, ...errors(400, 401, ...reportRefusals, overRate("deviceEvents"), 503) },
 });
 
 const recordFirmware = createRoute({
@@ -66,8 +69,8 @@ const recordFirmware = createRoute({
   summary: "Record the firmware bundle installed (the device itself)",
   security,
   middleware: [capBody] as const,
-  request: { params: deviceParams, body: jsonBody(firmwareBody) },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 413) },
+  request: { params: deviceParams, body: jsonBody(firmwareBody, { bundleId: "5e0e93edf8379d390de5417d" }) },
+  responses: { ...noContent, ...errors(400, 401, ...reportRefusals) },
 });
 
 /**

@@ -17,8 +17,11 @@ import { principalOf } from "../../auth/principal";
 import { deviceItself, loadDeviceAccess } from "../../devices/access";
 import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, notFound } from "../../http/errors";
-import { connectionCap, errors, json, jsonBody, security } from "../../http/openapi";
-import { errorSchema, timeSchema } from "../../http/validation";
+import { bodyTooLarge, connectionCap, errors, json, jsonBody, overRate, refusal, security } from "../../http/openapi";
+import { timeSchema } from "../../http/validation";
+import { anyJsonSchema } from "../../json/schema";
+import { limitData } from "../../limits/refuse";
+import { LIMIT } from "../../limits/registry";
 import type { KvChange, KvPrecondition } from "../../live/device/kv";
 import { clientIp, identityOf } from "../../live/identity";
 import { encodeValue, etagOf, IF_MATCH_TEXT, ifMatchOf, keyProblem, REV_TEXT } from "../../live/kvRules";
@@ -29,13 +32,15 @@ import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 export const kvItemSchema = z
   .object({
     key: z.string(),
-    value: z.unknown().openapi({ description: "Any JSON." }),
+    value: anyJsonSchema.openapi({ description: "Any JSON." }),
     modificationTime: timeSchema,
   })
   .openapi("KeyValue");
 
-export const listedKvItemSchema = kvItemSchema
-  .extend({ rev: z.number().int().openapi({ description: "The store's rev of this key's last change (its ETag without quotes)." }) })
+// Its own object rather than `kvItemSchema.extend`, which the document gives as an
+// `allOf` without `type`: a schema the /docs reference takes for invalid.
+export const listedKvItemSchema = z
+  .object({ ...kvItemSchema.shape, rev: z.number().int().openapi({ description: "The store's rev of this key's last change (its ETag without quotes)." }) })
   .openapi("ListedKeyValue");
 
 export const etagHeader = z.object({
@@ -57,12 +62,21 @@ export const ifNoneMatch = z
   .optional()
   .openapi({ param: { name: "if-none-match", in: "header" }, description: "`*`: create only; 412 when the key exists." });
 
-export const preconditionFailed = {
-  412: {
-    description: 'A precondition failed: `PRECONDITION_FAILED` with `data.currentRev`, the key\'s rev now (null when the key does not exist). Nothing changed.',
-    content: { "application/json": { schema: errorSchema } },
-  },
-} as const;
+export const preconditionFailed = refusal(
+  "A precondition failed: `PRECONDITION_FAILED` with `data.currentRev`, the key's rev now (null when the key does not exist). Nothing changed.",
+  new ApiError(412, "PRECONDITION_FAILED", { currentRev: 43 }),
+);
+
+/** A write's refusals beyond the caller's rights, a device's store or a home's alike (src/live/device/kv.ts). */
+export const kvWriteRefusals = [
+  new ApiError(409, "KV_STORE_FULL", { ...limitData("kvItems", LIMIT.kvItems), maxItems: LIMIT.kvItems }),
+  new ApiError(409, "KV_STORE_FULL", { ...limitData("kvTotalBytes", LIMIT.kvTotalBytes), maxBytes: LIMIT.kvTotalBytes }),
+  bodyTooLarge("liveRequestBytes"),
+];
+
+export const kvValueExample = { value: { zone: 3, minutes: 20 } };
+
+const DEVICE_NOT_FOUND = notFound("DEVICE_NOT_FOUND");
 
 const keyParams = deviceParams.extend({
   key: z.string().openapi({ param: { name: "key", in: "path" }, example: "happy" }),
@@ -95,7 +109,7 @@ const listKv = createRoute({
     101: { description: "Switching to the WebSocket protocol." },
     ...connectionCap("An upgrade: the device already has as many command and key-value sockets open as it may", "socketsPerDevice"),
     200: json(z.array(listedKvItemSchema), "The items, by key, each with its `rev`."),
-    ...errors(400, 401, 403, 404, 503),
+    ...errors(400, 401, 403, DEVICE_NOT_FOUND, 503),
   },
 });
 
@@ -106,7 +120,7 @@ const getKv = createRoute({
   summary: "Look up a key-value",
   security,
   request: { params: keyParams },
-  responses: { 200: { ...json(kvItemSchema, "The item."), headers: etagHeader }, ...errors(400, 401, 403, 404, 503) },
+  responses: { 200: { ...json(kvItemSchema, "The item."), headers: etagHeader }, ...errors(400, 401, 403, DEVICE_NOT_FOUND, notFound("KEY_NOT_FOUND"), 503) },
 });
 
 const putKv = createRoute({
@@ -119,9 +133,13 @@ const putKv = createRoute({
   request: {
     params: keyParams,
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
-    body: jsonBody(z.object({ value: z.unknown().openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet")),
+    body: jsonBody(z.object({ value: anyJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet"), kvValueExample),
   },
-  responses: { 204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader }, ...errors(400, 401, 403, 404, 409, 413), ...preconditionFailed, ...errors(429, 503) },
+  responses: {
+    204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader },
+    ...errors(400, 401, 403, DEVICE_NOT_FOUND, ...kvWriteRefusals, overRate("deviceKvWrites"), 503),
+    ...preconditionFailed,
+  },
 });
 
 const deleteKv = createRoute({
@@ -131,7 +149,11 @@ const deleteKv = createRoute({
   summary: "Delete a key-value",
   security,
   request: { params: keyParams, headers: z.object({ "if-match": ifMatch }) },
-  responses: { 204: { description: "Deleted; no body." }, ...errors(400, 401, 403, 404), ...preconditionFailed, ...errors(429, 503) },
+  responses: {
+    204: { description: "Deleted; no body." },
+    ...errors(400, 401, 403, DEVICE_NOT_FOUND, new ApiError(404, "KEY_NOT_FOUND", { key: "happy" }), overRate("deviceKvWrites"), 503),
+    ...preconditionFailed,
+  },
 });
 
 export function validKey(key: string): string {

@@ -22,9 +22,11 @@ export const deviceParams = z.object({
 
 export const isUpgrade = (req: Request): boolean => req.headers.get("upgrade")?.toLowerCase() === "websocket";
 
+export const websocketRequired = () => new ApiError(426, "WEBSOCKET_REQUIRED", { message: "this endpoint only accepts a WebSocket upgrade" });
+
 /** 426 for a plain request to a socket-only endpoint. */
 export function requireUpgrade(req: Request): void {
-  if (!isUpgrade(req)) throw new ApiError(426, "WEBSOCKET_REQUIRED", { message: "this endpoint only accepts a WebSocket upgrade" });
+  if (!isUpgrade(req)) throw websocketRequired();
 }
 
 /**

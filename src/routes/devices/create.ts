@@ -6,8 +6,9 @@ import { claimDevice, completeProvisioning, createInstance } from "../../devices
 import { deviceFields } from "../../devices/fields";
 import { deviceSchema, presentDevice } from "../../devices/present";
 import type { AppEnv } from "../../env";
-import { invalidInput } from "../../http/errors";
+import { ApiError, forbidden, invalidInput, notFound } from "../../http/errors";
 import { errors, json, jsonOrFormBody, security } from "../../http/openapi";
+import { homeDeactivated } from "../../homes/access";
 import { upToChars } from "../../limits/fields";
 import { formAsJson, idSchema } from "../../http/validation";
 
@@ -25,6 +26,8 @@ const body = z
   })
   .openapi("AddDevice");
 
+const NO_FLOW = "give token (provisioning), homeId and claimCode (claim), or projectId and deviceClass (create)";
+
 const route = createRoute({
   method: "post",
   path: "/devices",
@@ -32,8 +35,21 @@ const route = createRoute({
   summary: "Add a device: claim into a home, complete on-demand provisioning, or create an instance",
   security: [...security, {}],
   middleware: [formAsJson] as const,
-  request: { body: jsonOrFormBody(body) },
-  responses: { 201: json(deviceSchema, "The device (with `apiKey` after provisioning or creation)."), ...errors(400, 401, 403, 404, 409) },
+  request: { body: jsonOrFormBody(body, { homeId: 12, claimCode: "K7QX2M9PJ4WD" }) },
+  responses: {
+    201: json(deviceSchema, "The device (with `apiKey` after provisioning or creation)."),
+    ...errors(
+      invalidInput({ body: NO_FLOW }),
+      401,
+      403,
+      forbidden("DEVICE_NOT_CLAIMABLE"),
+      forbidden("DEVICE_ALREADY_IN_HOME"),
+      new ApiError(403, "INVALID_TOKEN"),
+      notFound("PROJECT_NOT_FOUND"),
+      notFound("HOME_NOT_FOUND"),
+      homeDeactivated(12),
+    ),
+  },
 });
 
 export function addCreateDevice(app: OpenAPIHono<AppEnv>) {
@@ -56,6 +72,6 @@ export function addCreateDevice(app: OpenAPIHono<AppEnv>) {
       const created = await createInstance(c.env, who, { ...fields, projectId: b.projectId, deviceClass: b.deviceClass });
       return c.json({ ...presentDevice(created.row), apiKey: created.apiKey, claimCode: created.claimCode, creationTime: created.row.creationTime }, 201);
     }
-    throw invalidInput({ body: "give token (provisioning), homeId and claimCode (claim), or projectId and deviceClass (create)" });
+    throw invalidInput({ body: NO_FLOW });
   });
 }

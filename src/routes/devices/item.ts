@@ -9,12 +9,15 @@ import { removeDevice } from "../../devices/remove";
 import { updateDevice } from "../../devices/update";
 import type { AppEnv } from "../../env";
 import { demand } from "../../auth/policy";
+import { conflict, notFound } from "../../http/errors";
 import { errors, json, jsonBody, noContent, security } from "../../http/openapi";
 import { boolSchema, idSchema } from "../../http/validation";
 
 export const deviceParams = z.object({
   deviceId: idSchema.openapi({ param: { name: "deviceId", in: "path" }, type: "integer", example: 34328 }),
 });
+
+const DEVICE_NOT_FOUND = notFound("DEVICE_NOT_FOUND");
 
 const getDevice = createRoute({
   method: "get",
@@ -28,7 +31,7 @@ const getDevice = createRoute({
       includeAdminInfo: boolSchema.optional().openapi({ type: "boolean", description: "Add apiKey, claimCode, creationTime: the operator, admin project keys and users with project role editor or admin (a viewer gets 403)." }),
     }),
   },
-  responses: { 200: json(deviceSchema, "The device."), ...errors(400, 401, 403, 404) },
+  responses: { 200: json(deviceSchema, "The device."), ...errors(400, 401, 403, DEVICE_NOT_FOUND) },
 });
 
 const patchDevice = createRoute({
@@ -49,9 +52,10 @@ const patchDevice = createRoute({
           claimCode: deviceFields.newClaimCode.optional(),
         })
         .openapi("UpdateDevice"),
+      { name: "Front lawn", tag: "garden" },
     ),
   },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  responses: { ...noContent, ...errors(400, 401, 403, DEVICE_NOT_FOUND, conflict("CLAIM_CODE_IN_USE")) },
 });
 
 const deleteDevice = createRoute({
@@ -66,7 +70,7 @@ const deleteDevice = createRoute({
       hardDelete: boolSchema.optional().openapi({ type: "boolean", description: "Pre-provisioned projects: erase the device (admins only)." }),
     }),
   },
-  responses: { ...noContent, ...errors(400, 401, 403, 404, 409) },
+  responses: { ...noContent, ...errors(400, 401, 403, DEVICE_NOT_FOUND, conflict("DEVICE_IN_USE")) },
 });
 
 export function addDeviceItem(app: OpenAPIHono<AppEnv>) {

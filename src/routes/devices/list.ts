@@ -26,6 +26,8 @@ const query = z.object({
   ...pageQuery,
 });
 
+const PROJECT_OR_HOME = "projectId or homeId is required";
+
 const route = createRoute({
   method: "get",
   path: "/devices",
@@ -35,7 +37,7 @@ const route = createRoute({
   request: { query },
   responses: {
     200: { description: "A page of devices.", headers: rangeHeader, content: { "application/json": { schema: z.array(deviceSchema) } } },
-    ...errors(400, 401, 403),
+    ...errors(invalidInput({ projectId: PROJECT_OR_HOME }), 401, 403),
   },
 });
 
@@ -43,7 +45,7 @@ export function addListDevices(app: OpenAPIHono<AppEnv>) {
   app.openapi(route, async (c) => {
     const who = await principalOf(c);
     const q = c.req.valid("query");
-    if (q.projectId === undefined && q.homeId === undefined) throw invalidInput({ projectId: "projectId or homeId is required" });
+    if (q.projectId === undefined && q.homeId === undefined) throw invalidInput({ projectId: PROJECT_OR_HOME });
 
     const where: SQL[] = [];
     let projectId = q.projectId;
