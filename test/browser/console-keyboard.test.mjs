@@ -1,0 +1,166 @@
+// The device console by keyboard and on a phone, in a real browser (Debian's
+// chromium, driven by puppeteer-core) against `wrangler dev`: what a newcomer
+// notices in the first minutes, each test one thing a user observes (where the
+// focus is, what is on the screen, what shows up by itself). Every wait is for
+// a condition with a deadline, never a fixed time. Screenshots at desktop and
+// phone width go to test/browser/screenshots/kbd-*.png (git-ignored).
+//
+// Skips without chromium (CHROMIUM_PATH, default /usr/bin/chromium).
+import { existsSync, mkdirSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { startWrangler } from "../node/wrangler.mjs";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const noBrowser = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH): browser tests skipped`;
+if (noBrowser) console.log(`# ${noBrowser}`);
+const shots = path.join(import.meta.dirname, "screenshots");
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+const BO = "bo.bergstrom@example.com";
+
+/** Polls `fn` until it returns something truthy; fails with `what` (a text, or a function making one then) after `ms`. */
+async function until(fn, what, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`${typeof what === "function" ? await what() : what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("the console by keyboard and at phone width", { skip: noBrowser }, () => {
+  let server;
+  let browser;
+  let page;
+  const fixture = {};
+  let shot = 0;
+  const screenshot = async (name) => {
+    shot += 1;
+    await page.screenshot({ path: path.join(shots, `kbd-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+  };
+  /** The view as it is, at desktop and at phone width (back to desktop after). */
+  const screenshotBoth = async (name) => {
+    await page.setViewport(DESKTOP);
+    await screenshot(name);
+    await page.setViewport(PHONE);
+    await screenshot(`phone-${name}`);
+    await page.setViewport(DESKTOP);
+  };
+  const text = (selector) => page.$eval(selector, (el) => el.textContent ?? "");
+  const waitText = (selector, needle, timeout = 15_000) =>
+    page.waitForFunction((s, n) => [...document.querySelectorAll(s)].some((el) => el.textContent?.includes(n)), { timeout }, selector, needle);
+  /** What has the focus, as a user would name it: its id, else its accessible label, else its text. */
+  const focused = () =>
+    page.evaluate(() => {
+      const a = document.activeElement;
+      if (!a || a === document.body) return "(nothing: the page itself)";
+      return a.id || a.getAttribute("aria-label") || `${a.tagName.toLowerCase()} “${a.textContent?.trim()}”`;
+    });
+  const waitFocus = (name, what) => until(async () => (await focused()) === name, async () => `${what}: the focus on “${name}”, it is on “${await focused()}”`, 5_000);
+  const open = async (hash, ready) => {
+    await page.goto(`${server.base}/console/${hash}`);
+    await page.waitForSelector(ready);
+  };
+
+  async function signInUser() {
+    await page.goto(`${server.base}/console/`);
+    await page.waitForSelector("#projectId");
+    await page.type("#projectId", String(fixture.projectId));
+    await page.type("#email", "ada@example.com");
+    await page.type("#password", "correct horse");
+    await page.click("button[type=submit]");
+    await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
+  }
+
+  before(async () => {
+    mkdirSync(shots, { recursive: true });
+    server = await startWrangler("console-kbd-");
+    const { api, operator } = server;
+    const project = await api("POST", "/projects", operator, { name: "Sprinklers", provisioning: "preProvisioned" });
+    assert.equal(project.status, 201);
+    fixture.projectId = project.body.id;
+    fixture.adminKey = (await api("POST", `/projects/${fixture.projectId}/apiKeys`, operator, { name: "factory", admin: true })).body.key;
+    assert.equal((await api("POST", `/projects/${fixture.projectId}/deviceClasses`, fixture.adminKey, { id: "sprinkler", name: "Sprinkler" })).status, 201);
+    const device = await api("POST", "/devices", fixture.adminKey, { projectId: fixture.projectId, deviceClass: "sprinkler", tag: "SN-0001" });
+    assert.equal(device.status, 201);
+    Object.assign(fixture, { deviceId: device.body.id, deviceKey: device.body.apiKey });
+    for (const [name, email] of [
+      ["Ada Lovelace", "ada@example.com"],
+      ["Bo Bergström", BO],
+    ]) {
+      assert.equal((await api("POST", "/users", null, { projectId: fixture.projectId, name, email, password: "correct horse" })).status, 201);
+    }
+    const ada = await api("POST", "/auth/user", null, { projectId: fixture.projectId, email: "ada@example.com", password: "correct horse" });
+    const home = await api("POST", "/homes", ada.body.token, { name: "Garden" });
+    assert.equal(home.status, 201);
+    fixture.homeId = home.body.id;
+    assert.equal((await api("POST", `/homes/${fixture.homeId}/members`, ada.body.token, { email: BO, role: "member" })).status, 201);
+    assert.equal((await api("POST", "/deviceRegistration", fixture.deviceKey, { deviceId: fixture.deviceId, claimable: true, duration: 600 })).status, 200);
+    assert.ok((await api("POST", "/devices", ada.body.token, { homeId: fixture.homeId, claimCode: device.body.claimCode })).status < 300);
+    assert.equal((await api("PUT", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey, { value: 10 })).status, 204);
+    // The device is offline: each command is refused, and the refusal is a log entry.
+    for (const action of ["first-command", "second-command"]) {
+      assert.equal((await api("PUT", `/devices/${fixture.deviceId}/command`, fixture.adminKey, { action })).status, 503);
+    }
+
+    const puppeteer = (await import("puppeteer-core")).default;
+    // --no-sandbox: CI runs as root, where chromium's sandbox will not start.
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    page = await browser.newPage();
+    page.on("pageerror", (err) => console.log(`# page error: ${err.message}`));
+    await page.setViewport(DESKTOP);
+    await signInUser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  test("a key-value by keyboard: Edit puts the focus in its field; Save, Cancel and Escape give it back to the row's Edit button", async () => {
+    await open(`#/devices/${fixture.deviceId}`, 'tr[data-key="brightness"]');
+    await waitText('tr[data-key="brightness"] td.value', "10");
+    const editButton = "Edit brightness";
+
+    await page.focus(`button[aria-label="${editButton}"]`);
+    await page.keyboard.press("Enter");
+    await waitFocus("kv-edit-brightness", "after Edit");
+    await screenshotBoth("kv-editing");
+    // Replace the value and save, all from the keyboard.
+    await page.keyboard.down("Control");
+    await page.keyboard.press("a");
+    await page.keyboard.up("Control");
+    await page.keyboard.type("20");
+    await page.keyboard.press("Tab");
+    assert.equal(await focused(), "button “Save”");
+    await page.keyboard.press("Enter");
+    await waitText('tr[data-key="brightness"] td.value', "20");
+    await waitFocus(editButton, "after Save");
+    assert.equal((await server.api("GET", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey)).body.value, 20);
+    await screenshotBoth("kv-saved-focus-on-edit");
+
+    // Cancel: nothing written, the focus back on Edit.
+    await page.keyboard.press("Enter");
+    await waitFocus("kv-edit-brightness", "after Edit again");
+    await page.keyboard.type("99");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    assert.equal(await focused(), "button “Cancel”");
+    await page.keyboard.press("Enter");
+    await waitFocus(editButton, "after Cancel");
+    assert.equal(await page.$("#kv-edit-brightness"), null, "the field is closed");
+
+    // Escape in the field cancels as well.
+    await page.keyboard.press("Enter");
+    await waitFocus("kv-edit-brightness", "after a third Edit");
+    await page.keyboard.type("77");
+    await page.keyboard.press("Escape");
+    await waitFocus(editButton, "after Escape");
+    assert.equal(await page.$("#kv-edit-brightness"), null, "the field is closed");
+    assert.match(await text('tr[data-key="brightness"] td.value'), /^20$/);
+    assert.equal((await server.api("GET", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey)).body.value, 20);
+  });
+});
