@@ -163,4 +163,56 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     assert.match(await text('tr[data-key="brightness"] td.value'), /^20$/);
     assert.equal((await server.api("GET", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey)).body.value, 20);
   });
+
+  test("the phone menu: Escape closes it and gives the focus back to Menu; a link in it, a link on the page and Back close it", async () => {
+    await page.setViewport(PHONE);
+    try {
+      await open("#/devices", `tr[data-device-id="${fixture.deviceId}"]`);
+      const menu = () =>
+        page.evaluate(() => ({
+          expanded: document.querySelector(".nav-toggle")?.getAttribute("aria-expanded"),
+          shown: getComputedStyle(document.getElementById("nav")).display !== "none",
+        }));
+      const closed = (what) => until(async () => {
+        const m = await menu();
+        return m.expanded === "false" && !m.shown;
+      }, `${what}: the menu closed (aria-expanded false, hidden)`, 5_000);
+      const openMenu = async () => {
+        await page.click(".nav-toggle");
+        assert.deepEqual(await menu(), { expanded: "true", shown: true });
+      };
+
+      await page.focus(".nav-toggle");
+      await page.keyboard.press("Enter");
+      assert.deepEqual(await menu(), { expanded: "true", shown: true });
+      // Escape from a link of the menu, as after tabbing to it.
+      await page.focus('#nav a[href="#/homes"]');
+      await screenshot("phone-menu-open");
+      await page.keyboard.press("Escape");
+      await closed("after Escape");
+      assert.equal(await page.evaluate(() => document.activeElement?.classList.contains("nav-toggle")), true, `the focus on Menu, it is on “${await focused()}”`);
+      await screenshot("phone-menu-closed-by-escape");
+
+      // A link in the menu.
+      await openMenu();
+      await page.click('#nav a[href="#/homes"]');
+      await waitText('table[aria-label="Homes"]', "Garden");
+      await closed("after a link in the menu");
+
+      // A link on the page, the menu left open.
+      await openMenu();
+      await page.click(`main a[href="#/homes/${fixture.homeId}"]`);
+      await waitText('table[aria-label="Members"]', BO);
+      await closed("after a link on the page");
+
+      // The browser's Back.
+      await openMenu();
+      await page.goBack();
+      await waitText('table[aria-label="Homes"]', "Garden");
+      await closed("after Back");
+      await screenshot("phone-menu-closed-after-back");
+    } finally {
+      await page.setViewport(DESKTOP);
+    }
+  });
 });
