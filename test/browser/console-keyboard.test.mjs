@@ -64,6 +64,7 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     await page.goto(`${server.base}/console/${hash}`);
     await page.waitForSelector(ready);
   };
+  const pageWidth = () => page.evaluate(() => document.documentElement.scrollWidth);
 
   async function signInUser() {
     await page.goto(`${server.base}/console/`);
@@ -211,6 +212,45 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
       await waitText('table[aria-label="Homes"]', "Garden");
       await closed("after Back");
       await screenshot("phone-menu-closed-after-back");
+    } finally {
+      await page.setViewport(DESKTOP);
+    }
+  });
+
+  test("at 390 px a home's members fit: Remove is whole and on the screen, and the Homes pages do not scroll sideways", async () => {
+    await page.setViewport(PHONE);
+    try {
+      await open("#/homes", 'table[aria-label="Homes"]');
+      await waitText('table[aria-label="Homes"]', "Garden");
+      assert.ok((await pageWidth()) <= PHONE.width, `the Homes page is ${await pageWidth()} px wide at ${PHONE.width}`);
+      await screenshot("phone-homes");
+
+      await open(`#/homes/${fixture.homeId}`, 'table[aria-label="Members"]');
+      await waitText('table[aria-label="Members"]', BO);
+      const remove = await page.$eval(`button[aria-label="Remove ${BO}"]`, (el) => {
+        const r = el.getBoundingClientRect();
+        // Scroll the page (only) so the button's row is in view, then ask what is really drawn at its centre.
+        window.scrollBy(0, r.top - 200);
+        const box = el.getBoundingClientRect();
+        const atCentre = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+        return {
+          text: el.innerText,
+          scrollWidth: el.scrollWidth,
+          clientWidth: el.clientWidth,
+          left: box.left,
+          right: box.right,
+          drawn: atCentre !== null && el.contains(atCentre),
+        };
+      });
+      assert.equal(remove.text, "Remove");
+      assert.ok(remove.scrollWidth <= remove.clientWidth, `Remove is cut inside its button (${remove.scrollWidth} > ${remove.clientWidth})`);
+      assert.ok(remove.left >= 0 && remove.right <= PHONE.width, `Remove spans ${Math.round(remove.left)}–${Math.round(remove.right)} px of a ${PHONE.width} px screen`);
+      assert.ok(remove.drawn, "Remove is hidden under something else (or clipped by its table)");
+      assert.ok((await pageWidth()) <= PHONE.width, `the home's page is ${await pageWidth()} px wide at ${PHONE.width}`);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await screenshot("phone-home-members");
+      await page.setViewport(DESKTOP);
+      await screenshot("home-members");
     } finally {
       await page.setViewport(DESKTOP);
     }
