@@ -18,6 +18,8 @@ if (noBrowser) console.log(`# ${noBrowser}`);
 const shots = path.join(import.meta.dirname, "screenshots");
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+/** The narrowest phone still common (iPhone SE): labels must hold there too. */
+const SMALL_PHONE = { width: 320, height: 640 };
 const BO = "bo.bergstrom@example.com";
 
 /** Polls `fn` until it returns something truthy; fails with `what` (a text, or a function making one then) after `ms`. */
@@ -65,6 +67,35 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     await page.waitForSelector(ready);
   };
   const pageWidth = () => page.evaluate(() => document.documentElement.scrollWidth);
+
+  /**
+   * Every visible button (and button-like link) whose name is not on one line,
+   * is cut inside the button, or is not wholly on the screen.
+   */
+  const badButtons = () =>
+    page.evaluate(() => {
+      const width = document.documentElement.clientWidth;
+      const bad = [];
+      for (const el of document.querySelectorAll("button, a.button")) {
+        if (el.getClientRects().length === 0) continue;
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const lines = new Set([...range.getClientRects()].filter((r) => r.width > 0).map((r) => Math.round(r.top))).size;
+        const box = el.getBoundingClientRect();
+        const name = el.textContent?.trim();
+        if (lines > 1) bad.push(`“${name}” on ${lines} lines (${Math.round(box.height)} px high)`);
+        if (el.scrollWidth > el.clientWidth) bad.push(`“${name}” cut inside its button`);
+        if (box.left < 0 || box.right > width + 0.5) bad.push(`“${name}” off the screen (${Math.round(box.left)}–${Math.round(box.right)} of ${width})`);
+        // Or cut at the edge of a box that scrolls sideways (a table's).
+        for (let up = el.parentElement; up; up = up.parentElement) {
+          if (getComputedStyle(up).overflowX === "visible") continue;
+          const clip = up.getBoundingClientRect();
+          if (box.left < clip.left - 0.5 || box.right > clip.right + 0.5) bad.push(`“${name}” cut by its ${up.className || up.tagName.toLowerCase()} box`);
+          break;
+        }
+      }
+      return bad;
+    });
 
   async function signInUser() {
     await page.goto(`${server.base}/console/`);
@@ -254,5 +285,43 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     } finally {
       await page.setViewport(DESKTOP);
     }
+  });
+
+  test("button names stay on one line and on the screen, at 320 and 390 px and on the desktop", async () => {
+    const views = [
+      ["the devices", "#/devices", `tr[data-device-id="${fixture.deviceId}"]`],
+      ["a device", `#/devices/${fixture.deviceId}`, 'tr[data-key="brightness"]'],
+      ["the homes", "#/homes", 'table[aria-label="Homes"] tbody tr'],
+      ["a home", `#/homes/${fixture.homeId}`, `button[aria-label="Remove ${BO}"]`],
+    ];
+    const problems = [];
+    try {
+      for (const size of [SMALL_PHONE, PHONE, DESKTOP]) {
+        await page.setViewport(size);
+        for (const [name, hash, ready] of views) {
+          await open(hash, ready);
+          for (const b of await badButtons()) problems.push(`${size.width} px, ${name}: ${b}`);
+          if ((await pageWidth()) > size.width) problems.push(`${size.width} px, ${name}: the page scrolls sideways (${await pageWidth()} px)`);
+        }
+        // The same with a key-value open for editing, and with leaving a home asked to confirm.
+        await open(`#/devices/${fixture.deviceId}`, 'button[aria-label="Edit brightness"]');
+        // By keyboard: a click could miss while the sections above it still load and push it down.
+        await page.focus('button[aria-label="Edit brightness"]');
+        await page.keyboard.press("Enter");
+        await page.waitForSelector("#kv-edit-brightness");
+        for (const b of await badButtons()) problems.push(`${size.width} px, a key-value edited: ${b}`);
+        await open(`#/homes/${fixture.homeId}`, "#leave-home");
+        await page.click("#leave-home");
+        await page.waitForSelector("#leave-confirm");
+        for (const b of await badButtons()) problems.push(`${size.width} px, leaving a home: ${b}`);
+        if (size === SMALL_PHONE) {
+          await open(`#/devices/${fixture.deviceId}`, 'table[aria-label="Log entries"]');
+          await screenshot("small-phone-device");
+        }
+      }
+    } finally {
+      await page.setViewport(DESKTOP);
+    }
+    assert.deepEqual(problems, []);
   });
 });
