@@ -324,4 +324,36 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     }
     assert.deepEqual(problems, []);
   });
+
+  test("the device's log entries: newest first, and a new one appears without reloading the page", async () => {
+    const rows = () =>
+      page.$$eval('table[aria-label="Log entries"] tbody tr', (trs) => trs.map((tr) => ({ time: tr.getAttribute("data-time"), text: tr.textContent ?? "" })));
+    await open(`#/devices/${fixture.deviceId}`, 'table[aria-label="Log entries"]');
+    await waitText('table[aria-label="Log entries"]', "second-command");
+    const before = await rows();
+    const at = (needle) => before.findIndex((r) => r.text.includes(needle));
+    assert.ok(at("second-command") < at("first-command"), `the later command's entry first: ${JSON.stringify(before.map((r) => r.text))}`);
+    const times = before.map((r) => Date.parse(r.time ?? ""));
+    assert.ok(times.every((t, i) => Number.isFinite(t) && (i === 0 || t <= times[i - 1])), `times newest first: ${JSON.stringify(before.map((r) => r.time))}`);
+
+    // Made through the API while the page is open: it must show up at the top by itself.
+    await page.evaluate(() => {
+      window.stillThisPage = true;
+    });
+    assert.equal((await server.api("PUT", `/devices/${fixture.deviceId}/command`, fixture.adminKey, { action: "third-command" })).status, 503);
+    await until(async () => (await rows())[0]?.text.includes("third-command"), "the new entry at the top of Log entries", 20_000);
+    assert.equal(await page.evaluate(() => window.stillThisPage), true, "the page was not reloaded");
+    // Each entry once: nothing lost or doubled by reading the tail again.
+    const day = `begin=${new Date(Date.now() - 86_400_000).toISOString()}&end=${new Date(Date.now() + 60_000).toISOString()}`;
+    const all = (await server.api("GET", `/devices/${fixture.deviceId}/logEntries?${day}`, fixture.adminKey)).body;
+    await until(async () => (await rows()).length === all.length, async () => `${all.length} rows, as the API has (the page has ${(await rows()).length})`);
+    const after = await rows();
+    assert.equal(new Set(after.map((r) => r.text)).size, after.length, "no entry twice");
+    assert.deepEqual(
+      after.map((r) => r.time),
+      all.map((e) => e.time).reverse(),
+    );
+    await page.$eval('table[aria-label="Log entries"]', (el) => el.scrollIntoView());
+    await screenshotBoth("device-logs-live");
+  });
 });
