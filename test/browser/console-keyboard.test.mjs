@@ -107,6 +107,15 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
   }
 
+  async function signInKey(key, projectId) {
+    await page.click(".who button");
+    await page.waitForSelector("#projectId");
+    await page.click('input[value="key"]');
+    if (projectId) await page.type("#projectId", String(projectId));
+    await page.type("#apiKey", key);
+    await page.click("button[type=submit]");
+  }
+
   before(async () => {
     mkdirSync(shots, { recursive: true });
     server = await startWrangler("console-kbd-");
@@ -355,5 +364,72 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     );
     await page.$eval('table[aria-label="Log entries"]', (el) => el.scrollIntoView());
     await screenshotBoth("device-logs-live");
+  });
+
+  test("every new key and code in the console has its Copy button, which copies it", { timeout: 60_000 }, async () => {
+    await browser.defaultBrowserContext().overridePermissions(server.base, ["clipboard-read", "clipboard-write", "clipboard-sanitized-write"]);
+    const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+    /** Each secret or line shown in `callout`, with the name of the Copy button beside it (null: none). */
+    const copyable = (callout) =>
+      page.$$eval(`${callout} code`, (codes) =>
+        codes.map((code) => {
+          const button = code.closest(".copy-row")?.querySelector("button");
+          return { id: code.id, text: code.textContent, copy: button?.textContent?.trim() === "Copy" ? button.getAttribute("aria-label") : null };
+        }),
+      );
+    const copyEach = async (callout) => {
+      const shown = await copyable(callout);
+      assert.ok(shown.length > 0);
+      for (const c of shown) {
+        assert.ok(c.copy, `“${c.id}” (${c.text}) has no Copy button`);
+        await page.click(`button[aria-label="${c.copy}"]`);
+        await until(async () => (await clipboard()) === c.text, `${c.copy}: the clipboard holds ${c.text}`, 5_000);
+      }
+      return shown;
+    };
+
+    await signInKey(fixture.adminKey, fixture.projectId);
+    await waitText(".who", "admin key");
+    // Clicks land where the page was when they were aimed: wait for the lists, which move the forms down as they load.
+    await open("#/project", 'table[aria-label="API keys"] tbody tr');
+    await page.waitForSelector("#device-class option");
+    await page.type("#key-name", "ci");
+    await page.click(".row-form:has(#key-name) button[type=submit]");
+    await page.waitForSelector("[data-new-key]");
+    const key = await copyEach("[data-new-key]");
+    assert.match(key[0].text, /^mcp_/);
+    await waitText('table[aria-label="API keys"]', "ci");
+
+    await page.type("#device-tag", "SN-0002");
+    await page.click('form[aria-label="New device"] button[type=submit]');
+    await page.waitForSelector("[data-new-device]");
+    const device = await copyEach("[data-new-device]");
+    const deviceId = Number(await page.$eval("[data-new-device]", (el) => el.getAttribute("data-new-device")));
+    const made = await server.api("GET", `/devices/${deviceId}`, fixture.adminKey);
+    assert.equal(made.body.tag, "SN-0002");
+    assert.deepEqual(
+      device.map((c) => c.id),
+      ["new-device-key", "new-device-claim", "new-device-run"],
+      "the key, the claim code and the line that runs it",
+    );
+    assert.equal((await server.api("GET", `/devices/${deviceId}`, device[0].text)).status, 200, "the copied key is the device's");
+    const problems = [];
+    for (const size of [SMALL_PHONE, PHONE]) {
+      await page.setViewport(size);
+      for (const b of await badButtons()) problems.push(`${size.width} px, the project page: ${b}`);
+    }
+    await page.$eval("[data-new-device]", (el) => el.scrollIntoView());
+    await screenshotBoth("project-new-key-and-device");
+    assert.deepEqual(problems, []);
+
+    // The operator's new project: its first admin key.
+    await signInKey(server.operator);
+    await page.waitForSelector("#project-name");
+    await page.type("#project-name", "Greenhouse");
+    await page.click('form[aria-label="New project"] button[type=submit]');
+    await page.waitForSelector("[data-new-project]");
+    const adminKey = await copyEach("[data-new-project]");
+    assert.equal((await server.api("GET", `/projects/${await page.$eval("[data-new-project]", (el) => el.getAttribute("data-new-project"))}/apiKeys`, adminKey[0].text)).status, 200);
+    await screenshotBoth("new-project-key");
   });
 });
