@@ -120,3 +120,26 @@ export function usePoll(fn: () => void, enabled: boolean, ms: number = POLL_MS):
     return () => window.clearInterval(t);
   }, [enabled, ms]);
 }
+
+/**
+ * Runs `fn` every `ms` while the page is visible, and once at once when it
+ * becomes visible again: for what no socket carries (a device's log entries),
+ * without asking the service on behalf of a tab nobody looks at.
+ */
+export function usePollWhileVisible(fn: () => void, ms: number = POLL_MS): void {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    const t = window.setInterval(() => {
+      if (document.visibilityState === "visible") ref.current();
+    }, ms);
+    const onVisible = () => {
+      if (document.visibilityState === "visible") ref.current();
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      window.clearInterval(t);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
+  }, [ms]);
+}

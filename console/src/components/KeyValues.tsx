@@ -4,8 +4,12 @@
  * edited inline with `PUT`/`DELETE /devices/{id}/kv/{key}`. An edit or delete
  * of a key the page has a `rev` for carries `If-Match`, so a change someone
  * else made meanwhile is not overwritten: the page says so and shows it.
+ *
+ * By keyboard: Edit puts the focus in the value's field; Save, Cancel or
+ * Escape put it back on the row's Edit button, so the user goes on from the
+ * row they were at instead of from the top of the page.
  */
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, get, request } from "../api";
 import { useLiveEvents, usePoll } from "../live";
 import type { Session } from "../session";
@@ -24,6 +28,26 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
   const [newKey, setNewKey] = useState("");
   const [newValue, setNewValue] = useState("");
   const [error, setError] = useState<unknown>(null);
+  const field = useRef<HTMLTextAreaElement>(null);
+  const editButtons = useRef(new Map<string, HTMLButtonElement>());
+  // The key whose edit just ended: its Edit button (rendered anew once the field closes) takes the focus.
+  const refocus = useRef<string | null>(null);
+
+  useEffect(() => {
+    if (editing !== null) {
+      field.current?.focus();
+      field.current?.select();
+    } else if (refocus.current !== null) {
+      editButtons.current.get(refocus.current)?.focus();
+      refocus.current = null;
+    }
+  }, [editing]);
+
+  /** Closes the field; the focus goes back to its row's Edit button. */
+  function endEdit() {
+    refocus.current = editing;
+    setEditing(null);
+  }
 
   useLiveEvents((e) => {
     if (e.originDeviceId !== deviceId) return;
@@ -54,7 +78,7 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
   function failed(e: unknown) {
     if (e instanceof ApiError && e.status === 412) {
       setError(new Error("This key changed since it was shown (someone else wrote it): the current value is now shown; edit again to replace it."));
-      setEditing(null);
+      endEdit();
       kv.reload();
     } else setError(e);
   }
@@ -64,7 +88,7 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
     try {
       const value = parseJson(text, `The value of ${key}`);
       await request("PUT", kvPath(deviceId, key), { value }, precondition(key));
-      setEditing(null);
+      if (editing === key) endEdit();
       kv.reload();
       return true;
     } catch (e) {
@@ -117,11 +141,24 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
                   <label class="sr-only" for={`kv-edit-${item.key}`}>
                     New value of {item.key} (JSON)
                   </label>
-                  <textarea id={`kv-edit-${item.key}`} rows={2} spellcheck={false} value={draft} onInput={(e) => setDraft(e.currentTarget.value)} />
+                  <textarea
+                    id={`kv-edit-${item.key}`}
+                    ref={field}
+                    rows={2}
+                    spellcheck={false}
+                    value={draft}
+                    onInput={(e) => setDraft(e.currentTarget.value)}
+                    onKeyDown={(e) => {
+                      if (e.key !== "Escape") return;
+                      // Escape here is the edit's, not the page's (e.g. the phone menu's).
+                      e.stopPropagation();
+                      endEdit();
+                    }}
+                  />
                   <button type="submit" class="primary">
                     Save
                   </button>
-                  <button type="button" onClick={() => setEditing(null)}>
+                  <button type="button" onClick={endEdit}>
                     Cancel
                   </button>
                 </form>
@@ -140,6 +177,10 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
                   <button
                     type="button"
                     aria-label={`Edit ${item.key}`}
+                    ref={(el) => {
+                      if (el) editButtons.current.set(item.key, el);
+                      else editButtons.current.delete(item.key);
+                    }}
                     onClick={() => {
                       setEditing(item.key);
                       setEditingRev(item.rev);

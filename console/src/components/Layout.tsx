@@ -1,6 +1,11 @@
-/** The frame of every page: a header with the project, a left nav that collapses on phones. */
+/**
+ * The frame of every page: a header with the project, a left nav that
+ * collapses on phones behind a Menu button. The open menu closes on Escape
+ * (the focus back on Menu) and on any navigation: a link in it, a link on
+ * the page, Back.
+ */
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useLiveStatus, POLL_MS, type LiveStatus } from "../live";
 import type { Session } from "../session";
 
@@ -13,7 +18,29 @@ const STATUS_TEXT: Record<LiveStatus, string> = {
 
 export function Layout({ session, page, onSignOut, children }: { session: Session; page: string; onSignOut: () => void; children: ComponentChildren }) {
   const [navOpen, setNavOpen] = useState(false);
+  const toggle = useRef<HTMLButtonElement>(null);
+  const nav = useRef<HTMLElement>(null);
   const status = useLiveStatus();
+
+  useEffect(() => {
+    const close = () => setNavOpen(false);
+    window.addEventListener("hashchange", close);
+    return () => window.removeEventListener("hashchange", close);
+  }, []);
+
+  useEffect(() => {
+    if (!navOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape") return;
+      setNavOpen(false);
+      // From the menu (or nowhere) back to its button; a field elsewhere on the page keeps the focus.
+      const at = document.activeElement;
+      if (!at || at === document.body || at === toggle.current || nav.current?.contains(at)) toggle.current?.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [navOpen]);
+
   const who = session.kind === "user" ? session.userName : session.isOperator ? "operator" : session.isAdmin ? "admin key" : "project key";
   const links: [string, string][] = [
     ["devices", "Devices"],
@@ -23,7 +50,7 @@ export function Layout({ session, page, onSignOut, children }: { session: Sessio
   return (
     <div class={`shell ${navOpen ? "nav-open" : ""}`}>
       <header class="top">
-        <button type="button" class="nav-toggle" aria-expanded={navOpen} aria-controls="nav" onClick={() => setNavOpen(!navOpen)}>
+        <button type="button" class="nav-toggle" ref={toggle} aria-expanded={navOpen} aria-controls="nav" onClick={() => setNavOpen(!navOpen)}>
           Menu
         </button>
         <div class="brand">
@@ -43,7 +70,7 @@ export function Layout({ session, page, onSignOut, children }: { session: Sessio
           </button>
         </div>
       </header>
-      <nav id="nav" class="side" aria-label="Main">
+      <nav id="nav" class="side" aria-label="Main" ref={nav}>
         <ul>
           {links.map(([path, label]) => (
             <li key={path}>

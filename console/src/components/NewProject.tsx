@@ -59,7 +59,7 @@ export function NewProject({ onSignIn }: { onSignIn: (s: Session) => void }) {
           </p>
           <Copyable id="new-project-key" text={made.key.key ?? ""} label="Copy the new admin key" />
           <div class="actions-row">
-            <button type="button" class="primary" id="use-new-key" disabled={busy} onClick={() => void signIn()}>
+            <button type="button" class="primary sentence" id="use-new-key" disabled={busy} onClick={() => void signIn()}>
               Sign in to {made.project.name} with this key
             </button>
           </div>

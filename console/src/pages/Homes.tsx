@@ -104,11 +104,12 @@ export function HomeDetail({ session, id }: { session: Session; id: number }) {
         <ErrorNote error={members.error ?? error} />
         <DataTable
           label="Members"
+          stack
           rows={members.data}
           rowKey={(m) => m.userId}
           columns={[
-            { head: "Name", cell: (m) => m.name },
-            { head: "Email", cell: (m) => m.email },
+            { head: "Name", rowHeader: true, cell: (m) => m.name },
+            { head: "Email", cell: (m) => <Email address={m.email} /> },
             { head: "Role", cell: (m) => m.role },
             {
               head: "Actions",
@@ -142,6 +143,19 @@ export function HomeDetail({ session, id }: { session: Session; id: number }) {
       </Section>
       {mine && <LeaveHome homeId={id} homeName={home.data?.name ?? `Home ${id}`} member={mine} />}
     </>
+  );
+}
+
+/** An email that, where it must wrap (a phone), wraps after its @ rather than at whichever letter reaches the edge. */
+function Email({ address }: { address: string }) {
+  const at = address.lastIndexOf("@");
+  // One element: in a stacked row the cell is a grid, where loose text and <wbr> would each take a cell.
+  return (
+    <span>
+      {address.slice(0, at + 1)}
+      {at >= 0 && <wbr />}
+      {address.slice(at + 1)}
+    </span>
   );
 }
 

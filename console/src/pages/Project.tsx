@@ -72,6 +72,7 @@ export function Project({ session, onSignIn }: { session: Session; onSignIn: (s:
         )}
         <DataTable
           label="API keys"
+          stack
           rows={keys.data}
           rowKey={(k) => k.id}
           columns={[
@@ -170,9 +171,10 @@ export function Project({ session, onSignIn }: { session: Session; onSignIn: (s:
             </p>
             <Copyable id="new-device-key" text={newDevice.apiKey} label={`Copy device ${newDevice.id}'s key`} />
             {newDevice.claimCode && (
-              <p>
-                Claim code (for a user adding it to a home): <code id="new-device-claim">{newDevice.claimCode}</code>
-              </p>
+              <>
+                <p>Its claim code, for a user adding it to a home:</p>
+                <Copyable id="new-device-claim" text={newDevice.claimCode} label={`Copy device ${newDevice.id}'s claim code`} />
+              </>
             )}
             <p>Run it as the simulated device, from a checkout of this project:</p>
             <Copyable
