@@ -113,7 +113,7 @@ export type HomeMember = {
 export type ListedKeyValue = {
   key: string;
   /** Any JSON. */
-  value?: Json;
+  value: Json;
   modificationTime: string;
   /** The store's rev of this key's last change (its ETag without quotes). */
   rev: number;
@@ -122,13 +122,13 @@ export type ListedKeyValue = {
 export type KeyValue = {
   key: string;
   /** Any JSON. */
-  value?: Json;
+  value: Json;
   modificationTime: string;
 };
 
 export type HomeKeyValueSet = {
   /** Any JSON (required). */
-  value?: Json;
+  value: Json;
 };
 
 export type DeviceRegistration = {
@@ -241,7 +241,7 @@ export type CommandResult = {
 
 export type KeyValueSet = {
   /** Any JSON (required). */
-  value?: Json;
+  value: Json;
 };
 
 export type DeviceEvent = {

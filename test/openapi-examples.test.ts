@@ -160,4 +160,10 @@ describe("OpenAPI schemas", () => {
       .map(([s, at]) => `${at}: ${JSON.stringify(s).slice(0, 120)}`);
     expect(untyped).toEqual([]);
   });
+
+  it("a key-value's value is required, as the routes require it (null counts, absent does not)", () => {
+    for (const name of ["KeyValue", "ListedKeyValue", "KeyValueSet", "HomeKeyValueSet"]) {
+      expect((doc.components.schemas[name] as { required?: string[] }).required, name).toContain("value");
+    }
+  });
 });

@@ -13,6 +13,15 @@ import { asDouble } from "./exact";
 export const anyJsonSchema = z.unknown().openapi({ type: ["string", "number", "boolean", "object", "array", "null"] });
 
 /**
+ * Any JSON value that must be there (`null` counts; an absent field does
+ * not): a key-value's `value`. `z.unknown()` would accept a missing field,
+ * and the document would show it as optional.
+ */
+export const requiredJsonSchema = z
+  .custom<unknown>((v) => v !== undefined, { error: "required" })
+  .openapi({ type: ["string", "number", "boolean", "object", "array", "null"] });
+
+/**
  * A JSON object of any content (command parameters, event data, a command's
  * result). A long number in its place is refused as the number it is: to zod
  * a kept number is an object, which a record would otherwise take.

@@ -13,7 +13,7 @@ import type { AppEnv } from "../env";
 import { loadHome } from "../homes/access";
 import { ApiError, invalidInput, notFound } from "../http/errors";
 import { errors, json, jsonBody, overRate, security } from "../http/openapi";
-import { anyJsonSchema } from "../json/schema";
+import { requiredJsonSchema } from "../json/schema";
 import { encodeValue, etagOf } from "../live/kvRules";
 import { homeHub } from "../stubs";
 import { reach } from "../http/reach";
@@ -68,7 +68,7 @@ const putKv = createRoute({
   request: {
     params: keyParams,
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
-    body: jsonBody(z.object({ value: anyJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet"), kvValueExample),
+    body: jsonBody(z.object({ value: requiredJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("HomeKeyValueSet"), kvValueExample),
   },
   responses: {
     204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader },

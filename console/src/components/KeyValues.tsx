@@ -54,10 +54,10 @@ export function KeyValues({ session, deviceId }: { session: Session; deviceId: n
     const key = e.eventData.key;
     if (typeof key !== "string") return;
     if (e.eventType === "_deviceKVSaved_") {
-      const rev = e.eventData.rev;
-      // Every listed item has its rev (the next edit's If-Match): an event without one is read again instead.
-      if (typeof rev !== "number") return kv.reload();
-      const item: KeyValue = { key, value: e.eventData.value, modificationTime: e.timestamp, rev };
+      const { rev, value } = e.eventData;
+      // Every listed item has its rev (the next edit's If-Match) and its value: an event without them is read again instead.
+      if (typeof rev !== "number" || value === undefined) return kv.reload();
+      const item: KeyValue = { key, value, modificationTime: e.timestamp, rev };
       kv.setData((list) => {
         const rest = (list ?? []).filter((x) => x.key !== key);
         return [...rest, item].sort((a, b) => a.key.localeCompare(b.key));

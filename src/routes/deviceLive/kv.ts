@@ -19,7 +19,7 @@ import type { AppEnv } from "../../env";
 import { ApiError, invalidInput, notFound } from "../../http/errors";
 import { bodyTooLarge, connectionCap, errors, json, jsonBody, overRate, refusal, security } from "../../http/openapi";
 import { timeSchema } from "../../http/validation";
-import { anyJsonSchema } from "../../json/schema";
+import { requiredJsonSchema } from "../../json/schema";
 import { limitData } from "../../limits/refuse";
 import { LIMIT } from "../../limits/registry";
 import type { KvChange, KvPrecondition } from "../../live/device/kv";
@@ -32,7 +32,7 @@ import { capBody, deviceParams, forwardUpgrade, isUpgrade } from "./shared";
 export const kvItemSchema = z
   .object({
     key: z.string(),
-    value: anyJsonSchema.openapi({ description: "Any JSON." }),
+    value: requiredJsonSchema.openapi({ description: "Any JSON." }),
     modificationTime: timeSchema,
   })
   .openapi("KeyValue");
@@ -133,7 +133,7 @@ const putKv = createRoute({
   request: {
     params: keyParams,
     headers: z.object({ "if-match": ifMatch, "if-none-match": ifNoneMatch }),
-    body: jsonBody(z.object({ value: anyJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet"), kvValueExample),
+    body: jsonBody(z.object({ value: requiredJsonSchema.openapi({ description: "Any JSON (required)." }) }).openapi("KeyValueSet"), kvValueExample),
   },
   responses: {
     204: { description: "Stored; no body. `ETag` is the key's new rev.", headers: etagHeader },
