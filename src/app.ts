@@ -11,7 +11,7 @@ import { corsMiddleware } from "./http/cors";
 import { onError, onNotFound } from "./http/errors";
 import { jsonBodyGuard } from "./http/jsonGuard";
 import { plainUpgrades } from "./http/upgrade";
-import { invalidInputExamples } from "./http/openapi";
+import { anyOtherError, invalidInputExamples } from "./http/openapi";
 import { defaultHook } from "./http/validation";
 import { apiKeyRoutes } from "./routes/apiKeys";
 import { appProxyRoutes } from "./routes/appProxy";
@@ -86,7 +86,10 @@ export function createApp() {
   // first request of the document, not for every isolate's start.
   let examplesFilled = false;
   app.use("/openapi.json", async (_c, next) => {
-    if (!examplesFilled) invalidInputExamples(app.openAPIRegistry);
+    if (!examplesFilled) {
+      invalidInputExamples(app.openAPIRegistry);
+      anyOtherError(app.openAPIRegistry);
+    }
     examplesFilled = true;
     await next();
   });

@@ -109,6 +109,14 @@ describe("OpenAPI examples", () => {
     expect(stillStandIns.length).toBeLessThan(operations().filter(([, op]) => op.responses["400"]).length / 2);
   });
 
+  it("every operation has a default response: any other error, in the contract's shape", () => {
+    const without = operations().filter(([, op]) => !op.responses["default"]?.content?.["application/json"]?.examples);
+    expect(without.map(([name]) => name)).toEqual([]);
+    const [, first] = operations()[0]!;
+    const reasons = Object.values(first.responses["default"]!.content!["application/json"]!.examples!).map((e) => (e.value as { reason: string }).reason);
+    expect(reasons.sort()).toEqual(["DATABASE_ERROR", "INTERNAL_ERROR"]);
+  });
+
   it("every example satisfies the schema it illustrates", () => {
     const problems: string[] = [];
     const check = (schema: Schema | undefined, value: unknown, at: string) => {

@@ -127,6 +127,24 @@ export function invalidInputExamples(registry: OpenAPIHono["openAPIRegistry"]): 
   }
 }
 
+/**
+ * What any route may answer besides what it declares, from the app's one
+ * error handler (src/http/errors.ts): the registry unreachable (`503
+ * DATABASE_ERROR`), a bug (`500 INTERNAL_ERROR`). Given to every operation as
+ * its `default` response, so a client generated from the document knows the
+ * shape of every answer.
+ */
+export function anyOtherError(registry: OpenAPIHono["openAPIRegistry"]): void {
+  const response = errorResponse("Any other error, in the same `{reason, data}` shape: `503 DATABASE_ERROR` when the registry cannot be reached (retry), `500 INTERNAL_ERROR` otherwise.", [
+    new ApiError(503, "DATABASE_ERROR"),
+    new ApiError(500, "INTERNAL_ERROR"),
+  ]);
+  for (const def of registry.definitions) {
+    if (def.type !== "route" || "default" in def.route.responses) continue;
+    def.route = { ...def.route, responses: { ...def.route.responses, default: response } };
+  }
+}
+
 function refusalOf(route: RouteConfig): { summary: string; errors: Record<string, string> } | undefined {
   const { body, params, query } = route.request ?? {};
   const bodySchema = (body?.content?.["application/json"] as { schema?: unknown } | undefined)?.schema;
