@@ -30,6 +30,8 @@ export function Layout({ session, page, onSignOut, children }: { session: Sessio
 
   useEffect(() => {
     if (!navOpen) return;
+    // The menu comes after the header in the page: without this, Tab from Menu would reach Sign out first.
+    nav.current?.querySelector<HTMLElement>("a")?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key !== "Escape") return;
       setNavOpen(false);
