@@ -10,6 +10,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import WebSocket from "ws";
 import { startWrangler } from "../node/wrangler.mjs";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -367,6 +368,30 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     );
     await page.$eval('table[aria-label="Log entries"]', (el) => el.scrollIntoView());
     await screenshotBoth("device-logs-live");
+  });
+
+  test("a log request's status moves by itself: pending while the device is away, delivered once it connects", async () => {
+    const statuses = () => page.$$eval('table[aria-label="Log requests"] tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ""));
+    await open(`#/devices/${fixture.deviceId}`, 'table[aria-label="Log requests"]');
+    await page.evaluate(() => {
+      window.stillThisPage = true;
+    });
+    const [ask] = await page.$$("xpath/.//button[normalize-space(.)='Request logs']");
+    await ask.click();
+    await until(async () => (await statuses()).some((t) => t.includes("pending")), "a pending request in Log requests", 10_000);
+    // The device connects: the open request goes out on its command socket.
+    const device = new WebSocket(`${server.base.replace("http", "ws")}/devices/${fixture.deviceId}/command`, { headers: { Authorization: `ModeCloud ${fixture.deviceKey}` } });
+    try {
+      await new Promise((resolve, reject) => {
+        device.once("open", resolve);
+        device.once("error", reject);
+      });
+      await until(async () => (await statuses()).some((t) => t.includes("delivered")), "the request shown delivered, without a reload", 20_000);
+      assert.equal(await page.evaluate(() => window.stillThisPage), true, "the page was not reloaded");
+      await screenshotBoth("log-request-delivered");
+    } finally {
+      device.close();
+    }
   });
 
   test("every new key and code in the console has its Copy button, which copies it", { timeout: 60_000 }, async () => {

@@ -25,6 +25,8 @@ const PAGE = 1000;
  * their own (earlier) time.
  */
 const OVERLAP_MS = 10_000;
+/** Log-upload requests whose status may still change. */
+const OPEN_REQUEST = new Set<LogRequest["status"]>(["pending", "delivered", "uploading"]);
 
 /**
  * The newest SHOWN entries from `begin` on, oldest first. The window ends a
@@ -78,7 +80,11 @@ export function DeviceLogs({ deviceId }: { deviceId: number }) {
       busy.current = false;
     }
   }
-  usePollWhileVisible(() => void refresh());
+  usePollWhileVisible(() => {
+    void refresh();
+    // Requests still on their way are read again with the entries, so their status moves by itself.
+    if (requests.data?.some((r) => OPEN_REQUEST.has(r.status))) requests.reload();
+  });
 
   async function ask() {
     setError(null);
