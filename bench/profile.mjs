@@ -145,14 +145,19 @@ async function main() {
 
   const variants = opt.variants ? opt.variants.split(" ") : [""];
   const results = new Map(variants.map((v) => [v, []]));
+  // Operations a second over each run: for connects, bound by whatever queue they wait in, not only by CPU.
+  const rates = new Map(variants.map((v) => [v, []]));
   for (let r = 0; r < Number(opt.repeat); r++) {
     for (const v of variants) {
       meter.start();
+      const t0 = Date.now();
       const ok = await runOnce(count, v === "base" ? "" : v);
+      const elapsed = Date.now() - t0;
       const cpu = meter.stop();
       const per = cpu / ok;
       results.get(v).push(per);
-      log(`run ${r + 1} ${v || "-"}: ${ok}/${count} ok, ${received} frames, CPU ${per.toFixed(3)} ms/op`);
+      rates.get(v).push((ok / elapsed) * 1000);
+      log(`run ${r + 1} ${v || "-"}: ${ok}/${count} ok, ${received} frames, CPU ${per.toFixed(3)} ms/op, ${((ok / elapsed) * 1000).toFixed(0)} op/s`);
       await sleep(300);
     }
   }
@@ -166,7 +171,7 @@ async function main() {
   const out = [
     `# ${mode}${mode === "event" ? `, ${opt.listeners} listener(s)` : `, ${opt.devices} device(s)`} at ${rate}/s, ${count} per run`,
     `load average at end ${machine().load}`,
-    ...[...results].map(([v, xs]) => `${(v || "-").padEnd(24)} CPU ms/op median ${median(xs).toFixed(3)} (runs ${xs.map((x) => x.toFixed(3)).join(", ")})`),
+    ...[...results].map(([v, xs]) => `${(v || "-").padEnd(24)} CPU ms/op median ${median(xs).toFixed(3)} (runs ${xs.map((x) => x.toFixed(3)).join(", ")}) · ${median(rates.get(v)).toFixed(0)} op/s median`),
     profileText,
   ].join("\n");
   console.log(out);
