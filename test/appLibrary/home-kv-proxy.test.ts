@@ -1,5 +1,5 @@
 /**
- * Endpoints MODE's app library calls on a home (issue 13, item 3): its
+ * Endpoints MODE's app library calls on a home: its
  * key-values (same shapes, caps and revs as a device's, events to the home's
  * listeners) and its App Proxy; and the MODE features this service answers
  * `NOT_SUPPORTED`.

@@ -1,6 +1,5 @@
 /**
- * What MODE's app library does with homes and their devices (issue 13, items
- * 2, 4 and 6): an owner edits `name` and `tag`; `updateHome({deactivated})`;
+ * What MODE's app library does with homes and their devices: an owner edits `name` and `tag`; `updateHome({deactivated})`;
  * the fields it reads are there.
  */
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,6 @@
 /**
  * MODE's app library signs in with `POST /auth/user` as multipart/form-data
- * (a FormData) carrying `projectId`, `appId`, `email`, `password` (issue 13,
- * item 1). It reads `appId` back from `GET /userSession`.
+ * (a FormData) carrying `projectId`, `appId`, `email`, `password`. It reads `appId` back from `GET /userSession`.
  */
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";

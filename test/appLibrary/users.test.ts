@@ -1,5 +1,5 @@
 /**
- * What MODE's app library does with users (issue 13, items 3 and 5):
+ * What MODE's app library does with users:
  * `deleteUser`, `updateUser({password})` right after login, and the email
  * verification and password reset flows. Mail goes to the stand-in mail
  * service of the tests (test/setup/mailbox.mjs), read back here as a user

@@ -1,5 +1,4 @@
-// An app on another origin, as apps built on MODE's app library run (issue
-// 13): a page served by its own server signs in with a FormData (the
+// An app on another origin, as apps built on MODE's app library run: a page served by its own server signs in with a FormData (the
 // library's login(): multipart with projectId, appId, email and password),
 // opens the events socket with the token, hears a device's event, and after
 // logout (DELETE /userSession, Authorization header, so a CORS preflight)

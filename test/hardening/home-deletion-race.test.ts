@@ -1,5 +1,5 @@
 /**
- * Races with a home's deletion (issue 7, defect 3): claiming a device, adding
+ * Races with a home's deletion: claiming a device, adding
  * a member or asking for a provisioning token while the home is being deleted
  * used to answer 500 in 3–6 of 10 trials (the foreign-key error arrives
  * wrapped, and the error mapping read only the outer message). Now the loser

@@ -1,5 +1,5 @@
 /**
- * Property: no input makes the service answer 5xx (issue 7). Every route of
+ * Property: no input makes the service answer 5xx. Every route of
  * /openapi.json, read at test time, gets generated bad bodies (wrong types,
  * huge strings, deep nesting, unknown fields, control characters, lone
  * surrogates, numbers out of range, arrays for objects, empty bodies, wrong

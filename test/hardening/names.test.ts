@@ -1,5 +1,5 @@
 /**
- * Names (issue 7, defect 6): every name field — project, home, device, user,
+ * Names: every name field — project, home, device, user,
  * API key, device class — refuses control characters, lone surrogates and
  * names that are empty or only spaces with 400 INVALID_INPUT naming `name`,
  * and keeps its maximum length (256). Nothing is stored for a refused name.

@@ -1,5 +1,5 @@
 /**
- * Deeply nested JSON (issue 7, defect 2): a small body of nested arrays used
+ * Deeply nested JSON: a small body of nested arrays used
  * to overflow the stack on its way to a Durable Object and come back as a
  * retryable 503. Every JSON body and every socket frame is capped at 32
  * levels before anything parses or forwards it: 400 INVALID_INPUT naming the

@@ -1,5 +1,5 @@
 /**
- * Property: no frame breaks a socket (issue 7). The device's key-value and
+ * Property: no frame breaks a socket. The device's key-value and
  * command sockets and the app socket (`/userSession/websocket`) get generated
  * bad frames — wrong types, unknown actions, hostile keys and values, deep
  * nesting, huge frames, malformed JSON, control characters, lone surrogates,

@@ -1,5 +1,5 @@
 // MODE's app library (moderepo/react-common-public) against `wrangler dev`
-// over real TCP, with Node's own clients (issue 13):
+// over real TCP, with Node's own clients:
 //   - login() posts a FormData (multipart/form-data) with projectId, appId,
 //     email and password; GET /userSession shows appId back
 //   - the events socket's 101 carries no Content-Encoding, even when the

@@ -1,5 +1,5 @@
 // Every socket the service closes on its own finishes closing, against
-// `wrangler dev` over real TCP with the `ws` client (issue 13, item 7).
+// `wrangler dev` over real TCP with the `ws` client.
 //
 // A close the server starts is done only when the server ends the TCP
 // connection after the client's close reply (RFC 6455 §7.1.1); until then a
