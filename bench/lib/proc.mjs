@@ -123,7 +123,7 @@ export function runToEnd(cmd, args, { cwd = ROOT, env = {}, timeoutMs = 120_000 
 /**
  * Wrangler's local observability (on by default) records every call and span
  * of both workers in a local trace store: +1.6 ms CPU per floor relay, +2.7
- * per command, +9.8 per socket open and close (measured with the bench's profiler). Production
+ * per command, +9.8 per socket open and close (measured with it on and off). Production
  * has no such store, so the bench runs with it off; `BENCH_OBSERVABILITY=on`
  * measures with it (the second column of the README's table).
  */
