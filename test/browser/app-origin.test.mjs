@@ -6,14 +6,12 @@
 // browser's own CORS and WebSocket rules apply, not Node's.
 //
 // Skips without chromium (CHROMIUM_PATH, default /usr/bin/chromium).
-import { existsSync } from "node:fs";
 import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startWrangler } from "../node/wrangler.mjs";
+import { launchBrowser, noBrowser } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const noBrowser = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM}: browser tests skipped`;
 
 const PAGE = `<!doctype html><html><head><title>An app</title></head><body><p>An app on another origin</p></body></html>`;
 
@@ -49,8 +47,7 @@ describe("an app on another origin, in a browser", { skip: noBrowser }, () => {
     const claimed = await api("POST", "/devices", token, { homeId: home.id, claimCode: device.claimCode });
     assert.ok(claimed.status < 300, JSON.stringify(claimed.body));
 
-    const puppeteer = (await import("puppeteer-core")).default;
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    browser = await launchBrowser();
     page = await browser.newPage();
     page.on("pageerror", (err) => console.log(`# page error: ${err.message}`));
     await page.goto(`${appOrigin}/`);

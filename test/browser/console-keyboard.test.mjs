@@ -6,44 +6,22 @@
 // phone width go to test/browser/screenshots/kbd-*.png (git-ignored).
 //
 // Skips without chromium (CHROMIUM_PATH, default /usr/bin/chromium).
-import { existsSync, mkdirSync } from "node:fs";
-import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import WebSocket from "ws";
 import { startWrangler } from "../node/wrangler.mjs";
+import { DESKTOP, PHONE, launchBrowser, noBrowser, pageHelpers, until } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const noBrowser = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH): browser tests skipped`;
-if (noBrowser) console.log(`# ${noBrowser}`);
-const shots = path.join(import.meta.dirname, "screenshots");
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 /** The narrowest phone still common (iPhone SE): labels must hold there too. */
 const SMALL_PHONE = { width: 320, height: 640 };
 const BO = "bo.bergstrom@example.com";
-
-/** Polls `fn` until it returns something truthy; fails with `what` (a text, or a function making one then) after `ms`. */
-async function until(fn, what, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${typeof what === "function" ? await what() : what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("the console by keyboard and at phone width", { skip: noBrowser }, () => {
   let server;
   let browser;
   let page;
   const fixture = {};
-  let shot = 0;
-  const screenshot = async (name) => {
-    shot += 1;
-    await page.screenshot({ path: path.join(shots, `kbd-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  };
+  const { screenshot, text, waitText } = pageHelpers(() => page, "kbd-");
   /** The view as it is, at desktop and at phone width (back to desktop after). */
   const screenshotBoth = async (name) => {
     await page.setViewport(DESKTOP);
@@ -52,9 +30,6 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
     await screenshot(`phone-${name}`);
     await page.setViewport(DESKTOP);
   };
-  const text = (selector) => page.$eval(selector, (el) => el.textContent ?? "");
-  const waitText = (selector, needle, timeout = 15_000) =>
-    page.waitForFunction((s, n) => [...document.querySelectorAll(s)].some((el) => el.textContent?.includes(n)), { timeout }, selector, needle);
   /** What has the focus, as a user would name it: its id, else its accessible label, else its text. */
   const focused = () =>
     page.evaluate(() => {
@@ -118,7 +93,6 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
   }
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     server = await startWrangler("console-kbd-");
     const { api, operator } = server;
     const project = await api("POST", "/projects", operator, { name: "Sprinklers", provisioning: "preProvisioned" });
@@ -148,9 +122,7 @@ describe("the console by keyboard and at phone width", { skip: noBrowser }, () =
       assert.equal((await api("PUT", `/devices/${fixture.deviceId}/command`, fixture.adminKey, { action })).status, 503);
     }
 
-    const puppeteer = (await import("puppeteer-core")).default;
-    // --no-sandbox: CI runs as root, where chromium's sandbox will not start.
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    browser = await launchBrowser();
     page = await browser.newPage();
     page.on("pageerror", (err) => console.log(`# page error: ${err.message}`));
     await page.setViewport(DESKTOP);

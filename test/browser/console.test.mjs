@@ -7,16 +7,12 @@
 // Without chromium (CHROMIUM_PATH, default /usr/bin/chromium) the browser tests
 // skip with a message; the asset checks still run. `.ci/run` installs chromium.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { root, startWrangler } from "../node/wrangler.mjs";
+import { DESKTOP, SHOTS, launchBrowser, noBrowser, pageHelpers } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const noBrowser = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH): browser tests skipped`;
-if (noBrowser) console.log(`# ${noBrowser}`);
-const shots = path.join(import.meta.dirname, "screenshots");
 
 let server;
 before(async () => {
@@ -120,17 +116,9 @@ describe("the console in a browser", { skip: noBrowser }, () => {
   let page;
   let sim;
   const fixture = {};
-  let shot = 0;
-  const screenshot = async (name) => {
-    shot += 1;
-    await page.screenshot({ path: path.join(shots, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  };
-  const text = (selector) => page.$eval(selector, (el) => el.textContent ?? "");
-  const waitText = (selector, needle, timeout = 15_000) =>
-    page.waitForFunction((s, n) => [...document.querySelectorAll(s)].some((el) => el.textContent?.includes(n)), { timeout }, selector, needle);
+  const { screenshot, text, waitText } = pageHelpers(() => page, "");
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     const { api, operator } = server;
     // Everything a newcomer makes through the README's first calls.
     const project = await api("POST", "/projects", operator, { name: "Sprinklers", provisioning: "preProvisioned" });
@@ -154,12 +142,10 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     assert.ok(claimed.status < 300, JSON.stringify(claimed.body));
     assert.equal((await api("PUT", `/devices/${fixture.deviceId}/kv/brightness`, fixture.adminKey, { value: 10 })).status, 204);
 
-    const puppeteer = (await import("puppeteer-core")).default;
-    // --no-sandbox: CI runs as root, where chromium's sandbox will not start.
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    browser = await launchBrowser();
     page = await browser.newPage();
     page.on("pageerror", (err) => console.log(`# page error: ${err.message}`));
-    await page.setViewport({ width: 1280, height: 800 });
+    await page.setViewport(DESKTOP);
   });
 
   after(async () => {
@@ -181,7 +167,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await screenshot("sign-in-wrong-password");
     await page.setViewport({ width: 375, height: 812 });
     await screenshot("phone-sign-in-wrong-password");
-    await page.setViewport({ width: 1280, height: 800 });
+    await page.setViewport(DESKTOP);
     await page.$eval("#password", (el) => el.select());
     await page.type("#password", "correct horse");
     await screenshot("sign-in");
@@ -270,7 +256,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await page.click('#nav a[href="#/devices"]');
     await page.waitForSelector(`tr[data-device-id="${fixture.deviceId}"]`);
     await screenshot("phone-devices");
-    await page.setViewport({ width: 1280, height: 800 });
+    await page.setViewport(DESKTOP);
   });
 
   /** A second user's homes with Ada added to them: homes she did not make and may leave. */
@@ -340,7 +326,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
       await waitText('[data-leave-home] [role="alert"]', "only owner");
       await screenshot("phone-home-leave-refused");
     } finally {
-      await page.setViewport({ width: 1280, height: 800 });
+      await page.setViewport(DESKTOP);
     }
     // Back to the device list, where the next test signs in again (a sign-in keeps the page it is on).
     await page.goto(`${server.base}/console/#/devices`);
@@ -400,7 +386,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     try {
       await screenshot("phone-command-refused");
     } finally {
-      await page.setViewport({ width: 1280, height: 800 });
+      await page.setViewport(DESKTOP);
     }
   });
 
@@ -432,7 +418,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await screenshot("start-project-key");
     await page.setViewport({ width: 375, height: 812 });
     await screenshot("phone-start-project-key");
-    await page.setViewport({ width: 1280, height: 800 });
+    await page.setViewport(DESKTOP);
 
     // Signed in with that key: the project page, where a class and a device are made.
     await page.click("#use-new-key");
@@ -485,7 +471,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
       assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
       await screenshot("phone-new-device");
     } finally {
-      await page.setViewport({ width: 1280, height: 800 });
+      await page.setViewport(DESKTOP);
     }
   });
 
@@ -499,7 +485,7 @@ describe("the console in a browser", { skip: noBrowser }, () => {
     await docs.setViewport({ width: 1280, height: 800 });
     await docs.goto(`${server.base}/docs`, { waitUntil: "networkidle0" });
     await docs.waitForFunction(() => document.body.innerText.includes("Edge device cloud"), { timeout: 20_000 });
-    await docs.screenshot({ path: path.join(shots, "99-docs.png") });
+    await docs.screenshot({ path: path.join(SHOTS, "99-docs.png") });
     assert.deepEqual([...hosts], [new URL(server.base).host]);
     await docs.close();
   });

@@ -10,45 +10,24 @@
 //
 // Skips without chromium (CHROMIUM_PATH, default /usr/bin/chromium).
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { root, startWrangler } from "../node/wrangler.mjs";
+import { DESKTOP, PHONE, launchBrowser, noBrowser, pageHelpers, until } from "./chromium.mjs";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const noBrowser = existsSync(CHROMIUM) ? false : `chromium not installed at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH): browser tests skipped`;
-if (noBrowser) console.log(`# ${noBrowser}`);
-const shots = path.join(import.meta.dirname, "screenshots");
-const DESKTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 const BUNDLE = "valve-2.0";
 const BARE_BUNDLE = "valve-2.1-rc";
 
-/** Polls `fn` until it returns something truthy; fails with `what` after `ms`. */
-async function until(fn, what, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
+/** As `until`, with the time a rollout's steps may take. */
+const within = (fn, what, ms = 20_000) => until(fn, what, ms, 150);
 
 describe("the console's Rollouts pages in a browser", { skip: noBrowser }, () => {
   let server;
   let browser;
   let page;
   const fixture = { devices: [] };
-  let shot = 0;
-  const screenshot = async (name) => {
-    shot += 1;
-    await page.screenshot({ path: path.join(shots, `rollouts-${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
-  };
-  const text = (selector) => page.$eval(selector, (el) => el.textContent ?? "");
-  const waitText = (selector, needle, timeout = 15_000) =>
-    page.waitForFunction((s, n) => [...document.querySelectorAll(s)].some((el) => el.textContent?.includes(n)), { timeout }, selector, needle);
+  const { screenshot, text, waitText } = pageHelpers(() => page, "rollouts-");
   /** A count of the detail's Progress section (the number beside its word). */
   const waitCount = (status, n, timeout = 20_000) =>
     page.waitForFunction(
@@ -102,7 +81,6 @@ describe("the console's Rollouts pages in a browser", { skip: noBrowser }, () =>
   }
 
   before(async () => {
-    mkdirSync(shots, { recursive: true });
     server = await startWrangler("console-rollouts-");
     const { api, operator } = server;
     const project = await api("POST", "/projects", operator, { name: "Irrigation", provisioning: "preProvisioned" });
@@ -128,9 +106,7 @@ describe("the console's Rollouts pages in a browser", { skip: noBrowser }, () =>
     // Another class: never chosen.
     assert.equal((await api("POST", "/devices", k, { projectId: fixture.projectId, deviceClass: "meter" })).status, 201);
 
-    const puppeteer = (await import("puppeteer-core")).default;
-    // --no-sandbox: CI runs as root, where chromium's sandbox will not start.
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-dev-shm-usage"] });
+    browser = await launchBrowser();
     page = await browser.newPage();
     page.on("pageerror", (err) => console.log(`# page error: ${err.message}`));
     await page.setViewport(DESKTOP);
@@ -225,7 +201,7 @@ describe("the console's Rollouts pages in a browser", { skip: noBrowser }, () =>
     await waitText('section[aria-labelledby="s-progress"] [data-count="selected"]', "6");
     // Two a minute: two devices get the update command (queued: they are offline).
     await waitCount("inProgress", 2);
-    const started = await until(async () => {
+    const started = await within(async () => {
       const list = (await server.api("GET", `${rolloutsPath()}/${id}/devices?status=inProgress`, fixture.adminKey)).body;
       return list.length === 2 && list.every((d) => d.commandId) && list;
     }, "two devices started");
