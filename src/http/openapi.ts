@@ -13,7 +13,7 @@ import { z } from "@hono/zod-openapi";
 import { LIMIT, type LimitName } from "../limits/registry";
 import { limitReached, rateLimited, tooLarge } from "../limits/refuse";
 import { ApiError, errorBody, forbidden, invalidInput, unauthorized } from "./errors";
-import { errorSchema, issuesToErrors } from "./validation";
+import { errorSchema, idSchema, issuesToErrors } from "./validation";
 
 const ERROR_TEXT: Record<number, string> = {
   400: "Invalid input (`INVALID_INPUT`, `data.errors` names each bad field).",
@@ -178,6 +178,15 @@ export function jsonOrFormBody<T extends z.ZodType>(schema: T, example: z.input<
 export function json<T extends z.ZodType>(schema: T, description: string) {
   return { description, content: { "application/json": { schema } } } as const;
 }
+
+/** A path parameter named `name`, validated by `schema`. */
+export const pathParam = <T extends z.ZodType>(schema: T, name: string) => schema.openapi({ param: { name, in: "path" } });
+
+/** A path parameter that is a registry id (a positive integer). */
+export const idPathParam = (name: string) => pathParam(idSchema, name).openapi({ type: "integer" });
+
+/** `/projects/{projectId}/…`: the params every project route starts from (extend them for more). */
+export const projectParams = z.object({ projectId: idPathParam("projectId") });
 
 export const noContent = { 204: { description: "Done; no body." } } as const;
 

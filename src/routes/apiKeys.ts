@@ -9,9 +9,9 @@ import { db } from "../db/client";
 import { projectApiKeys } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
-import { capReached, errors, json, jsonBody, security } from "../http/openapi";
+import { capReached, errors, idPathParam, json, jsonBody, projectParams, security } from "../http/openapi";
 import { now } from "../http/time";
-import { boolSchema, idSchema, nameSchema, timeSchema } from "../http/validation";
+import { boolSchema, nameSchema, timeSchema } from "../http/validation";
 import { refuseApiKeysOverCap } from "../limits/caps";
 import { loadProject } from "../projects/access";
 
@@ -25,8 +25,8 @@ const newApiKeySchema = z
   .object({ ...apiKeySchema.shape, key: z.string().openapi({ description: "The key itself. Shown only in this response; store it." }) })
   .openapi("NewProjectApiKey");
 
-const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
-const keyParams = params.extend({ keyId: idSchema.openapi({ param: { name: "keyId", in: "path" }, type: "integer" }) });
+const params = projectParams;
+const keyParams = params.extend({ keyId: idPathParam("keyId") });
 
 const createKey = createRoute({
   method: "post",

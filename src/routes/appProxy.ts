@@ -22,13 +22,13 @@ import { loadHome } from "../homes/access";
 import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
 import { ApiError, forbidden, invalidInput, notFound } from "../http/errors";
-import { bodyTooLarge, errors, json, jsonBody, refusal, security } from "../http/openapi";
+import { bodyTooLarge, errors, json, jsonBody, projectParams, refusal, security } from "../http/openapi";
 import { idSchema, timeSchema } from "../http/validation";
 import { targetRefusal } from "../outbound/targets";
 import { loadProject } from "../projects/access";
 
 const tags = ["App Proxy"];
-const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
+const params = projectParams;
 const routesSchema = z.object({ routes: z.array(routeSchema) }).openapi("AppProxyRoutes");
 const PROJECT_NOT_FOUND = notFound("PROJECT_NOT_FOUND");
 

@@ -18,9 +18,9 @@ import type { AppEnv } from "../env";
 import { bodyCap, tooLarge } from "../http/bodyCap";
 import { ApiError, conflict, forbidden, invalidInput, notFound } from "../http/errors";
 import { opaqueBody } from "../http/jsonGuard";
-import { bodyTooLarge, capReached, errors, json, jsonBody, rangeHeader, security } from "../http/openapi";
+import { bodyTooLarge, capReached, errors, idPathParam, json, jsonBody, pathParam, projectParams, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
-import { idSchema, timeSchema } from "../http/validation";
+import { timeSchema } from "../http/validation";
 import { downloadableArtifact, rangeNotSatisfiable, serveArtifact, uploadArtifact } from "../firmware/artifacts";
 import { configEntryExample, deviceConfigSchemaSchema } from "../firmware/configSchema";
 import {
@@ -105,12 +105,10 @@ const newBundleBody = z
 
 // ---- params ----
 
-const pathParam = <T extends z.ZodType>(schema: T, name: string) => schema.openapi({ param: { name, in: "path" } });
-const projectParams = z.object({ projectId: pathParam(idSchema, "projectId").openapi({ type: "integer" }) });
 const componentParams = projectParams.extend({ componentName: pathParam(firmwareNameSchema, "componentName") });
 const versionParams = componentParams.extend({ componentVersionName: pathParam(firmwareNameSchema, "componentVersionName") });
 const bundleParams = projectParams.extend({ bundleId: pathParam(bundleIdSchema, "bundleId") });
-const deviceParams = z.object({ deviceId: pathParam(idSchema, "deviceId").openapi({ type: "integer" }) });
+const deviceParams = z.object({ deviceId: idPathParam("deviceId") });
 const deviceBundleParams = deviceParams.extend({ bundleId: pathParam(bundleIdSchema, "bundleId") });
 
 // ---- routes ----

@@ -7,10 +7,10 @@ import { db } from "../db/client";
 import { projects } from "../db/schema";
 import type { AppEnv } from "../env";
 import { notFound } from "../http/errors";
-import { errors, json, jsonBody, security } from "../http/openapi";
+import { errors, json, jsonBody, projectParams, security } from "../http/openapi";
 import { now } from "../http/time";
 import { loadProject } from "../projects/access";
-import { idSchema, nameSchema, timeSchema } from "../http/validation";
+import { nameSchema, timeSchema } from "../http/validation";
 
 export const projectSchema = z
   .object({
@@ -21,7 +21,7 @@ export const projectSchema = z
   })
   .openapi("Project");
 
-const params = z.object({ projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }) });
+const params = projectParams;
 
 const createProject = createRoute({
   method: "post",

@@ -14,9 +14,8 @@ import type { AppEnv } from "../env";
 import { bodyCap } from "../http/bodyCap";
 import { ApiError } from "../errors";
 import { conflict, invalidInput, notFound } from "../http/errors";
-import { bodyTooLarge, capReached, errors, json, jsonBody, noContent, rangeHeader, security } from "../http/openapi";
+import { bodyTooLarge, capReached, errors, idPathParam, json, jsonBody, noContent, projectParams, rangeHeader, security } from "../http/openapi";
 import { pageQuery, setRange } from "../http/range";
-import { idSchema } from "../http/validation";
 import { limitReached } from "../limits/refuse";
 import { loadProject } from "../projects/access";
 import { DEVICE_STATUSES, newRolloutSchema, type Rollout, rolloutDeviceSchema, rolloutSchema } from "../rollouts/definition";
@@ -25,9 +24,7 @@ import { rolloutObject } from "../stubs";
 
 const tags = ["Firmware rollouts"];
 
-const pathParam = <T extends z.ZodType>(schema: T, name: string) => schema.openapi({ param: { name, in: "path" } });
-const projectParams = z.object({ projectId: pathParam(idSchema, "projectId").openapi({ type: "integer" }) });
-const rolloutParams = projectParams.extend({ rolloutId: pathParam(idSchema, "rolloutId").openapi({ type: "integer" }) });
+const rolloutParams = projectParams.extend({ rolloutId: idPathParam("rolloutId") });
 
 const PROJECT_NOT_FOUND = notFound("PROJECT_NOT_FOUND");
 const ROLLOUT_NOT_FOUND = notFound("ROLLOUT_NOT_FOUND");

@@ -11,7 +11,7 @@ import { db } from "../db/client";
 import { projects, userSessions, users } from "../db/schema";
 import type { AppEnv } from "../env";
 import { conflict, forbidden, notFound } from "../http/errors";
-import { errors, json, jsonBody, noContent, overRate, security } from "../http/openapi";
+import { errors, idPathParam, json, jsonBody, noContent, overRate, security } from "../http/openapi";
 import { now } from "../http/time";
 import { idSchema, nameSchema, timeSchema } from "../http/validation";
 import { commit } from "../changes/outbox";
@@ -59,11 +59,9 @@ export function presentUser(row: UserRow, showRole: boolean): z.infer<typeof use
   return showRole ? { id, projectId, name, email, creationTime, verified, projectRole } : { id, projectId, name, email, creationTime, verified };
 }
 
-const userParams = z.object({ userId: idSchema.openapi({ param: { name: "userId", in: "path" }, type: "integer" }) });
-const idParams = z.object({ id: idSchema.openapi({ param: { name: "id", in: "path" }, type: "integer" }) });
-const projectUserParams = userParams.extend({
-  projectId: idSchema.openapi({ param: { name: "projectId", in: "path" }, type: "integer" }),
-});
+const userParams = z.object({ userId: idPathParam("userId") });
+const idParams = z.object({ id: idPathParam("id") });
+const projectUserParams = userParams.extend({ projectId: idPathParam("projectId") });
 
 const createUser = createRoute({
   method: "post",
