@@ -24,21 +24,18 @@ export function jsonResponse(body: unknown, status: number, headers?: Record<str
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json", ...headers } });
 }
 
-/** Hono `onError`: every thrown error leaves as `{reason, data}`, never a stack trace. */
 /** The challenge of every 401: the scheme the service takes, `Authorization: ModeCloud <key>`. */
 export const AUTH_CHALLENGE = 'ModeCloud realm="edge-device-cloud", charset="UTF-8"';
 
+/** Hono `onError`: every thrown error leaves as `{reason, data}`, never a stack trace. */
 export function onError(err: Error, _c: Context): Response {
   if (err instanceof ApiError) {
+    const headers: Record<string, string> = {};
     // Every limit that can be waited out says how long, in the header clients and proxies know.
     const retryAfter = err.data?.["retryAfter"];
-    const headers: Record<string, string> | undefined =
-      typeof retryAfter === "number"
-        ? { "Retry-After": String(retryAfter) }
-        : // A 401 names the form a key takes (RFC 9110 §11.6.1); the body stays MODE's.
-          err.status === 401
-          ? { "WWW-Authenticate": AUTH_CHALLENGE }
-          : undefined;
+    if (typeof retryAfter === "number") headers["Retry-After"] = String(retryAfter);
+    // A 401 names the form a key takes (RFC 9110 §11.6.1); the body stays MODE's.
+    if (err.status === 401) headers["WWW-Authenticate"] = AUTH_CHALLENGE;
     return jsonResponse(errorBody(err.reason, err.data), err.status, headers);
   }
   if (err instanceof HTTPException) {
